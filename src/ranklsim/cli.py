@@ -1,0 +1,122 @@
+"""The ``ranklsim`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ranklsim.models.parameters import SPECIES_NAMES
+
+
+def _parse_sets(items: list[str] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects ID=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise SystemExit(f"--set {key}: {value!r} is not a number") from None
+    return out
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from ranklsim.simulate import load_model
+
+    model = load_model(args.species, "acute")
+    sel = args.select.split(",") if args.select else None
+    res = model.simulate(args.hours * 60.0, n_points=args.points, selections=sel,
+                         overrides=_parse_sets(args.set), equilibrate=args.equilibrate)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    res.tidy().to_csv(out, index=False)
+    print(f"wrote {out} ({len(res.frame)} time points x {len(res.frame.columns) - 1} outputs)")
+    return 0
+
+
+def cmd_export_sbml(args: argparse.Namespace) -> int:
+    from ranklsim.models.build import build_sbml
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(build_sbml(args.species))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ranklsim.models.parameters import parameters_frame
+
+    df = parameters_frame(args.species)
+    if args.module:
+        df = df[df["module"] == args.module]
+    if args.grep:
+        mask = df["id"].str.contains(args.grep, case=False) | df["description"].str.contains(
+            args.grep, case=False)
+        df = df[mask]
+    if args.out:
+        df.to_csv(args.out, index=False)
+        print(f"wrote {args.out} ({len(df)} rows)")
+    else:
+        with pd.option_context("display.max_rows", None, "display.width", 200,
+                               "display.max_colwidth", 60):
+            print(df[["id", "value", "unit", "species", "module", "source"]].to_string(index=False))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ranklsim.demo import run_demo
+
+    run_demo(Path(args.out), fast=args.fast)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ranklsim", description=__doc__.strip() + ": RANKL -> hepatic "
+                                "NF-kB -> insulin resistance -> glucose simulator.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="run the headline scenarios, write tables, figures and a report")
+    d.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
+    d.add_argument("--fast", action="store_true", help="coarser outputs (for CI)")
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("simulate", help="plain time course of the acute model from the reference state")
+    s.add_argument("--species", choices=SPECIES_NAMES, default="human")
+    s.add_argument("--hours", type=float, default=24.0)
+    s.add_argument("--points", type=int, default=241)
+    s.add_argument("--select", help="comma-separated output ids (default: fasting readouts)")
+    s.add_argument("--set", action="append", metavar="ID=VALUE", help="parameter override (repeatable)")
+    s.add_argument("--equilibrate", action="store_true", help="relax to steady state under the overrides first")
+    s.add_argument("--out", required=True, help="CSV file (tidy: time, id, value, unit)")
+    s.set_defaults(func=cmd_simulate)
+
+    e = sub.add_parser("export-sbml", help="write the model as SBML Level 3 with units and annotations")
+    e.add_argument("--species", choices=SPECIES_NAMES, default="human")
+    e.add_argument("--out", required=True)
+    e.set_defaults(func=cmd_export_sbml)
+
+    q = sub.add_parser("params", help="list or filter the parameter table")
+    q.add_argument("--species", choices=SPECIES_NAMES)
+    q.add_argument("--module", help="only this module (rankl_axis, nfkb, insulin_signalling, ...)")
+    q.add_argument("--grep", help="substring of id or description")
+    q.add_argument("--out", help="write CSV instead of printing")
+    q.set_defaults(func=cmd_params)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"ranklsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The parameter table: one row per parameter (and species), the single source of values.
+
+Columns are constants below.  ``parameters.tsv`` sits beside this file; the reference
+initial state (steady state of the default parameters) is ``initial_state.tsv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).parent
+PARAMETER_TABLE = DATA_DIR / "parameters.tsv"
+INITIAL_STATE_TABLE = DATA_DIR / "initial_state.tsv"
+ANNOTATION_TABLE = DATA_DIR / "annotations.tsv"
+
+# column names
+ID = "id"
+VALUE = "value"
+UNIT = "unit"
+SPECIES = "species"
+MODULE = "module"
+DESCRIPTION = "description"
+SOURCE = "source"
+LOWER = "lower"
+UPPER = "upper"
+COLUMNS = (ID, VALUE, UNIT, SPECIES, MODULE, DESCRIPTION, SOURCE, LOWER, UPPER)
+
+HUMAN = "human"
+MOUSE = "mouse"
+BOTH = "both"
+SPECIES_NAMES = (HUMAN, MOUSE)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One row of the parameter table, resolved for one species."""
+
+    id: str
+    value: float
+    unit: str
+    species: str
+    module: str
+    description: str
+    source: str
+    lower: float
+    upper: float
+
+
+def check_species(species: str) -> str:
+    """Return ``species`` if known, else raise ValueError naming the close matches."""
+    if species not in SPECIES_NAMES:
+        raise ValueError(
+            f"unknown species {species!r}; choose one of {', '.join(SPECIES_NAMES)}"
+            + _suggest(species, SPECIES_NAMES)
+        )
+    return species
+
+
+def _suggest(name: str, candidates) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def unknown_id_error(kind: str, name: str, candidates) -> ValueError:
+    """A ValueError for an unknown id that names the closest known ids."""
+    return ValueError(f"unknown {kind} id {name!r}" + _suggest(name, candidates))
+
+
+def _read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+@lru_cache(maxsize=None)
+def parameter_table(species: str) -> dict[str, Parameter]:
+    """All parameters for ``species`` keyed by id (species-specific rows win over 'both')."""
+    check_species(species)
+    out: dict[str, Parameter] = {}
+    for row in _read_tsv(PARAMETER_TABLE):
+        if row[SPECIES] not in (BOTH, species):
+            continue
+        if row[ID] in out and row[SPECIES] == BOTH:
+            continue
+        out[row[ID]] = Parameter(
+            id=row[ID], value=float(row[VALUE]), unit=row[UNIT], species=row[SPECIES],
+            module=row[MODULE], description=row[DESCRIPTION], source=row[SOURCE],
+            lower=float(row[LOWER]), upper=float(row[UPPER]),
+        )
+    return out
+
+
+def parameters_frame(species: str | None = None):
+    """The parameter table as a pandas DataFrame (all species if ``species`` is None)."""
+    import pandas as pd
+
+    df = pd.read_csv(PARAMETER_TABLE, sep="\t")
+    if species is not None:
+        check_species(species)
+        df = df[df[SPECIES].isin([BOTH, species])]
+        df = df[~(df.duplicated(ID, keep=False) & (df[SPECIES] == BOTH))]
+    return df.reset_index(drop=True)
+
+
+@lru_cache(maxsize=None)
+def initial_state(species: str) -> dict[str, float]:
+    """Reference initial state (steady state of the defaults) for ``species``; may be empty."""
+    check_species(species)
+    if not INITIAL_STATE_TABLE.exists():
+        return {}
+    return {
+        row[ID]: float(row[VALUE])
+        for row in _read_tsv(INITIAL_STATE_TABLE)
+        if row[SPECIES] == species
+    }
+
+
+@lru_cache(maxsize=None)
+def annotations() -> dict[str, dict[str, str]]:
+    """Names, SBO terms and MIRIAM identifiers of model entities, keyed by id."""
+    return {row[ID]: row for row in _read_tsv(ANNOTATION_TABLE)}
+
+
+def check_value(name: str, value: float, *, allow_negative: bool = False) -> float:
+    """Validate one numeric value; raise ValueError for NaN, infinity or negatives."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"value for {name!r} must be a number, got {value!r}") from None
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"value for {name!r} must be finite, got {value!r}")
+    if value < 0 and not allow_negative:
+        raise ValueError(f"value for {name!r} must be >= 0, got {value!r}")
+    return value

@@ -1,0 +1,303 @@
+"""The simulator: one reused RoadRunner per (species, view) and process.
+
+Every call starts from a clean slate (``resetAll``), applies the caller's parameter
+overrides explicitly, re-evaluates initial assignments (``reset``), applies state
+overrides, then integrates segment by segment between protocol events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ranklsim.models.build import build_sbml, check_view, declared_units
+from ranklsim.models.parameters import (
+    Parameter,
+    check_species,
+    check_value,
+    parameter_table,
+    unknown_id_error,
+)
+
+MINUTES_PER_DAY = 1440.0
+#: time unit of the public API per view (the model itself runs in minutes)
+TIME_UNIT = {"acute": "min", "chronic": "day"}
+_TIME_FACTOR = {"acute": 1.0, "chronic": MINUTES_PER_DAY}
+#: solver tolerances per view
+TOLERANCES = {"acute": (1e-8, 1e-12), "chronic": (1e-7, 1e-12)}
+#: fasting readouts reported by default
+DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "gng_index",
+                      "irs_avail", "HOMA_IR", "beta", "M_hep", "A_diet")
+
+
+class SimulationError(RuntimeError):
+    """The ODE solver failed; the message names the time reached and the overrides."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A protocol event: at ``time`` set (or add to) the value of a parameter or state.
+
+    Times are in the view's time unit (minutes for acute, days for chronic).
+    """
+
+    time: float
+    target: str
+    value: float
+    op: Literal["set", "add"] = "set"
+
+    def __post_init__(self) -> None:
+        check_value(f"time of event on {self.target}", self.time)
+        if self.op not in ("set", "add"):
+            raise ValueError(f"event op must be 'set' or 'add', got {self.op!r}")
+        check_value(f"event value for {self.target}", self.value, allow_negative=self.op == "add")
+
+
+@dataclass
+class SimulationResult:
+    """Time course in wide form (``frame``: one column per id, plus ``time``) with units."""
+
+    frame: pd.DataFrame
+    units: dict[str, str]
+    time_unit: str
+    species: str
+    view: str
+    overrides: dict[str, float] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.frame[key].to_numpy()
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.frame["time"].to_numpy()
+
+    def final(self) -> dict[str, float]:
+        """Values at the last output time."""
+        return {k: float(v) for k, v in self.frame.iloc[-1].items()}
+
+    def tidy(self) -> pd.DataFrame:
+        """Long form: time, time_unit, id, value, unit (one row per time and id)."""
+        long = self.frame.melt(id_vars="time", var_name="id", value_name="value")
+        long["unit"] = long["id"].map(self.units)
+        long.insert(1, "time_unit", self.time_unit)
+        return long
+
+
+@lru_cache(maxsize=None)
+def _runner(species: str, view: str):
+    import roadrunner
+
+    rr = roadrunner.RoadRunner(build_sbml(species))
+    rel, abs_ = TOLERANCES[view]
+    rr.integrator.relative_tolerance = rel
+    rr.integrator.absolute_tolerance = abs_
+    rr.integrator.setValue("maximum_num_steps", 100000)
+    return rr
+
+
+class Model:
+    """The composite model for one species and view, with a reused RoadRunner.
+
+    Use :func:`ranklsim.load_model` to get one.
+    """
+
+    def __init__(self, species: str = "human", view: str = "acute") -> None:
+        self.species = check_species(species)
+        self.view = check_view(view)
+        self._rr = _runner(species, view)
+        self.parameters: dict[str, Parameter] = parameter_table(species)
+        self.state_ids: tuple[str, ...] = tuple(self._rr.getRateRuleIds())
+        self.output_ids: tuple[str, ...] = tuple(self._rr.getAssignmentRuleIds())
+        self.units: dict[str, str] = {k: p.unit for k, p in self.parameters.items()}
+        self.units.update(declared_units())
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sbml(self) -> str:
+        """SBML Level 3 text of this model."""
+        return build_sbml(self.species)
+
+    @property
+    def time_unit(self) -> str:
+        return TIME_UNIT[self.view]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id that can be selected in an output."""
+        return self.state_ids + self.output_ids + tuple(self.parameters)
+
+    def __repr__(self) -> str:
+        return (f"Model(species={self.species!r}, view={self.view!r}, "
+                f"{len(self.state_ids)} states, {len(self.parameters)} parameters)")
+
+    # ------------------------------------------------------------------ validation
+    def check_overrides(self, overrides: Mapping[str, float] | None) -> dict[str, float]:
+        """Validated parameter overrides (unknown ids and bad values raise ValueError)."""
+        out: dict[str, float] = {}
+        for key, value in (overrides or {}).items():
+            if key not in self.parameters:
+                raise unknown_id_error("parameter", key, self.parameters)
+            out[key] = check_value(key, value)
+        return out
+
+    def check_initial(self, initial: Mapping[str, float] | None) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for key, value in (initial or {}).items():
+            if key not in self.state_ids:
+                raise unknown_id_error("state", key, self.state_ids)
+            out[key] = check_value(key, value)
+        return out
+
+    def check_selections(self, selections: Iterable[str] | None) -> list[str]:
+        sel = list(DEFAULT_SELECTIONS if selections is None else selections)
+        known = set(self.ids)
+        for key in sel:
+            if key not in known:
+                raise unknown_id_error("output", key, known)
+        return sel
+
+    def _check_event(self, ev: Event) -> None:
+        if ev.target not in self.parameters and ev.target not in self.state_ids:
+            raise unknown_id_error("event target", ev.target, self.ids)
+
+    # ------------------------------------------------------------------ simulation
+    def _prepare(self, overrides: dict[str, float], initial: dict[str, float]) -> None:
+        rr = self._rr
+        rr.resetAll()
+        for key, value in overrides.items():
+            rr[key] = value
+        rr.reset()  # re-evaluates initial assignments with the overridden parameters
+        for key, value in initial.items():
+            rr[key] = value
+
+    def _integrate(self, t0: float, t1: float, times: np.ndarray, overrides) -> np.ndarray:
+        rr = self._rr
+        try:
+            if len(times) >= 2:
+                return np.asarray(rr.simulate(times=list(times)))
+            rr.simulate(t0, t1, 2)
+            return np.empty((0, len(rr.timeCourseSelections)))
+        except RuntimeError as exc:
+            reached = rr.model.getTime() / _TIME_FACTOR[self.view]
+            raise SimulationError(
+                f"{self.species}/{self.view} solver failed between t={t0 / _TIME_FACTOR[self.view]:g} "
+                f"and {t1 / _TIME_FACTOR[self.view]:g} {self.time_unit}; time reached "
+                f"{reached:g} {self.time_unit}; parameters changed: {overrides or 'none'}; "
+                f"solver said: {str(exc).splitlines()[0]}"
+            ) from exc
+
+    def simulate(
+        self,
+        t_end: float | None = None,
+        *,
+        times: Sequence[float] | None = None,
+        n_points: int = 201,
+        selections: Iterable[str] | None = None,
+        overrides: Mapping[str, float] | None = None,
+        initial: Mapping[str, float] | None = None,
+        events: Iterable[Event] = (),
+        equilibrate: bool = False,
+    ) -> SimulationResult:
+        """Simulate from the reference state (plus overrides) and return a time course.
+
+        Give either ``t_end`` (with ``n_points`` evenly spaced outputs from 0) or explicit
+        output ``times`` (view time unit).  ``overrides`` set parameters by id, ``initial``
+        sets states at t = 0, ``events`` change parameters/states during the run, and
+        ``equilibrate`` first relaxes the model to its steady state under the overrides.
+        """
+        ov = self.check_overrides(overrides)
+        ini = self.check_initial(initial)
+        sel = self.check_selections(selections)
+        evs = sorted(events, key=lambda e: e.time)
+        for ev in evs:
+            self._check_event(ev)
+        f = _TIME_FACTOR[self.view]
+        if times is None:
+            if t_end is None:
+                raise ValueError("give t_end or times")
+            check_value("t_end", t_end)
+            if t_end <= 0:
+                raise ValueError(f"t_end must be > 0, got {t_end!r}")
+            if n_points < 2:
+                raise ValueError(f"n_points must be >= 2, got {n_points!r}")
+            out_t = np.linspace(0.0, float(t_end), int(n_points))
+        else:
+            out_t = np.asarray(sorted(float(check_value("time", t)) for t in times))
+            if len(out_t) < 1:
+                raise ValueError("times must not be empty")
+        rr = self._rr
+        self._prepare(ov, ini)
+        if equilibrate:
+            self._relax(ov)
+        rr.timeCourseSelections = ["time", *sel]
+        t_model = out_t * f
+        bounds = [0.0] + [e.time * f for e in evs if 0 <= e.time * f <= t_model[-1]] + [t_model[-1]]
+        pieces = []
+        ev_iter = iter([e for e in evs if 0 <= e.time * f <= t_model[-1]])
+        pending = next(ev_iter, None)
+        for t0, t1 in zip(bounds[:-1], bounds[1:]):
+            while pending is not None and pending.time * f <= t0:
+                self._apply(pending)
+                pending = next(ev_iter, None)
+            if t1 <= t0:
+                continue
+            inner = t_model[(t_model >= t0) & (t_model < t1)]
+            last = t1 == bounds[-1]
+            seg_t = np.unique(np.concatenate([[t0], inner, [t1]]))
+            rows = self._integrate(t0, t1, seg_t, ov)
+            keep = np.isin(seg_t, t_model)
+            if last is False:
+                keep &= seg_t < t1
+            pieces.append(rows[keep[: len(rows)]] if len(rows) else rows)
+        while pending is not None:  # events at the final time
+            self._apply(pending)
+            pending = next(ev_iter, None)
+        data = np.vstack(pieces) if pieces else np.empty((0, len(sel) + 1))
+        if len(t_model) == 1 or (len(data) == 0 and len(t_model)):
+            snap = [rr[k] for k in sel]
+            data = np.array([[t_model[-1], *snap]])
+        frame = pd.DataFrame(data, columns=["time", *sel])
+        frame = frame.drop_duplicates("time", keep="last").reset_index(drop=True)
+        frame["time"] = frame["time"] / f
+        if len(frame) != len(out_t) or not np.allclose(frame["time"].to_numpy(), out_t, rtol=1e-9, atol=1e-9):
+            raise SimulationError(
+                f"internal error: expected {len(out_t)} output times, got {len(frame)}")
+        units = {k: self.units.get(k, "dimensionless") for k in sel}
+        return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov)
+
+    def _apply(self, ev: Event) -> None:
+        rr = self._rr
+        rr[ev.target] = ev.value if ev.op == "set" else rr[ev.target] + ev.value
+
+    def _relax(self, overrides: dict[str, float], horizon_days: float = 2.0e4) -> None:
+        """Integrate to the steady state under the current settings (no output)."""
+        rr = self._rr
+        rr.timeCourseSelections = ["time"]
+        self._integrate(0.0, horizon_days * MINUTES_PER_DAY, np.array([]), overrides)
+        rr.setValue("time", 0.0) if False else None
+        rr.model.setTime(0.0)
+
+    def steady_state(self, overrides: Mapping[str, float] | None = None,
+                     selections: Iterable[str] | None = None) -> dict[str, float]:
+        """Steady-state values of ``selections`` under ``overrides`` (long relaxation)."""
+        ov = self.check_overrides(overrides)
+        sel = self.check_selections(selections)
+        self._prepare(ov, {})
+        self._relax(ov)
+        return {k: float(self._rr[k]) for k in sel}
+
+    def parameter_value(self, pid: str) -> float:
+        if pid not in self.parameters:
+            raise unknown_id_error("parameter", pid, self.parameters)
+        return self.parameters[pid].value
+
+
+def load_model(species: str = "human", view: str = "acute") -> Model:
+    """Build (or reuse from this process's cache) the composite model."""
+    return Model(species, view)
