@@ -7,16 +7,18 @@ overrides, then integrates segment by segment between protocol events.
 
 from __future__ import annotations
 
-import math
+import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from ranklsim.models.build import build_sbml, check_view, declared_units
+from ranklsim.models.build import build_antimony, build_sbml, check_view, declared_units
 from ranklsim.models.parameters import (
     Parameter,
     check_species,
@@ -89,11 +91,44 @@ class SimulationResult:
         return long
 
 
-@lru_cache(maxsize=None)
-def _runner(species: str, view: str):
+def cache_dir() -> Path:
+    """Where compiled models are kept between processes (``RANKLSIM_CACHE_DIR`` overrides)."""
+    env = os.environ.get("RANKLSIM_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "ranklsim"
+
+
+def _compiled_runner(species: str):
+    """A RoadRunner for ``species``, loaded from the on-disk compiled-state cache if present.
+
+    The cache key hashes the full Antimony text (modules, parameter table, initial state)
+    and the libroadrunner version, so any change to the model invalidates it.
+    """
     import roadrunner
 
+    key = hashlib.sha256((build_antimony(species) + roadrunner.__version__).encode()).hexdigest()[:20]
+    path = cache_dir() / f"{species}-{key}.rrstate"
+    if path.exists():
+        try:
+            rr = roadrunner.RoadRunner()
+            rr.loadStateS(path.read_bytes())
+            return rr
+        except (RuntimeError, OSError, ValueError):
+            pass  # unreadable cache: rebuild below
     rr = roadrunner.RoadRunner(build_sbml(species))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blob = rr.saveStateS()
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(blob if isinstance(blob, bytes) else blob.encode("latin-1"))
+        tmp.replace(path)
+    except OSError:
+        pass  # read-only home: the cache is an optimisation only
+    return rr
+
+
+@lru_cache(maxsize=None)
+def _runner(species: str, view: str):
+    rr = _compiled_runner(species)
     rel, abs_ = TOLERANCES[view]
     rr.integrator.relative_tolerance = rel
     rr.integrator.absolute_tolerance = abs_
@@ -280,7 +315,6 @@ class Model:
         rr = self._rr
         rr.timeCourseSelections = ["time"]
         self._integrate(0.0, horizon_days * MINUTES_PER_DAY, np.array([]), overrides)
-        rr.setValue("time", 0.0) if False else None
         rr.model.setTime(0.0)
 
     def steady_state(self, overrides: Mapping[str, float] | None = None,
