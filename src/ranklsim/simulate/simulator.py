@@ -38,6 +38,11 @@ DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "
                       "irs_avail", "HOMA_IR", "beta", "M_hep", "A_diet")
 
 
+#: states that are signed deviations from basal by definition (Dalla Man 2007: remote insulin
+#: action X = I - Ib filtered, secretion above basal Y); every other state is non-negative
+SIGNED_STATES = frozenset({"X", "Y"})
+
+
 class SimulationError(RuntimeError):
     """The ODE solver failed; the message names the time reached and the overrides."""
 
@@ -186,7 +191,7 @@ class Model:
         for key, value in (initial or {}).items():
             if key not in self.state_ids:
                 raise unknown_id_error("state", key, self.state_ids)
-            out[key] = check_value(key, value)
+            out[key] = check_value(key, value, allow_negative=key in SIGNED_STATES)
         return out
 
     def check_selections(self, selections: Iterable[str] | None) -> list[str]:
@@ -310,19 +315,31 @@ class Model:
         rr = self._rr
         rr[ev.target] = ev.value if ev.op == "set" else rr[ev.target] + ev.value
 
-    def _relax(self, overrides: dict[str, float], horizon_days: float = 2.0e4) -> None:
-        """Integrate to the steady state under the current settings (no output)."""
+    def _relax(self, overrides: dict[str, float], horizon_days: float = 3 * 365.0) -> None:
+        """Integrate towards the steady state under the current settings (no output kept).
+
+        Dense output points keep CVODE's steps moderate: the secretion and EGP terms have
+        max() kinks that make a single huge step grind.
+        """
         rr = self._rr
         rr.timeCourseSelections = ["time"]
-        self._integrate(0.0, horizon_days * MINUTES_PER_DAY, np.array([]), overrides)
+        horizon = horizon_days * MINUTES_PER_DAY
+        self._integrate(0.0, horizon, np.linspace(0.0, horizon, int(horizon_days) + 1), overrides)
         rr.model.setTime(0.0)
 
     def steady_state(self, overrides: Mapping[str, float] | None = None,
-                     selections: Iterable[str] | None = None) -> dict[str, float]:
-        """Steady-state values of ``selections`` under ``overrides`` (long relaxation)."""
+                     selections: Iterable[str] | None = None, *,
+                     hold_beta_cell_mass: bool = True) -> dict[str, float]:
+        """Steady-state values of ``selections`` under ``overrides``.
+
+        By default beta-cell mass is held at its reference value: Topp's beta-cell dynamics
+        return fasting glucose to its set point over years (integral control), so the
+        steady state of interest for interventions is the one at fixed beta-cell mass.
+        """
         ov = self.check_overrides(overrides)
         sel = self.check_selections(selections)
-        self._prepare(ov, {})
+        held = {"topp_d0": 0.0, "topp_r1": 0.0, "topp_r2": 0.0} if hold_beta_cell_mass else {}
+        self._prepare({**ov, **held}, {})
         self._relax(ov)
         return {k: float(self._rr[k]) for k in sel}
 
