@@ -159,7 +159,8 @@ def declared_units() -> dict[str, str]:
     units: dict[str, str] = {}
     pattern = re.compile(r"\b([A-Za-z_]\w*)\s+has\s+([A-Za-z_]\w*)\s*;")
     for name in MODULES:
-        for key, unit in pattern.findall(module_text(name)):
+        code = "\n".join(line.split("//")[0] for line in module_text(name).splitlines())
+        for key, unit in pattern.findall(code):
             units[key] = unit
     return units
 

@@ -253,7 +253,6 @@ class V:
     p2IR = "p2IR"
     pAKT = "pAKT"
     pFoxO1 = "pFoxO1"
-    paper = "paper"
     pi_bone = "pi_bone"
     pmTOR = "pmTOR"
     proIR = "proIR"
