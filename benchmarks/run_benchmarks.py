@@ -24,7 +24,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sbml_to_scipy import ScipyModel  # noqa: E402
+from sbml_to_scipy import ScipyModel
 
 MIN_PER_DAY = 1440.0
 ACUTE_T_END = 24 * 60           # min
@@ -340,8 +340,8 @@ def markdown(res: dict) -> str:
             rmark = "n/a" if rmet is None else ("met" if rmet else "MISSED")
             rows.append(f"| {label} (scipy {method}) | {_fmt(rl)} | {sc} | {ratio} | "
                         f"{_target(rl, TARGETS[key], tgt)}; ratio >= 10x ({rmark}) |")
-    lines = ["\n".join(rows), "", "Baseline check (max relative error vs roadrunner at the output "
-             f"times, tolerance {CHECK_RTOL:g}):", ""]
+    lines = ["\n".join(rows), "", ("Baseline check (max relative error vs roadrunner at the output "
+             f"times, tolerance {CHECK_RTOL:g}):"), ""]
     for key, c in res["check"].items():
         errs = ", ".join(f"{k} {v:.1e}" for k, v in c["max_rel_err"].items())
         lines.append(f"- {key}: {errs} -> {'OK' if c['ok'] else 'DISAGREE'}")

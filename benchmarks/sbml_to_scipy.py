@@ -28,6 +28,7 @@ Usage::
 
 from __future__ import annotations
 
+import itertools
 import math
 import types
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from graphlib import TopologicalSorter
 
 import libsbml
 
-__all__ = ["ScipyModel", "ast_to_python", "ast_names"]
+__all__ = ["ScipyModel", "ast_names", "ast_to_python"]
 
 
 # ---------------------------------------------------------------------------- AST -> Python
@@ -127,7 +128,7 @@ def ast_to_python(node, time_name: str = "t") -> str:
         op = _RELATIONAL[tp]
         if len(c) == 2:
             return f"({c[0]} {op} {c[1]})"
-        return "(" + " and ".join(f"({a} {op} {b})" for a, b in zip(c[:-1], c[1:])) + ")"
+        return "(" + " and ".join(f"({a} {op} {b})" for a, b in itertools.pairwise(c)) + ")"
     if tp in _LOGICAL:
         return "(" + _LOGICAL[tp].join(f"bool({x})" for x in c) + ")"
     if tp == libsbml.AST_LOGICAL_NOT:
@@ -178,7 +179,7 @@ class ScipyModel:
 
     # --------------------------------------------------------------- construction
     @classmethod
-    def from_sbml(cls, sbml: str) -> "ScipyModel":
+    def from_sbml(cls, sbml: str) -> ScipyModel:
         doc = libsbml.readSBMLFromString(sbml)
         if doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR):
             raise ValueError(doc.getErrorLog().toString())
@@ -259,7 +260,7 @@ class ScipyModel:
                                                           "bool": bool, "float": float}}
         for k in TopologicalSorter(deps).static_order():
             expr = ast_to_python(nodes[k])
-            ns[k] = float(eval(expr, env, ns))  # noqa: S307 - generated from SBML math
+            ns[k] = float(eval(expr, env, ns))
         y0 = [ns[k] for k in self.state_ids]
         params = {k: v for k, v in ns.items()
                   if k not in self.state_ids and k not in self._ar_ast}
