@@ -6,8 +6,8 @@ import pytest
 import ranklsim
 from ranklsim.models.ids import P, V
 from ranklsim.simulate import Event
-from ranklsim.simulate.simulator import SIGNED_STATES
 from ranklsim.simulate.protocols import OralGlucose, RanklChallenge
+from ranklsim.simulate.simulator import SIGNED_STATES
 
 MGDL_PER_MM = 18.016
 #: mouse fasting range cited: 5-6 h fasted chow C57BL/6J, 100-150 mg/dL (Ayala 2006, basal

@@ -19,7 +19,7 @@ import roadrunner
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ranklsim.models import build, parameters  # noqa: E402
+from ranklsim.models import build, parameters
 
 DERIVED = ("L_prod", "O_prod", "gng_ref", "irs_ref", "topp_G_scale")
 
@@ -110,7 +110,7 @@ def reference_state(rr: roadrunner.RoadRunner, settings: dict[str, float]) -> ro
 
 def calibrate(species: str) -> dict[str, float]:
     t = parameters.parameter_table(species)
-    v = lambda k: t[k].value  # noqa: E731
+    v = lambda k: t[k].value
     # analytic production rates for the reference free sRANKL and OPG
     L, O = v("L_ref"), v("O_ref")
     koff_lo = v("kon_LO") * v("Kd_LO")

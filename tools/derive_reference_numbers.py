@@ -21,17 +21,15 @@ import hashlib
 import json
 import platform
 import re
-import sys
 from pathlib import Path
 
+import libsbml
 import numpy as np
 import roadrunner
-import libsbml
 import scipy
-from scipy.optimize import brentq
 
 try:
-    import antimony  # noqa: F401  (only used for the version string)
+    import antimony
     _ANTIMONY_VERSION = getattr(antimony, "__version__", None)
 except Exception:  # pragma: no cover
     _ANTIMONY_VERSION = None
@@ -154,7 +152,7 @@ def base_provenance(biomodels_dir: Path, model_id: str, filename: str) -> dict:
         "source": source_info(biomodels_dir, filename),
         "generated_by": SCRIPT,
         "regenerate": f"python {SCRIPT} ../shared/reference/biomodels",
-        "generated_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "software": software_versions(),
     }
 
@@ -451,7 +449,7 @@ def pivonka(bdir: Path):
                     "(corrected values 'wrong in the paper'); full-precision values as in that file (commit 0c62d8d) were used.",
         },
         "generated_by": SCRIPT,
-        "generated_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "software": software_versions(),
         "parameters": p,
         "definitions_used": {
@@ -689,7 +687,7 @@ def hoffmann(bdir: Path, nfkbn_id: str | None = None, t_stim: float = 2000.0):
         "model_id": "BIOMD0000000140 (WT), BIOMD0000000139 (IkBb-/-IkBe-/- KO)",
         "source": prov["files"],
         "generated_by": SCRIPT,
-        "generated_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "software": software_versions(),
         "units": {"time": "min", "concentrations": "uM"},
         "protocol": (

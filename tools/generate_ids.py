@@ -8,8 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ranklsim.models.build import declared_units  # noqa: E402
-from ranklsim.models.parameters import SPECIES_NAMES, parameter_table  # noqa: E402
+from ranklsim.models.build import declared_units
+from ranklsim.models.parameters import SPECIES_NAMES, parameter_table
 
 
 def render() -> str:

@@ -8,7 +8,7 @@ imports the simulator.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ranklsim.models.parameters import (
@@ -123,7 +123,7 @@ def _annotate(sbml: str, species: str) -> str:
     return libsbml.writeSBMLToString(doc)
 
 
-@lru_cache(maxsize=None)
+@cache
 def build_sbml(species: str = "human") -> str:
     """SBML Level 3 string of the composite model for ``species`` (cached per process)."""
     import antimony
@@ -151,7 +151,7 @@ def sbml_unit_errors(sbml: str) -> list[str]:
     return errors
 
 
-@lru_cache(maxsize=None)
+@cache
 def declared_units() -> dict[str, str]:
     """Unit id of every quantity declared with ``has`` in the modules (states, outputs)."""
     import re

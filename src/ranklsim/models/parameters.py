@@ -10,7 +10,7 @@ import csv
 import difflib
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 DATA_DIR = Path(__file__).parent
@@ -76,7 +76,7 @@ def _read_tsv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def parameter_table(species: str) -> dict[str, Parameter]:
     """All parameters for ``species`` keyed by id (species-specific rows win over 'both')."""
     check_species(species)
@@ -106,7 +106,7 @@ def parameters_frame(species: str | None = None):
     return df.reset_index(drop=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def initial_state(species: str) -> dict[str, float]:
     """Reference initial state (steady state of the defaults) for ``species``; may be empty."""
     check_species(species)
@@ -119,7 +119,7 @@ def initial_state(species: str) -> dict[str, float]:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def annotations() -> dict[str, dict[str, str]]:
     """Names, SBO terms and MIRIAM identifiers of model entities, keyed by id."""
     return {row[ID]: row for row in _read_tsv(ANNOTATION_TABLE)}

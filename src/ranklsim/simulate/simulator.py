@@ -11,7 +11,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -131,7 +131,7 @@ def _compiled_runner(species: str):
     return rr
 
 
-@lru_cache(maxsize=None)
+@cache
 def _runner(species: str, view: str):
     rr = _compiled_runner(species)
     rel, abs_ = TOLERANCES[view]
