@@ -21,8 +21,6 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ranklsim.models import build, parameters
 
-DERIVED = ("L_prod", "O_prod", "gng_ref", "irs_ref", "topp_G_scale")
-
 GUESS = {
     "L": 0.5, "O": 3.0, "LO": 0.0, "Dg": 0.0, "LD": 0.0,
     "IKKn": 0.2, "IKKa": 0.0, "IKKi": 0.0, "IKKa_IkBa": 0.0, "IKKa_IkBa_NFkB": 0.0,
@@ -123,7 +121,6 @@ def calibrate(species: str) -> dict[str, float]:
     }
     rr = make_runner(species)
     settings = dict(derived, gng_ref=1.0, irs_ref=1.0)
-
     for _ in range(30):
         reference_state(rr, settings)
         new = {"gng_ref": rr["gng_index"], "irs_ref": rr["irs_avail"]}
@@ -131,7 +128,8 @@ def calibrate(species: str) -> dict[str, float]:
         settings.update(new)
         if done:
             break
-    reference_state(rr, settings)
+    else:  # not converged: leave rr at the state of the final settings
+        reference_state(rr, settings)
     settings["topp_G_scale"] = 100.0 / rr["G"]
     derived.update(settings)
     set_derived({k: {species: x} for k, x in derived.items()})

@@ -58,8 +58,7 @@ def run_demo(out: Path, fast: bool = False) -> dict[str, pd.DataFrame]:
     ogtt_df.to_csv(out / "ogtt_summary.csv", index=False)
     report = [
         "# ranklsim demo report", "",
-        "Reference fasting state (default parameters):", "", basal_df.to_markdown(index=False)
-        if _has_tabulate() else basal_df.to_string(index=False), "",
+        "Reference fasting state (default parameters):", "", basal_df.to_string(index=False), "",
         "OGTT (human 75 g; mouse 2 g/kg oral):", "", ogtt_df.to_string(index=False), "",
         "Hepatocyte Rank knockout, steady state at fixed beta-cell mass:", "", ko_df.to_string(index=False), "",
         "Figures: ogtt_*.png, rankl_challenge_*.png; tables: *.csv (tidy).", "",
@@ -69,10 +68,3 @@ def run_demo(out: Path, fast: bool = False) -> dict[str, pd.DataFrame]:
     print(f"ranklsim demo: wrote {len(list(out.iterdir()))} files to {out}")
     return {"basal": basal_df, "ogtt": ogtt_df, "ko": ko_df}
 
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True

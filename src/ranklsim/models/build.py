@@ -101,7 +101,7 @@ def _annotate(sbml: str, species: str) -> str:
             unit = row.unit
             if pid.startswith(("Kd_", "is_Km")):
                 par.setSBOTerm(_SBO_DISSOCIATION)
-            elif unit.startswith("per_") or "_per_min" in unit and unit.startswith("per"):
+            elif unit.startswith("per_"):
                 par.setSBOTerm(_SBO_KINETIC)
             else:
                 par.setSBOTerm(_SBO_PARAMETER_DEFAULT)

@@ -28,10 +28,10 @@ class OralGlucose:
             raise ValueError("give dose_mg or dose_mg_per_kg, not both")
         if self.dose_mg is not None:
             return check_value("dose_mg", self.dose_mg)
-        if self.dose_mg_per_kg is not None:
-            bw = parameter_table(species)["BW"].value
-            return check_value("dose_mg_per_kg", self.dose_mg_per_kg) * bw
-        return OGTT_HUMAN_MG if species == "human" else OGTT_MOUSE_MG_PER_KG * parameter_table(species)["BW"].value
+        if self.dose_mg_per_kg is None and species == "human":
+            return OGTT_HUMAN_MG
+        per_kg = OGTT_MOUSE_MG_PER_KG if self.dose_mg_per_kg is None else self.dose_mg_per_kg
+        return check_value("dose_mg_per_kg", per_kg) * parameter_table(species)["BW"].value
 
     def events(self, species: str) -> list[Event]:
         dose = self.dose_for(species)

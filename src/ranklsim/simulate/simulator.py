@@ -219,10 +219,7 @@ class Model:
     def _integrate(self, t0: float, t1: float, times: np.ndarray, overrides) -> np.ndarray:
         rr = self._rr
         try:
-            if len(times) >= 2:
-                return np.asarray(rr.simulate(times=list(times)))
-            rr.simulate(t0, t1, 2)
-            return np.empty((0, len(rr.timeCourseSelections)))
+            return np.asarray(rr.simulate(times=list(times)))
         except RuntimeError as exc:
             reached = rr.model.getTime() / _TIME_FACTOR[self.view]
             raise SimulationError(
@@ -277,33 +274,28 @@ class Model:
             self._relax(ov)
         rr.timeCourseSelections = ["time", *sel]
         t_model = out_t * f
-        bounds = [0.0] + [e.time * f for e in evs if 0 <= e.time * f <= t_model[-1]] + [t_model[-1]]
+        # integrate segment by segment; an event at a segment start is applied before it,
+        # and a segment's end time is reported by the next segment (after its events)
+        in_range = [e for e in evs if e.time * f <= t_model[-1]]
+        bounds = [0.0, *(e.time * f for e in in_range), t_model[-1]]
         pieces = []
-        ev_iter = iter([e for e in evs if 0 <= e.time * f <= t_model[-1]])
-        pending = next(ev_iter, None)
+        pending = list(in_range)
         for t0, t1 in zip(bounds[:-1], bounds[1:]):
-            while pending is not None and pending.time * f <= t0:
-                self._apply(pending)
-                pending = next(ev_iter, None)
+            while pending and pending[0].time * f <= t0:
+                self._apply(pending.pop(0))
             if t1 <= t0:
                 continue
-            inner = t_model[(t_model >= t0) & (t_model < t1)]
-            last = t1 == bounds[-1]
-            seg_t = np.unique(np.concatenate([[t0], inner, [t1]]))
+            seg_t = np.unique(np.concatenate([[t0], t_model[(t_model > t0) & (t_model < t1)], [t1]]))
             rows = self._integrate(t0, t1, seg_t, ov)
-            keep = np.isin(seg_t, t_model)
-            if last is False:
-                keep &= seg_t < t1
-            pieces.append(rows[keep[: len(rows)]] if len(rows) else rows)
-        while pending is not None:  # events at the final time
-            self._apply(pending)
-            pending = next(ev_iter, None)
-        data = np.vstack(pieces) if pieces else np.empty((0, len(sel) + 1))
-        if len(t_model) == 1 or (len(data) == 0 and len(t_model)):
-            snap = [rr[k] for k in sel]
-            data = np.array([[t_model[-1], *snap]])
+            keep = np.isin(seg_t, t_model) & ((seg_t < t1) | (t1 == bounds[-1]))
+            pieces.append(rows[keep])
+        for ev in pending:  # events at the final time
+            self._apply(ev)
+        if pieces:
+            data = np.vstack(pieces)
+        else:  # a single output time: report the state there
+            data = np.array([[t_model[-1], *(rr[k] for k in sel)]])
         frame = pd.DataFrame(data, columns=["time", *sel])
-        frame = frame.drop_duplicates("time", keep="last").reset_index(drop=True)
         frame["time"] = frame["time"] / f
         if len(frame) != len(out_t) or not np.allclose(frame["time"].to_numpy(), out_t, rtol=1e-9, atol=1e-9):
             raise SimulationError(
