@@ -1,0 +1,177 @@
+"""What a scenario may name: species variants, genotype changes, diets, drugs, test kinds,
+virtual subjects.  Each entry is data (a frozen dataclass) that maps onto model parameters;
+the runner and the scenario validator both read this one catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ranklsim.models.ids import P
+
+# ----------------------------------------------------------------------------- species
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A species variant: which model parameter set it runs and whose RANKL it carries."""
+
+    name: str
+    model_species: str  # "human" | "mouse" (parameter set)
+    rankl: str  # species of the RANKL protein ("human" for the huRANKL knock-in)
+    description: str
+
+
+SPECIES_VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("human", "human", "human", "adult human (Dalla Man 2007 reference subject, 78 kg)"),
+        Variant("mouse", "mouse", "mouse", "adult C57BL/6J mouse (25 g)"),
+        Variant("mouse-huRANKL", "mouse", "human",
+                "mouse with a human RANKL knock-in (Kostenuik 2009 JBMR), so denosumab binds"),
+    )
+}
+
+# ----------------------------------------------------------------------------- genotypes
+
+
+@dataclass(frozen=True)
+class GenotypeSpec:
+    """A named genetic modification.
+
+    ``parameter`` is the expression switch it changes.  Knockouts/knockdowns set it to
+    ``1 - fraction`` (fraction 1 = complete knockout); gain-of-function changes set it to
+    ``fraction * full_value`` (constitutive activity) or to ``fold`` (overexpression).
+    """
+
+    name: str
+    parameter: str
+    kind: str  # "loss" | "gain" | "fold"
+    description: str
+    source: str
+    full_value: float = 1.0
+    default_fold: float = 1.0
+    species: tuple[str, ...] = ("human", "mouse")
+
+    def overrides(self, fraction: float = 1.0, fold: float | None = None) -> dict[str, float]:
+        if self.kind == "loss":
+            return {self.parameter: 1.0 - fraction}
+        if self.kind == "gain":
+            return {self.parameter: fraction * self.full_value}
+        return {self.parameter: self.default_fold if fold is None else fold}
+
+
+GENOTYPES: dict[str, GenotypeSpec] = {
+    g.name: g
+    for g in (
+        GenotypeSpec("hepatic_rank_ko", P.rank_hep_expr, "loss",
+                     "hepatocyte-specific Rank knockout (liver RANK = 0, bone RANK untouched)",
+                     "Kiechl 2013 Nat Med 19:358 (Alb-Cre assumed, not confirmed)"),
+        GenotypeSpec("opg_ko", P.opg_expr, "loss", "OPG (Tnfrsf11b) knockout: no OPG production",
+                     "Bucay 1998 Genes Dev 12:1260 [memory]"),
+        GenotypeSpec("rankl_overexpression", P.rankl_expr, "fold",
+                     "sRANKL overexpression: sRANKL production x fold (default 3)",
+                     "assumed fold; transgenic sRANKL mice (Mizuno 2002 J Bone Miner Metab) [memory]",
+                     default_fold=3.0),
+        GenotypeSpec("hepatic_ikkb_ca", P.ikk_ca, "gain",
+                     "hepatocyte constitutively active IKKb (LIKK mouse)",
+                     "Cai 2005 Nat Med 11:183; activity level assumed (ikk_ca_likk)",
+                     full_value=0.002),
+        GenotypeSpec("hepatic_ikkb_ko", P.ikk_expr, "loss",
+                     "hepatocyte IKKb knockout (no IKK in the hepatic NF-kB module)",
+                     "Arkan 2005 Nat Med 11:191 (LIKKb-/-) [memory]"),
+        GenotypeSpec("hepatic_ir_ko", P.ir_hep_expr, "loss",
+                     "liver insulin-receptor knockout (LIRKO)",
+                     "Michael 2000 Mol Cell 6:87 [memory]; Fisher & Kahn 2003 JCI 111:463"),
+    )
+}
+
+# ----------------------------------------------------------------------------- diets
+
+
+@dataclass(frozen=True)
+class DietSpec:
+    name: str
+    fat_input: float  # value of diet_fat
+    description: str
+
+
+DIETS: dict[str, DietSpec] = {
+    d.name: d
+    for d in (
+        DietSpec("chow", 0.0, "standard chow / usual diet (reference)"),
+        DietSpec("hfd", 1.0, "high-fat diet (~60 % energy from fat)"),
+    )
+}
+
+# ----------------------------------------------------------------------------- drugs
+
+
+@dataclass(frozen=True)
+class DrugSpec:
+    """A drug: its PK slot in the model, which RANKL it binds, routes and dose units."""
+
+    name: str
+    slot: str  # "antibody" | "opg_fc" | "metformin"
+    description: str
+    binds_rankl: tuple[str, ...]  # RANKL species bound (empty: does not bind RANKL)
+    model_species: tuple[str, ...]  # parameter sets with PK for this drug
+    routes: tuple[str, ...]
+    mw_g_per_mol: float
+    default_dose: float
+    default_unit: str
+    source: str
+    pk_overrides: dict[str, dict[str, float]] = field(default_factory=dict)  # per model species
+
+
+DRUGS: dict[str, DrugSpec] = {
+    d.name: d
+    for d in (
+        DrugSpec("denosumab", "antibody", "human anti-RANKL IgG2 (Prolia/Xgeva)", ("human",),
+                 ("human", "mouse"), ("sc", "iv"), 147_000.0, 60.0, "mg",
+                 "Prolia label (MW, 60 mg q6mo); PK: Peterson 2004 AAPS J abstract (OpenBoneMin)"),
+        DrugSpec("anti_mouse_rankl", "antibody", "anti-mouse RANKL monoclonal antibody (e.g. IK22-5)",
+                 ("mouse",), ("mouse",), ("sc", "ip", "iv"), 150_000.0, 5.0, "mg/kg",
+                 "assumed: typical mouse IgG PK; Kd as denosumab"),
+        DrugSpec("opg_fc", "opg_fc", "OPG-Fc fusion protein (dimeric decoy receptor)",
+                 ("human", "mouse"), ("human", "mouse"), ("sc", "ip", "iv"), 110_000.0, 1.0, "mg/kg",
+                 "Zierhut 2008 J Pharmacokinet Pharmacodyn 35:379 (DDMoRe 233); mouse allometric"),
+        DrugSpec("metformin", "metformin", "metformin hydrochloride, oral", (), ("human",), ("oral",),
+                 165.62, 500.0, "mg",
+                 "PK fitted to Zake 2021 PLoS ONE PBPK (BIOMD0000001028); effects: see parameters"),
+    )
+}
+
+#: metformin dosing shorthands: doses per day
+METFORMIN_REGIMENS = {"qd": 1, "bid": 2, "tid": 3}
+
+# ----------------------------------------------------------------------------- tests
+
+TEST_KINDS = ("fasting", "ogtt", "ipgtt", "itt", "clamp")
+
+# ----------------------------------------------------------------------------- subjects
+
+
+@dataclass(frozen=True)
+class SubjectSpec:
+    """A virtual subject: parameter changes from the species reference."""
+
+    name: str
+    species: tuple[str, ...]
+    description: str
+    overrides: dict[str, float]
+    source: str
+
+
+SUBJECTS: dict[str, SubjectSpec] = {
+    s.name: s
+    for s in (
+        SubjectSpec("reference", ("human", "mouse"), "the species' reference parameter set", {},
+                    "parameters.tsv"),
+        SubjectSpec("normoglycaemic", ("human",), "normoglycaemic adult", {}, "Dalla Man 2007"),
+        SubjectSpec("prediabetic", ("human",), "impaired fasting glucose (FPG ~6.1 mmol/L)", {},
+                    "calibrated: see docs/model.md"),
+        SubjectSpec("diabetic", ("human",), "type 2 diabetes (FPG ~8.5 mmol/L)", {},
+                    "calibrated: see docs/model.md"),
+    )
+}
