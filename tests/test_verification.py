@@ -36,7 +36,8 @@ def test_nfkb_module_reproduces_lipniacki_peak_and_period(reference):
 
 def _dallaman_meal():
     harness = """
-    egp_gng = 1; egp_ins = 1; beta_rel = 1; si_periph = 1; E_met_egp = 0; glc_iv = 0; ins_iv = 0;
+    egp_gng = 1; egp_ins = 1; beta_rel = 1; si_periph = 1; sec_diet = 1; E_met_egp = 0;
+    glc_iv = 0; ins_iv = 0; clamp_on = 0; Q_glc_ip = 0; Q_ins_ip = 0; clamp_z = 0;
     f_time_G = 1; BW = 78; D = 78000;
     Gp = 178; Gt = 135; Il = 4.5; Ip = 1.25; Qsto1 = 78000; Qsto2 = 0; Qgut = 0;
     I1 = 25; Id = 25; X = 0; Ipo = 3.6; Y = 0;
@@ -68,7 +69,9 @@ def test_rankl_axis_reproduces_pivonka_steady_state(reference):
     k = 10.132 / 1440
     harness = f"""
     kon_LO = 1; kon_LR = 1; k_L_int = {k}; k_LO_clr = {k}; k_L_deg = {k};
-    L_prod = {k * ref['RANKL_total_pM']}; E_met_rankl = 0; I_L = 0; I_O = 0; D_in = 0; f_opg_glyc = 0;
+    L_prod = {k * ref['RANKL_total_pM']}; rankl_expr = 1; opg_expr = 1; A_diet = 0; E_met_rankl = 0;
+    I_L = 0; I_O = 0; f_opg_glyc = 0; ab_abs = 0; ab_out = 0; ofc_abs = 0; ofc_out = 0;
+    k_LD_el = 0; k_LOFc_el = 0; OFc = 0; LOFc = 0;
     O = {ref['OPG_pM']}; O_prod = {ref['OPG_pM']} * k_O_deg; Rb_tot_wt = {ref['RANK_total_pM']};
     Rh_tot_wt = 0; L = {ref['RANKL_free_pM']}; LO = 0; Dg = 0; LD = 0;
     """

@@ -22,6 +22,7 @@ MODULE_DIR = Path(__file__).parent / "modules"
 #: Antimony module files, in composition order (units first, couplings last).
 MODULES = (
     "units",
+    "pk",
     "rankl_axis",
     "nfkb",
     "insulin_signalling",
