@@ -255,6 +255,7 @@ class V:
     L_total = "L_total"
     M_hep = "M_hep"
     Met_gut = "Met_gut"
+    Met_int = "Met_int"
     NFkB = "NFkB"
     NFkB_total = "NFkB_total"
     NFkBn = "NFkBn"
