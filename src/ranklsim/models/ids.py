@@ -40,6 +40,7 @@ class P:
     g_L_diet = "g_L_diet"
     g_infl_diet = "g_infl_diet"
     g_periph = "g_periph"
+    g_rank_diet = "g_rank_diet"
     g_sec_diet = "g_sec_diet"
     gi_D_min = "gi_D_min"
     gi_Gb = "gi_Gb"
