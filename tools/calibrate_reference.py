@@ -71,17 +71,18 @@ def guess(species: str) -> dict[str, float]:
     g.update(Gp=gb * t["gi_VG"].value, Gt=gb * t["gi_VG"].value * 0.76, Ip=ib * t["gi_VI"].value,
              Il=ib * t["gi_VI"].value * 3.6, I1=ib, Id=ib, Ipo=t["gi_Sb"].value / t["gi_gamma"].value,
              G_mem=gb, beta=t["beta_ref"].value)
+    g.update(parameters.initial_state(species))  # start from the last reference state if any
     return g
 
 
 def steady(rr: roadrunner.RoadRunner) -> None:
-    rr.integrator.relative_tolerance = 1e-10
-    rr.integrator.absolute_tolerance = 1e-14
+    rr.integrator.relative_tolerance = 1e-9
+    rr.integrator.absolute_tolerance = 1e-13
     rr.integrator.setValue("maximum_num_steps", 500000)
     # rate-rule states with conservation laws defeat NLEQ; relax by long integration
     # (slowest reference mode: 30-day glycaemia memory; 4e7 min = 900 time constants)
-    for k in range(40):
-        rr.simulate(k * 1e6, (k + 1) * 1e6, 2)
+    for k in range(400):  # short segments: one huge step grinds at the max() kinks
+        rr.simulate(k * 1e5, (k + 1) * 1e5, 2)
 
 
 def make_runner(species: str) -> roadrunner.RoadRunner:

@@ -1,0 +1,279 @@
+"""Run a :class:`~ranklsim.simulate.scenario.Scenario`: every arm, its run and its tests.
+
+Per arm: parameters = subject + genotype + arm overrides (+ metformin effect switches); the
+arm starts from its own steady state (beta-cell mass held at reference, as
+:meth:`Model.steady_state`); the run is integrated in the chronic view (days) with diet
+changes and drug administrations as events; each test starts from the run's state on its
+day and is integrated in the acute view (minutes).  One arm's or one test's failure is
+recorded and the rest still run.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ranklsim.models.ids import P, V
+from ranklsim.simulate.catalog import DIETS, DRUGS, SUBJECTS
+from ranklsim.simulate.protocols import (
+    TEST_SELECTIONS,
+    Clamp,
+    GlucoseTolerance,
+    InsulinTolerance,
+    ProtocolError,
+)
+from ranklsim.simulate.scenario import Arm, Scenario
+from ranklsim.simulate.simulator import Event, Model, SimulationError, load_model
+
+#: fasting readouts reported for every arm at every test day (id -> readout name)
+FASTING_READOUTS = {
+    V.G: "G", V.I: "I", V.HOMA_IR: "HOMA_IR", V.EGP_obs: "EGP", V.NFkBn: "NFkBn", V.IKKa: "IKKa",
+    V.theta_hep: "theta_hep", V.irs_avail: "irs_avail", V.L: "RANKL_free", V.L_total: "RANKL_total",
+    V.O: "OPG", V.A_diet: "A_diet", V.M_hep: "M_hep", V.beta: "beta", V.G_mem: "G_mem",
+}
+#: drug concentrations: output id -> (readout, slot, unit, factor to the unit per g/mol of MW)
+_DRUG_CONC = {
+    "antibody": (V.Dg, "ug_per_mL", 1e-9),  # pM x MW(g/mol) x 1e-9 = ug/mL
+    "opg_fc": (V.OFc, "ng_per_mL", 1e-6),
+    "metformin": (V.C_met, "mg_per_L", 1e-3),  # uM x MW x 1e-3 = mg/L (metformin base)
+}
+_METFORMIN_BASE_MW = 129.16
+_RUN_STATE_EXTRA = (V.Dg, V.OFc, V.C_met, V.E_met_egp, V.E_met_rankl)
+ERRORS = (SimulationError, ProtocolError, ValueError, ArithmeticError)
+
+
+@dataclass
+class ScenarioResult:
+    """Readouts (tidy: arm, test, day, readout, value, unit), time courses (tidy: arm, phase,
+    time, time_unit, id, value, unit) and failures (arm/test -> message) of one scenario."""
+
+    scenario: Scenario
+    readouts: pd.DataFrame
+    timecourse: pd.DataFrame
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def value(self, arm: str, readout: str, test: str = "fasting") -> float:
+        """One readout value (the last test day if a test runs on several days)."""
+        r = self.readouts
+        sel = r[(r.arm == arm) & (r.test == test) & (r.readout == readout)]
+        if sel.empty:
+            raise KeyError(f"no readout {test}/{readout} for arm {arm!r}"
+                           + (f" (failed: {self.failures[arm]})" if arm in self.failures else ""))
+        return float(sel.value.iloc[-1])
+
+    def write(self, out: str | Path, figures: bool = True) -> Path:
+        """Write readouts.csv, timecourse.csv, failures.json, scenario.toml and figures."""
+        from ranklsim.simulate.scenario import dump_scenario_file
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.readouts.to_csv(out / "readouts.csv", index=False)
+        self.timecourse.to_csv(out / "timecourse.csv", index=False)
+        (out / "failures.json").write_text(json.dumps(self.failures, indent=2))
+        dump_scenario_file(self.scenario, out / "scenario.toml")
+        if figures:
+            from ranklsim.plots import plot_scenario
+
+            plot_scenario(self, out)
+        return out
+
+
+class ArmRunner:
+    """Runs the arms of one scenario with reused models (chronic for runs, acute for tests)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.species = scenario.model_species
+        self.chronic: Model = load_model(self.species, "chronic")
+        self.acute: Model = load_model(self.species, "acute")
+
+    # ---------------------------------------------------------------- settings
+    def overrides(self, arm: Arm) -> dict[str, float]:
+        ov: dict[str, float] = dict(SUBJECTS[arm.subject].overrides)
+        ov.update(arm.genotype_overrides())
+        ov.update(arm.overrides)
+        for tr in arm.treatments:
+            if DRUGS[tr.drug].slot == "metformin":
+                ov[P.met_egp_on] = 1.0 if "egp" in tr.effects else 0.0
+                ov[P.met_rankl_on] = 1.0 if "rankl" in tr.effects else 0.0
+        return ov
+
+    def body_weight(self, ov: dict[str, float]) -> float:
+        return ov.get(P.BW, self.chronic.parameters[P.BW].value)
+
+    def param(self, pid: str, ov: dict[str, float]) -> float:
+        return ov.get(pid, self.chronic.parameters[pid].value)
+
+    def events(self, arm: Arm, ov: dict[str, float]) -> list[Event]:
+        end = self.scenario.duration_days
+        evs: list[Event] = []
+        for period in arm.diet:
+            evs.append(Event(period.start_day, P.diet_fat, DIETS[period.diet].fat_input))
+            stop = period.end_day(end)
+            if stop < end:
+                evs.append(Event(stop, P.diet_fat, DIETS["chow"].fat_input))
+        bw = self.body_weight(ov)
+        for tr in arm.treatments:
+            spec = DRUGS[tr.drug]
+            mg = tr.dose_mg(bw)
+            if spec.slot == "metformin":
+                target, amount = V.Met_gut, mg / spec.mw_g_per_mol * 1e3  # umol
+            else:
+                pmol = mg * 1e-3 / spec.mw_g_per_mol * 1e12
+                depot, central, vc = ((V.Ab_sc, V.Dg, P.ab_Vc) if spec.slot == "antibody"
+                                      else (V.Ofc_sc, V.OFc, P.ofc_Vc))
+                if tr.route_resolved == "iv":
+                    target, amount = central, pmol / self.param(vc, ov)  # pM in the central volume
+                else:
+                    target, amount = depot, pmol
+            evs += [Event(day, target, amount, "add") for day in tr.administration_days()]
+        return evs
+
+    def drug_readouts(self, arm: Arm, state: dict[str, float]) -> dict[str, tuple[float, str]]:
+        out = {}
+        for tr in arm.treatments:
+            spec = DRUGS[tr.drug]
+            sid, unit, factor = _DRUG_CONC[spec.slot]
+            mw = _METFORMIN_BASE_MW if spec.slot == "metformin" else spec.mw_g_per_mol
+            out[f"{tr.drug}_conc"] = (state[sid] * mw * factor, unit)
+        return out
+
+    # ---------------------------------------------------------------- run
+    def run_arm(self, arm: Arm) -> tuple[list[dict], list[pd.DataFrame], dict[str, str]]:
+        sc = self.scenario
+        ov = self.overrides(arm)
+        states = list(self.chronic.state_ids)
+        start = self.chronic.steady_state(ov, selections=states)
+        tests = sc.resolved_tests()
+        every = sc.output_every_days or max(sc.duration_days / 100.0, 1e-3)
+        days = set(np.arange(0.0, sc.duration_days, every).tolist()) | {sc.duration_days}
+        days |= {t.day for t in tests}
+        times = np.array(sorted(days))
+        tc_ids = list(dict.fromkeys([*sc.timecourse, *sc.readouts]))
+        sel = list(dict.fromkeys([*states, *FASTING_READOUTS, *_RUN_STATE_EXTRA, *tc_ids,
+                                  P.diet_fat]))
+        evs = self.events(arm, ov)
+        run = self.chronic.simulate(times=times, overrides=ov, initial=start, events=evs,
+                                    selections=sel)
+        frames = []
+        if tc_ids:
+            frames.append(_tidy(run.frame[["time", *tc_ids]], arm.name, "run", "day", run.units))
+        rows: list[dict] = []
+        failures: dict[str, str] = {}
+        for k, test in enumerate(tests):
+            i = int(np.argmin(abs(run.time - test.day)))
+            state = {c: float(run.frame[c].iloc[i]) for c in run.frame.columns}
+            basal = {k2: state[k2] for k2 in (*FASTING_READOUTS, *sc.readouts)}
+            base = {"arm": arm.name, "test": test.kind, "day": test.day}
+            fasting = {name: (state[sid], self.chronic.units.get(sid, "")) for sid, name in
+                       FASTING_READOUTS.items()}
+            fasting.update({r: (state[r], self.chronic.units.get(r, "")) for r in sc.readouts})
+            fasting.update(self.drug_readouts(arm, state))
+            if test.kind == "fasting":
+                rows += [{**base, "readout": n, "value": v, "unit": u} for n, (v, u) in fasting.items()]
+                continue
+            try:
+                proto = self.protocol(test)
+                test_ov = {**ov, P.diet_fat: state[P.diet_fat], **proto.settings(self.body_weight(ov))}
+                if isinstance(proto, Clamp):
+                    test_ov.update(proto.settings(self.body_weight(ov), basal))
+                res = self.acute.simulate(
+                    times=proto.times(), overrides=test_ov,
+                    initial={s: state[s] for s in states},
+                    events=proto.events(self.species, self.body_weight(ov)),
+                    selections=list(TEST_SELECTIONS))
+                for n, (v, u) in proto.readouts(res, basal).items():
+                    rows.append({**base, "readout": n, "value": v, "unit": u})
+                frames.append(_tidy(res.frame, arm.name, f"{test.kind}@{test.day:g}d#{k}", "min", res.units))
+            except ERRORS as exc:
+                failures[f"{arm.name}/{test.kind}@{test.day:g}d"] = f"{type(exc).__name__}: {exc}"
+        return rows, frames, failures
+
+    def protocol(self, test):
+        sp = self.species
+        if test.kind in ("ogtt", "ipgtt"):
+            if test.glucose_g is not None:
+                return GlucoseTolerance("oral" if test.kind == "ogtt" else "ip",
+                                        dose_mg=test.glucose_g * 1e3, duration=test.duration_min)
+            per_kg = test.glucose_g_per_kg if test.glucose_g_per_kg is not None else 2.0
+            if test.kind == "ogtt" and sp == "human" and test.glucose_g_per_kg is None:
+                return GlucoseTolerance("oral", dose_mg=75e3, duration=test.duration_min)
+            return GlucoseTolerance("oral" if test.kind == "ogtt" else "ip",
+                                    dose_mg_per_kg=per_kg * 1e3, duration=test.duration_min)
+        if test.kind == "itt":
+            return InsulinTolerance(test.insulin_U_per_kg, test.route or "ip", test.duration_min)
+        if test.kind == "clamp":
+            return Clamp(test.insulin_mU_per_kg_per_min, test.target_mg_dL, test.duration_min)
+        raise ValueError(f"unknown test kind {test.kind!r}")
+
+
+def _tidy(frame: pd.DataFrame, arm: str, phase: str, time_unit: str, units: dict) -> pd.DataFrame:
+    long = frame.melt(id_vars="time", var_name="id", value_name="value")
+    long.insert(0, "arm", arm)
+    long.insert(1, "phase", phase)
+    long.insert(3, "time_unit", time_unit)
+    long["unit"] = long["id"].map(lambda k: units.get(k, ""))
+    return long
+
+
+def run_scenario(scenario: Scenario, *, progress: bool = False) -> ScenarioResult:
+    """Run every arm of ``scenario``; failures are recorded per arm/test, never fatal."""
+    runner = ArmRunner(scenario)
+    rows: list[dict] = []
+    frames: list[pd.DataFrame] = []
+    failures: dict[str, str] = {}
+    arms: Iterable[Arm] = scenario.arms
+    if progress:
+        from tqdm import tqdm
+
+        arms = tqdm(arms, desc=scenario.name, unit="arm")
+    for arm in arms:
+        try:
+            r, f, fail = runner.run_arm(arm)
+        except ERRORS as exc:
+            failures[arm.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        rows += r
+        frames += f
+        failures.update(fail)
+    readouts = pd.DataFrame(rows, columns=["arm", "test", "day", "readout", "value", "unit"])
+    readouts.insert(0, "scenario", scenario.name)
+    tc = (pd.concat(frames, ignore_index=True) if frames else
+          pd.DataFrame(columns=["arm", "phase", "time", "time_unit", "id", "value", "unit"]))
+    return ScenarioResult(scenario, readouts, tc, failures)
+
+
+@dataclass
+class BatchResult:
+    results: dict[str, ScenarioResult]
+    errors: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(not r.failures for r in self.results.values())
+
+
+def run_batch(scenarios: Iterable[Scenario], out: str | Path | None = None, *,
+              figures: bool = True, progress: bool = False) -> BatchResult:
+    """Run several scenarios; each finished one is written to ``out/NAME`` at once, a failing
+    one is reported in ``errors`` (and ``out/errors.json``) without stopping the others."""
+    results: dict[str, ScenarioResult] = {}
+    errors: dict[str, str] = {}
+    for sc in scenarios:
+        try:
+            res = run_scenario(sc, progress=progress)
+            results[sc.name] = res
+            if out is not None:
+                res.write(Path(out) / sc.name, figures=figures)
+        except Exception as exc:  # noqa: BLE001 - a batch must survive any one scenario
+            errors[sc.name] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "errors.json").write_text(json.dumps(errors, indent=2))
+    return BatchResult(results, errors)
