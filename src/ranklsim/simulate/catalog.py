@@ -163,15 +163,36 @@ class SubjectSpec:
     source: str
 
 
+#: beta-cell mass held fixed over a scenario (Topp's adaptation would restore fasting glucose
+#: over years, see docs/model.md); used by the human intervention subjects
+HOLD_BETA_CELL_MASS = {P.topp_d0: 0.0, P.topp_r1: 0.0, P.topp_r2: 0.0}
+_U0 = 0.0038385411269159413  # u_infl0 reference value (parameters.tsv)
+_OBESE = {P.diet_fat: 1.0, P.g_sec_diet: 0.0}  # adiposity without extra beta-cell compensation
+
 SUBJECTS: dict[str, SubjectSpec] = {
     s.name: s
     for s in (
         SubjectSpec("reference", ("human", "mouse"), "the species' reference parameter set", {},
                     "parameters.tsv"),
-        SubjectSpec("normoglycaemic", ("human",), "normoglycaemic adult", {}, "Dalla Man 2007"),
-        SubjectSpec("prediabetic", ("human",), "impaired fasting glucose (FPG ~6.1 mmol/L)", {},
-                    "calibrated: see docs/model.md"),
-        SubjectSpec("diabetic", ("human",), "type 2 diabetes (FPG ~8.5 mmol/L)", {},
-                    "calibrated: see docs/model.md"),
+        SubjectSpec("normoglycaemic", ("human",), "normoglycaemic adult (FPG 5.1 mmol/L)",
+                    dict(HOLD_BETA_CELL_MASS), "Dalla Man 2007 reference subject"),
+        SubjectSpec("prediabetic", ("human",),
+                    "impaired fasting glucose (FPG ~6.3 mmol/L): adiposity, 1.5x hepatic "
+                    "inflammatory input, beta-cell function 60 %",
+                    {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: 300.0 / 0.6, P.u_infl0: 1.5 * _U0,
+                     P.g_periph: 1.5},
+                    "assumed; calibrated to the IFG range 5.6-6.9 mmol/L (ADA)"),
+        SubjectSpec("diabetic", ("human",),
+                    "type 2 diabetes (FPG ~8.2 mmol/L): adiposity, 2.5x hepatic inflammatory "
+                    "input, beta-cell function 25 %, peripheral insulin resistance",
+                    {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: 300.0 / 0.25, P.u_infl0: 2.5 * _U0,
+                     P.g_periph: 4.0},
+                    "assumed; calibrated to FPG ~8 mmol/L (treated-naive T2D)"),
+        SubjectSpec("progressor", ("human",),
+                    "prediabetic adult whose beta-cell death rate exceeds Topp's maximal "
+                    "glucose-driven replication, so beta-cell mass and glucose control fail over years",
+                    {**_OBESE, P.beta_ref: 300.0 / 0.6, P.u_infl0: 1.5 * _U0, P.g_periph: 1.5,
+                     P.topp_d0: 0.0740 / 1440},
+                    "assumed: Topp 2000 J Theor Biol 206:605 pathway to diabetes (d0 above r1^2/4r2)"),
     )
 }

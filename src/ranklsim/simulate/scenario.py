@@ -7,33 +7,43 @@ problem.
 
 from __future__ import annotations
 
-import difflib
+import itertools
 import math
-import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ranklsim.models.ids import PARAMETER_IDS, VARIABLE_IDS
-from ranklsim.models.parameters import HUMAN, MOUSE, parameter_table, unknown_id_error
-from ranklsim.simulate.catalog import (
-    DIETS, DRUGS, GENOTYPES, METFORMIN_REGIMENS, SPECIES_VARIANTS, SUBJECTS, TEST_KINDS,
+from ranklsim.models.parameters import MOUSE, parameter_table, unknown_id_error
+from ranklsim.simulate.catalog import DRUGS, GENOTYPES, SPECIES_VARIANTS, SUBJECTS
+from ranklsim.simulate.scenario_parts import (
+    EPS,
+    METFORMIN_EFFECTS,
+    DietPeriod,
+    GenotypeChange,
+    Pos,
+    Problems,
+    ScenarioModel,
+    Str,
+    Test,
+    Treatment,
+    choose,
+    fmt,
+    key_path,
+    raise_problems,
+    unknown_name_message,
 )
 
-MAX_DURATION_DAYS = 36_500.0
-METFORMIN_SLOT = "metformin"  # drugs in this PK slot take ``regimen`` and ``effects``
-METFORMIN_EFFECTS = ("egp", "rankl")
-_EPS = 1e-9  # tolerance for day comparisons
+__all__ = [
+    "METFORMIN_EFFECTS", "Arm", "DietPeriod", "GenotypeChange", "Scenario", "ScenarioError", "Test",
+    "Treatment", "dump_scenario_file", "dumps_scenario", "load_scenario_file", "loads_scenario",
+    "scenario_from_dict",
+]
 
-Str = Annotated[str, Field(strict=True)]
-Num = Annotated[float, Field(strict=True)]
-Day = Annotated[float, Field(strict=True, ge=0)]
-Pos = Annotated[float, Field(strict=True, gt=0)]
-Count = Annotated[int, Field(strict=True, ge=1)]
-Effect = Literal["egp", "rankl"]
+MAX_DURATION_DAYS = 36_500.0
 
 
 class ScenarioError(ValueError):
@@ -50,260 +60,10 @@ class ScenarioError(ValueError):
         super().__init__(text)
 
 
-class _Problems(ValueError):
-    """Raised inside validators: problems with paths relative to the failing object."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        self.problems = problems
-        super().__init__("; ".join(f"{p}: {m}" for p, m in problems))
-
-
-def _raise(problems: list[tuple[str, str]]) -> None:
-    if problems:
-        raise _Problems(problems)
-
-
-def unknown_name_message(kind: str, name: str, known) -> str:
-    """``unknown <kind> 'x' (did you mean ...?); choose one of: ...``."""
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-    return f"unknown {kind} {name!r}{hint}; choose one of: {', '.join(known)}"
-
-
-def _choose(kind: str, name: str, known) -> str:
-    """Return ``name`` if in ``known``; else raise naming close matches and the choices."""
-    if name in known:
-        return name
-    raise ValueError(unknown_name_message(kind, name, known))
-
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _key(name: str) -> str:
-    return f".{name}" if _IDENT.match(name) else f"[{name!r}]"
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-# ----------------------------------------------------------------------------- arm parts
-
-
-class GenotypeChange(_Model):
-    """A catalogue genotype; ``fraction`` = knockdown extent / gain level, ``fold`` for fold kinds."""
-
-    name: Str
-    fraction: Annotated[float, Field(strict=True, ge=0, le=1)] = 1.0
-    fold: Pos | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return _choose("genotype", v, GENOTYPES)
-
-    @model_validator(mode="after")
-    def _kind(self) -> GenotypeChange:
-        kind = GENOTYPES[self.name].kind
-        folds = [g.name for g in GENOTYPES.values() if g.kind == "fold"]
-        if self.fold is not None and kind != "fold":
-            _raise([("fold", f"{self.name!r} is a {kind} change (use fraction); fold applies only to "
-                             f"{', '.join(folds)}")])
-        if kind == "fold" and self.fraction != 1.0:
-            _raise([("fraction", f"{self.name!r} is a fold change: give fold, not fraction")])
-        return self
-
-    def overrides(self) -> dict[str, float]:
-        """Parameter values this change sets (from the catalogue)."""
-        return GENOTYPES[self.name].overrides(self.fraction, self.fold)
-
-
-class DietPeriod(_Model):
-    """A catalogue diet from ``start_day`` for ``duration_days`` (None: to the end of the run)."""
-
-    diet: Str
-    start_day: Day = 0.0
-    duration_days: Pos | None = None
-
-    @field_validator("diet")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return _choose("diet", v, DIETS)
-
-    def end_day(self, run_days: float) -> float:
-        return run_days if self.duration_days is None else self.start_day + self.duration_days
-
-
-class Treatment(_Model):
-    """Dosing of one catalogue drug: ``n_doses`` administrations from ``start_day``."""
-
-    drug: Str
-    dose: Pos
-    unit: Literal["mg", "mg/kg"] | None = None
-    route: Str | None = None
-    start_day: Day = 0.0
-    every_days: Pos | None = None
-    n_doses: Count = 1
-    regimen: Str | None = None
-    effects: tuple[Effect, ...] = METFORMIN_EFFECTS
-
-    @field_validator("drug")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return _choose("drug", v, DRUGS)
-
-    @field_validator("effects")
-    @classmethod
-    def _effects(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v:
-            raise ValueError(f"name at least one of {', '.join(METFORMIN_EFFECTS)}")
-        if len(set(v)) != len(v):
-            raise ValueError("an effect is listed twice")
-        return tuple(e for e in METFORMIN_EFFECTS if e in v)  # canonical order
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Treatment:
-        spec, probs = DRUGS[self.drug], []
-        if self.route is not None and self.route not in spec.routes:
-            probs.append(("route", f"{self.drug} is given by {', '.join(spec.routes)}, not {self.route!r}"))
-        metformin_like = spec.slot == METFORMIN_SLOT
-        if self.regimen is not None:
-            if not metformin_like:
-                probs.append(("regimen", f"regimen applies to metformin only, not {self.drug}"))
-            elif self.regimen not in METFORMIN_REGIMENS:
-                probs.append(("regimen", unknown_name_message("regimen", self.regimen, METFORMIN_REGIMENS)))
-            if self.every_days is not None:
-                probs.append(("every_days", "give regimen or every_days, not both"))
-        if self.n_doses > 1 and self.every_days is None and self.regimen is None:
-            probs.append(("n_doses", "several doses need every_days (or a metformin regimen)"))
-        if not metformin_like and self.effects != METFORMIN_EFFECTS:
-            probs.append(("effects", f"effects applies to metformin only, not {self.drug}"))
-        _raise(probs)
-        return self
-
-    @property
-    def interval_days(self) -> float | None:
-        """Days between administrations (from ``every_days`` or ``regimen``); None: single dose."""
-        if self.every_days is not None:
-            return self.every_days
-        if self.regimen is not None:
-            return 1.0 / METFORMIN_REGIMENS[self.regimen]
-        return None
-
-    @property
-    def unit_resolved(self) -> str:
-        return self.unit or DRUGS[self.drug].default_unit
-
-    @property
-    def route_resolved(self) -> str:
-        return self.route or DRUGS[self.drug].routes[0]
-
-    def administration_days(self) -> list[float]:
-        """Days of the administrations: ``start_day + k * interval`` for ``k < n_doses``."""
-        step = self.interval_days or 0.0
-        return [self.start_day + k * step for k in range(self.n_doses)]
-
-    def dose_mg(self, body_weight_kg: float) -> float:
-        """Dose per administration in mg (mg/kg doses x body weight)."""
-        if not (isinstance(body_weight_kg, (int, float)) and 0 < body_weight_kg < math.inf):
-            raise ValueError(f"body_weight_kg must be a positive finite number, got {body_weight_kg!r}")
-        return self.dose * body_weight_kg if self.unit_resolved == "mg/kg" else self.dose
-
-    def dose_mg_per_kg(self, body_weight_kg: float) -> float:
-        """Dose per administration in mg/kg."""
-        return self.dose_mg(body_weight_kg) / body_weight_kg
-
-    def resolved(self) -> Treatment:
-        """A copy with ``unit`` and ``route`` filled in."""
-        return self.model_copy(update={"unit": self.unit_resolved, "route": self.route_resolved})
-
-
-# ----------------------------------------------------------------------------- tests
-
-#: fields each test kind takes (besides kind and day) and the routes it allows
-_TEST_FIELDS: dict[str, set[str]] = {
-    "fasting": {"duration_min"},
-    "ogtt": {"glucose_g", "glucose_g_per_kg", "route", "duration_min"},
-    "ipgtt": {"glucose_g", "glucose_g_per_kg", "route", "duration_min"},
-    "itt": {"insulin_U_per_kg", "route", "duration_min"},
-    "clamp": {"insulin_mU_per_kg_per_min", "target_mg_dL", "route", "duration_min"},
-}
-_TEST_ROUTES = {"ogtt": ("oral",), "ipgtt": ("ip",), "itt": ("iv", "ip"), "clamp": ("iv",)}
-#: species defaults: kind -> field -> {model species: value}
-_TEST_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "fasting": {"duration_min": {HUMAN: 0.0, MOUSE: 0.0}},
-    "ogtt": {"route": {HUMAN: "oral", MOUSE: "oral"}, "duration_min": {HUMAN: 120.0, MOUSE: 120.0}},
-    "ipgtt": {"route": {HUMAN: "ip", MOUSE: "ip"}, "duration_min": {HUMAN: 120.0, MOUSE: 120.0}},
-    "itt": {"insulin_U_per_kg": {HUMAN: 0.1, MOUSE: 0.75}, "route": {HUMAN: "iv", MOUSE: "ip"},
-            "duration_min": {HUMAN: 60.0, MOUSE: 90.0}},
-    "clamp": {"insulin_mU_per_kg_per_min": {HUMAN: 1.0, MOUSE: 2.5}, "route": {HUMAN: "iv", MOUSE: "iv"},
-              "duration_min": {HUMAN: 180.0, MOUSE: 150.0}},
-}
-_GLUCOSE_DEFAULT = {HUMAN: ("glucose_g", 75.0), MOUSE: ("glucose_g_per_kg", 2.0)}
-
-
-class Test(_Model):
-    """A metabolic test on ``day`` (None: at the end of the run); unset fields take species defaults."""
-
-    __test__ = False  # not a pytest class
-
-    kind: Str
-    day: Day | None = None
-    glucose_g: Pos | None = None
-    glucose_g_per_kg: Pos | None = None
-    insulin_U_per_kg: Pos | None = None
-    route: Literal["iv", "ip", "oral"] | None = None
-    insulin_mU_per_kg_per_min: Pos | None = None
-    target_mg_dL: Pos | None = None
-    duration_min: Annotated[float, Field(strict=True, ge=0)] | None = None
-
-    @field_validator("kind")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        _choose("test kind", v, TEST_KINDS)
-        if v not in _TEST_FIELDS:
-            raise ValueError(f"test kind {v!r} is not supported by the scenario schema yet")
-        return v
-
-    @model_validator(mode="after")
-    def _applicable(self) -> Test:
-        takes, probs = _TEST_FIELDS[self.kind], []
-        for name in sorted(set().union(*_TEST_FIELDS.values())):
-            if getattr(self, name) is not None and name not in takes:
-                probs.append((name, f"not used by a {self.kind} test (it takes: {', '.join(sorted(takes))})"))
-        routes = _TEST_ROUTES.get(self.kind, ())
-        if self.route is not None and routes and self.route not in routes:
-            probs.append(("route", f"a {self.kind} test is given {' or '.join(routes)}, not {self.route!r}"))
-        if self.glucose_g is not None and self.glucose_g_per_kg is not None:
-            probs.append(("glucose_g_per_kg", "give glucose_g or glucose_g_per_kg, not both"))
-        if self.kind != "fasting" and self.duration_min == 0:
-            probs.append(("duration_min", "must be > 0"))
-        _raise(probs)
-        return self
-
-    def resolved(self, species_model: str, duration_days: float | None = None) -> Test:
-        """A copy with the species defaults filled in (and ``day`` if ``duration_days`` is given)."""
-        if species_model not in _GLUCOSE_DEFAULT:
-            raise ValueError(f"species_model must be {HUMAN!r} or {MOUSE!r}, got {species_model!r}")
-        update = {f: by[species_model] for f, by in _TEST_DEFAULTS[self.kind].items()
-                  if getattr(self, f) is None}
-        if "glucose_g" in _TEST_FIELDS[self.kind] and self.glucose_g is None and self.glucose_g_per_kg is None:
-            field, value = _GLUCOSE_DEFAULT[species_model]
-            update[field] = value
-        if self.day is None and duration_days is not None:
-            update["day"] = float(duration_days)
-        return self.model_copy(update=update)
-
-
 # ----------------------------------------------------------------------------- arm, scenario
 
 
-class Arm(_Model):
+class Arm(ScenarioModel):
     """One study arm: a subject with genotype changes, diet periods, treatments and overrides."""
 
     name: Str = Field(min_length=1)
@@ -311,7 +71,7 @@ class Arm(_Model):
     genotype: tuple[GenotypeChange, ...] = ()
     diet: tuple[DietPeriod, ...] = ()
     treatments: tuple[Treatment, ...] = ()
-    overrides: dict[Str, Annotated[float, Field(strict=True, ge=0)]] = {}
+    overrides: dict[Str, Annotated[float, Field(strict=True, ge=0)]] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -323,7 +83,7 @@ class Arm(_Model):
     @field_validator("subject")
     @classmethod
     def _subject(cls, v: str) -> str:
-        return _choose("subject", v, SUBJECTS)
+        return choose("subject", v, SUBJECTS)
 
     @model_validator(mode="after")
     def _consistent(self) -> Arm:
@@ -332,22 +92,22 @@ class Arm(_Model):
         for j, g in enumerate(self.genotype):
             param = GENOTYPES[g.name].parameter
             if param in seen:
-                probs.append((f"genotype[{j}].name", f"{g.name!r} changes the same parameter ({param}) "
-                                                     f"as genotype[{seen[param]}]"))
+                probs.append((f"genotype[{j}].name", (f"{g.name!r} changes the same parameter ({param}) "
+                                                     f"as genotype[{seen[param]}]")))
             seen.setdefault(param, j)
         order = sorted(range(len(self.diet)), key=lambda j: self.diet[j].start_day)
-        for prev, j in zip(order, order[1:]):
+        for prev, j in itertools.pairwise(order):
             end = self.diet[prev].end_day(math.inf)
-            if end > self.diet[j].start_day + _EPS:
+            if end > self.diet[j].start_day + EPS:
                 probs.append((f"diet[{j}].start_day", f"overlaps diet[{prev}] (one diet at a time)"))
         slots: dict[str, tuple[str, int]] = {}
         for j, t in enumerate(self.treatments):
             slot = DRUGS[t.drug].slot
             if slot in slots and slots[slot][0] != t.drug:
-                probs.append((f"treatments[{j}].drug", f"{t.drug} and {slots[slot][0]} share the model's "
-                                                       f"{slot} slot; use one of them per arm"))
+                probs.append((f"treatments[{j}].drug", (f"{t.drug} and {slots[slot][0]} share the model's "
+                                                       f"{slot} slot; use one of them per arm")))
             slots.setdefault(slot, (t.drug, j))
-        _raise(probs)
+        raise_problems(probs)
         return self
 
     def genotype_overrides(self) -> dict[str, float]:
@@ -367,11 +127,11 @@ def _output_ids(v: tuple[str, ...]) -> tuple[str, ...]:
         elif name in seen:
             probs.append((f"[{k}]", f"{name!r} is listed twice"))
         seen.add(name)
-    _raise(probs)
+    raise_problems(probs)
     return v
 
 
-class Scenario(_Model):
+class Scenario(ScenarioModel):
     """A study: a species variant, arms run for ``duration_days``, tests and recorded outputs."""
 
     name: Str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=100)
@@ -387,7 +147,7 @@ class Scenario(_Model):
     @field_validator("species")
     @classmethod
     def _species(cls, v: str) -> str:
-        return _choose("species variant", v, SPECIES_VARIANTS)
+        return choose("species variant", v, SPECIES_VARIANTS)
 
     @field_validator("readouts", "timecourse")
     @classmethod
@@ -425,24 +185,24 @@ class Scenario(_Model):
         for k, test in enumerate(self.tests):
             if test.kind == "ipgtt" and self.model_species != MOUSE:
                 probs.append((f"tests[{k}].kind", "ipgtt is for mice only; use ogtt"))
-            if test.day is not None and test.day > self.duration_days + _EPS:
+            if test.day is not None and test.day > self.duration_days + EPS:
                 probs.append((f"tests[{k}].day", self._after_end(test.day)))
-        if self.output_every_days is not None and self.output_every_days > self.duration_days + _EPS:
-            probs.append(("output_every_days", f"longer than the run (duration_days = {_fmt(self.duration_days)})"))
-        _raise(probs)
+        if self.output_every_days is not None and self.output_every_days > self.duration_days + EPS:
+            probs.append(("output_every_days", f"longer than the run (duration_days = {fmt(self.duration_days)})"))
+        raise_problems(probs)
         return self
 
     def _after_end(self, day: float) -> str:
-        return f"day {_fmt(day)} is after the end of the run (duration_days = {_fmt(self.duration_days)})"
+        return f"day {fmt(day)} is after the end of the run (duration_days = {fmt(self.duration_days)})"
 
     def _arm_problems(self, arm: Arm) -> list[tuple[str, str]]:
-        variant, ms, end = self.variant, self.model_species, self.duration_days + _EPS
+        variant, ms, end = self.variant, self.model_species, self.duration_days + EPS
         probs = []
         subject = SUBJECTS[arm.subject]
         if ms not in subject.species:
             ok = [s.name for s in SUBJECTS.values() if ms in s.species]
-            probs.append((".subject", f"subject {arm.subject!r} is not defined for the {ms} model; "
-                                      f"choose one of: {', '.join(ok)}"))
+            probs.append((".subject", (f"subject {arm.subject!r} is not defined for the {ms} model; "
+                                      f"choose one of: {', '.join(ok)}")))
         for j, g in enumerate(arm.genotype):
             if ms not in GENOTYPES[g.name].species:
                 probs.append((f".genotype[{j}].name", f"{g.name!r} is not available for the {ms} model"))
@@ -450,35 +210,35 @@ class Scenario(_Model):
             if d.start_day > end:
                 probs.append((f".diet[{j}].start_day", self._after_end(d.start_day)))
             elif d.end_day(self.duration_days) > end:
-                probs.append((f".diet[{j}].duration_days", f"the period ends after the end of the run "
-                                                           f"(duration_days = {_fmt(self.duration_days)})"))
+                probs.append((f".diet[{j}].duration_days", (f"the period ends after the end of the run "
+                                                           f"(duration_days = {fmt(self.duration_days)})")))
         for j, t in enumerate(arm.treatments):
             path, spec = f".treatments[{j}]", DRUGS[t.drug]
             if spec.binds_rankl and variant.rankl not in spec.binds_rankl:
                 probs.append((f"{path}.drug", self._binding_message(t.drug)))
             elif ms not in spec.model_species:
                 other = [d.name for d in DRUGS.values() if ms in d.model_species]
-                probs.append((f"{path}.drug", f"{t.drug} has no pharmacokinetics in the {ms} model "
+                probs.append((f"{path}.drug", (f"{t.drug} has no pharmacokinetics in the {ms} model "
                                               f"(only {', '.join(spec.model_species)}); drugs for {ms}: "
-                                              f"{', '.join(other)}"))
+                                              f"{', '.join(other)}")))
             if ms == MOUSE and t.unit is None and spec.default_unit != "mg/kg":
-                probs.append((f"{path}.unit", f'give unit = "mg/kg" for a mouse ({t.drug}\'s default unit '
-                                              f'{spec.default_unit!r} is a human dose)'))
-            last = t.administration_days()[-1]
+                probs.append((f"{path}.unit", (f'give unit = "mg/kg" for a mouse ({t.drug}\'s default unit '
+                                              f'{spec.default_unit!r} is a human dose)')))
+            last = t.last_day
             if last > end:
                 field = "start_day" if t.start_day > end else "n_doses"
-                probs.append((f"{path}.{field}", f"the last administration ({self._after_end(last)})"))
+                probs.append((f"{path}.{field}", f"the last administration, on {self._after_end(last)}"))
         table = parameter_table(ms)
         by_genotype = {GENOTYPES[g.name].parameter: g.name for g in arm.genotype}
         for key, value in arm.overrides.items():
-            path = f".overrides{_key(key)}"
+            path = f".overrides{key_path(key)}"
             if key not in table:
                 probs.append((path, str(unknown_id_error("parameter", key, table))))
                 continue
             p = table[key]
             if not p.lower <= value <= p.upper:
-                probs.append((path, f"{_fmt(value)} is outside the allowed range "
-                                    f"[{_fmt(p.lower)}, {_fmt(p.upper)}] {p.unit}".rstrip()))
+                probs.append((path, f"{fmt(value)} is outside the allowed range "
+                                    f"[{fmt(p.lower)}, {fmt(p.upper)}] {p.unit}".rstrip()))
             if key in by_genotype:
                 probs.append((path, f"also set by genotype {by_genotype[key]!r}; keep one"))
         return probs
@@ -508,27 +268,62 @@ def _path(loc: tuple) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         elif part != "[key]":
-            out += _key(str(part)) if out else str(part)
-    return out
+            out += key_path(str(part))
+    return out.removeprefix(".")
+
+
+_CHILDREN: dict[type, dict[str, type]] = {
+    Scenario: {"arms": Arm, "tests": Test},
+    Arm: {"genotype": GenotypeChange, "diet": DietPeriod, "treatments": Treatment},
+}
+_MESSAGES = {
+    "tuple_type": "must be a list (TOML array)", "list_type": "must be a list (TOML array)",
+    "dict_type": "must be a table", "model_type": "must be a table",
+    "model_attributes_type": "must be a table", "missing": "required key is missing",
+    "too_short": "must not be empty", "int_type": "must be an integer",
+    "int_from_float": "must be a whole number",
+    "string_pattern_mismatch": "must be lowercase letters, digits, '-' or '_' (a slug)",
+}
+
+
+def _model_at(loc: tuple) -> type | None:
+    model: type | None = Scenario
+    for part in loc:
+        if not isinstance(part, int):
+            model = _CHILDREN.get(model, {}).get(part)
+    return model
+
+
+def _message(e: dict) -> str:
+    kind, loc = e["type"], e["loc"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        known = list(model.model_fields) if model else []
+        return unknown_name_message("key", str(loc[-1]), known) if known else "unknown key"
+    msg = _MESSAGES.get(kind) or e["msg"].removeprefix("Value error, ")
+    msg = msg.replace("Input should be a valid ", "must be a ").replace("Input should be", "must be")
+    if "[key]" in loc:
+        msg = f"key: {msg}"
+    value = e.get("input")
+    if kind not in ("value_error", "missing") and isinstance(value, (str, int, float, bool)):
+        shown = repr(value)
+        msg += f" (got {shown[:40] + '...' if len(shown) > 43 else shown})"
+    return msg
 
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:
-    out = []
-    for e in exc.errors():
-        path = _path(e["loc"])
+    out, errors = [], exc.errors()
+    for e in errors:
+        loc, n = e["loc"], len(e["loc"])
+        if e["type"] == "too_short" and any(len(o["loc"]) > n and o["loc"][:n] == loc for o in errors):
+            continue  # "no items" only because its items failed: reported below
+        path = _path(loc)
         error = (e.get("ctx") or {}).get("error")
-        if isinstance(error, _Problems):
+        if isinstance(error, Problems):
             for rel, msg in error.problems:
                 out.append((path + rel if rel.startswith(("[", ".")) or not path else f"{path}.{rel}", msg))
             continue
-        msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if "[key]" in e["loc"]:
-            msg = f"key: {msg}"
-        value = e.get("input")
-        if e["type"] not in ("value_error", "missing") and isinstance(value, (str, int, float, bool)):
-            shown = repr(value)
-            msg += f" (got {shown[:40] + '...' if len(shown) > 43 else shown})"
-        out.append((path or "(scenario)", msg))
+        out.append((path or "(scenario)", _message(e)))
     return out
 
 

@@ -1,0 +1,183 @@
+"""The built-in scenarios reproduce the findings they are built on (issue: scenario runners)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ranklsim.simulate.library import load_scenario
+from ranklsim.simulate.runner import run_batch, run_scenario
+from ranklsim.simulate.scenario import ScenarioError, loads_scenario
+
+
+@pytest.fixture(scope="module")
+def ko():
+    return run_scenario(load_scenario("mouse-hepatic-rank-ko-hfd"))
+
+
+def test_hepatic_rank_ko_protects_from_hfd_hepatic_insulin_resistance(ko):
+    assert not ko.failures
+    supp = {a: ko.value(a, "EGP_suppression", "clamp") for a in ("WT chow", "KO chow", "WT HFD", "KO HFD")}
+    # chow WT ~80 % (Fisher & Kahn 2003: 82 +- 17 %); calibrated HFD loss >= 25 points
+    assert 70 <= supp["WT chow"] <= 90
+    assert supp["WT HFD"] <= supp["WT chow"] - 25
+    assert abs(supp["KO HFD"] - supp["WT chow"]) <= 10
+    assert abs(supp["KO chow"] - supp["WT chow"]) <= 10
+    # fasting insulin +~70 % on HFD with glucose nearly unchanged (calibration-data.md s8.2)
+    i_rise = ko.value("WT HFD", "I") / ko.value("WT chow", "I") - 1
+    assert 0.5 <= i_rise <= 0.9
+    assert abs(ko.value("WT HFD", "G") / ko.value("WT chow", "G") - 1) < 0.05
+    assert abs(ko.value("KO chow", "G") / ko.value("WT chow", "G") - 1) < 0.02
+    # GIR falls with hepatic + peripheral insulin resistance; ITT nadir is physiological
+    assert ko.value("WT HFD", "GIR", "clamp") < ko.value("WT chow", "GIR", "clamp")
+    assert 20 < ko.value("WT chow", "G_nadir_pct", "itt") < 80
+
+
+@pytest.mark.parametrize("name, prefix", [("mouse-opg-fc-hfd", "HFD + OPG-Fc"),
+                                          ("mouse-anti-rankl-hfd", "HFD + anti-RANKL")])
+def test_systemic_blockade_improves_hfd_dose_dependently(name, prefix):
+    res = run_scenario(load_scenario(name))
+    assert not res.failures
+    arms = ["HFD"] + [a.name for a in res.scenario.arms if a.name.startswith(prefix)]
+    supp = [res.value(a, "EGP_suppression", "clamp") for a in arms]
+    auc = [res.value(a, "AUC_G", "ipgtt") for a in arms]
+    g = [res.value(a, "G") for a in arms]
+    assert all(np.diff(supp) > 0.5), supp
+    assert all(np.diff(auc) < 0), auc
+    assert all(np.diff(g) < 0), g
+    # blockade also helps (a little) in the genetically insulin-resistant LIKK mouse
+    likk = [a.name for a in res.scenario.arms if a.name.startswith("LIKK")]
+    assert res.value(likk[1], "EGP_suppression", "clamp") > res.value(likk[0], "EGP_suppression", "clamp")
+
+
+def _denosumab_single(mg: float):
+    text = f"""
+name = "den-{int(mg)}"
+species = "human"
+duration_days = 300
+timecourse = ["Dg", "L"]
+output_every_days = 0.5
+[[arms]]
+name = "dose"
+treatments = [{{ drug = "denosumab", dose = {mg}, unit = "mg", route = "sc" }}]
+"""
+    res = run_scenario(loads_scenario(text))
+    tc = res.timecourse
+    c = tc[tc["id"] == "Dg"].value.to_numpy() * 147_000 * 1e-9  # ug/mL
+    t = tc[tc["id"] == "Dg"].time.to_numpy()
+    return t, c, tc[tc["id"] == "L"].value.to_numpy()
+
+
+def test_denosumab_pk_tmdd_and_free_rankl():
+    auc_per_mg = {}
+    for mg in (10.0, 60.0, 210.0):
+        t, c, free = _denosumab_single(mg)
+        peak = int(np.argmax(c))
+        # one peak, then a monotone terminal decline
+        assert 5 < t[peak] < 30
+        assert np.all(np.diff(c[peak:]) <= 1e-12)
+        assert np.all(np.diff(c[:peak + 1]) >= -1e-12)
+        auc_per_mg[mg] = np.trapezoid(c, t) / mg
+        if mg == 60.0:
+            # Peterson 2004 PK as simulated in OpenBoneMin: Cmax 8.53 ug/mL at day 14.4
+            assert c[peak] == pytest.approx(8.53, rel=0.05)
+            assert free.min() < 0.1 * free[0]
+    # target-mediated elimination: clearance falls with dose (dose-normalised AUC rises)
+    assert auc_per_mg[10.0] < auc_per_mg[60.0] < auc_per_mg[210.0]
+    assert auc_per_mg[210.0] > 1.2 * auc_per_mg[10.0]
+
+
+def test_denosumab_refused_in_plain_mouse():
+    text = """
+name = "x"
+species = "mouse"
+duration_days = 10
+[[arms]]
+name = "a"
+treatments = [{ drug = "denosumab", dose = 1.0, unit = "mg/kg" }]
+"""
+    with pytest.raises(ScenarioError, match="mouse-huRANKL"):
+        loads_scenario(text)
+    ok = loads_scenario(text.replace('species = "mouse"', 'species = "mouse-huRANKL"'))
+    res = run_scenario(ok)
+    assert not res.failures
+
+
+def test_denosumab_lowers_glucose_in_dysglycaemia():
+    res = run_scenario(load_scenario("human-denosumab"))
+    assert not res.failures
+    r = res.readouts
+    for who in ("prediabetic", "diabetic"):
+        mid = r[(r.arm == f"{who} + denosumab") & (r.test == "fasting") & (r.day == 1003.5)]
+        ctl = r[(r.arm == who) & (r.test == "fasting") & (r.day == 1003.5)]
+        g_t = float(mid[mid.readout == "G"].value.iloc[0])
+        g_c = float(ctl[ctl.readout == "G"].value.iloc[0])
+        assert g_t < g_c - 2
+        nf_t = float(mid[mid.readout == "NFkBn"].value.iloc[0])
+        nf_c = float(ctl[ctl.readout == "NFkBn"].value.iloc[0])
+        assert nf_t < nf_c
+
+
+def test_metformin_effects_and_decomposition():
+    res = run_scenario(load_scenario("human-metformin"))
+    assert not res.failures
+    g0 = res.value("untreated", "G")
+    total = g0 - res.value("2000 mg/day", "G")
+    egp_only = g0 - res.value("2000 mg/day, EGP effect only", "G")
+    rankl_only = g0 - res.value("2000 mg/day, RANKL effect only", "G")
+    assert total > 10  # mg/dL
+    assert res.value("2000 mg/day", "EGP") < res.value("untreated", "EGP")
+    # dose response
+    doses = ["untreated", "500 mg/day", "1000 mg/day", "2000 mg/day"]
+    assert all(np.diff([res.value(a, "G") for a in doses]) < 0)
+    # the parts add up to the total within the reported interaction (< 15 % of the total)
+    interaction = total - (egp_only + rankl_only)
+    assert abs(interaction) < 0.15 * total
+    assert egp_only > 0 and rankl_only > 0
+    # with the RANKL effect off, metformin leaves hepatic NF-kB unchanged (< 1 %)
+    nf0 = res.value("untreated", "NFkBn")
+    assert res.value("2000 mg/day, EGP effect only", "NFkBn") == pytest.approx(nf0, rel=0.01)
+    assert res.value("2000 mg/day, RANKL effect only", "NFkBn") < nf0
+
+
+def test_opg_rises_after_not_before_onset():
+    res = run_scenario(load_scenario("opg-after-onset"))
+    assert not res.failures
+    run = res.timecourse[res.timecourse.phase == "run"]
+    prog = run[run.arm == "progressor"]
+    g = prog[prog["id"] == "G"].value.to_numpy()
+    o = prog[prog["id"] == "O"].value.to_numpy()
+    onset = int(np.argmax(g >= 126.0))
+    assert onset > 0 and g[-1] > 126
+    assert o[onset] == pytest.approx(o[0], rel=0.02)  # not raised before/at onset
+    assert o[-1] > 1.3 * o[0]  # raised after
+    non = run[(run.arm == "non-progressor") & (run["id"] == "O")].value.to_numpy()
+    assert np.ptp(non) < 0.02 * non[0]
+
+
+def test_batch_keeps_results_when_one_fails(tmp_path):
+    good = load_scenario("mouse-hepatic-rank-ko-hfd")
+    text = """
+name = "impossible-clamp"
+species = "mouse"
+duration_days = 2
+[[tests]]
+kind = "clamp"
+target_mg_dL = 20
+[[tests]]
+kind = "fasting"
+[[arms]]
+name = "WT"
+"""
+    bad = loads_scenario(text)
+    out = run_batch([bad, good], tmp_path, figures=False)
+    assert not out.ok
+    assert "WT/clamp@2d" in out.results["impossible-clamp"].failures
+    assert "could not hold" in out.results["impossible-clamp"].failures["WT/clamp@2d"]
+    # the failing test's arm still has its fasting readouts, the other scenario is complete
+    assert out.results["impossible-clamp"].value("WT", "G") > 0
+    assert (tmp_path / "mouse-hepatic-rank-ko-hfd" / "readouts.csv").exists()
+    failures = json.loads((tmp_path / "impossible-clamp" / "failures.json").read_text())
+    assert failures
