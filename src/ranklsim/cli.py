@@ -75,6 +75,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    from ranklsim.simulate.library import list_scenarios
+
+    for name, description in list_scenarios():
+        print(f"{name:28s} {description}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ranklsim.simulate.library import load_scenario
+    from ranklsim.simulate.runner import run_batch
+
+    scenarios = [load_scenario(s) for s in args.scenario]  # all validated before any run
+    out = Path(args.out)
+    if len(scenarios) == 1:
+        from ranklsim.simulate.runner import run_scenario
+
+        res = run_scenario(scenarios[0], progress=not args.quiet)
+        res.write(out, figures=not args.no_figures)
+        failures, errors = res.failures, {}
+    else:
+        batch = run_batch(scenarios, out, figures=not args.no_figures, progress=not args.quiet)
+        failures = {f"{n}: {k}": v for n, r in batch.results.items() for k, v in r.failures.items()}
+        errors = batch.errors
+    print(f"ranklsim run: wrote results to {out}")
+    for key, msg in {**failures, **errors}.items():
+        print(f"FAILED {key}: {msg.splitlines()[0]}", file=sys.stderr)
+    return 1 if failures or errors else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ranklsim", description=__doc__.strip() + ": RANKL -> hepatic "
                                 "NF-kB -> insulin resistance -> glucose simulator.")
@@ -84,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
     d.add_argument("--fast", action="store_true", help="coarser outputs (for CI)")
     d.set_defaults(func=cmd_demo)
+
+    ls = sub.add_parser("list", help="built-in scenarios with one-line descriptions")
+    ls.set_defaults(func=cmd_list)
+
+    r = sub.add_parser("run", help="run scenarios (built-in names or TOML files); writes readouts.csv, "
+                       "timecourse.csv and figures")
+    r.add_argument("scenario", nargs="+", help="built-in scenario name or path to a .toml file")
+    r.add_argument("--out", required=True, help="output folder (one sub-folder per scenario if several)")
+    r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("simulate", help="plain time course of the acute model from the reference state")
     s.add_argument("--species", choices=SPECIES_NAMES, default="human")
