@@ -7,9 +7,10 @@ from ranklsim.cli import main
 
 
 def test_help_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "ranklsim.cli", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "ranklsim.cli", "--help"], capture_output=True, text=True,
+                         check=False)
     assert out.returncode == 0
-    for cmd in ("demo", "simulate", "export-sbml", "params"):
+    for cmd in ("demo", "list", "run", "simulate", "export-sbml", "params"):
         assert cmd in out.stdout
 
 

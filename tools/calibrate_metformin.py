@@ -16,9 +16,9 @@ from scipy.optimize import least_squares
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ranklsim import load_model  # noqa: E402
-from ranklsim.models.ids import P, V  # noqa: E402
-from ranklsim.simulate import Event  # noqa: E402
+from ranklsim import load_model
+from ranklsim.models.ids import P, V
+from ranklsim.simulate import Event
 
 MET_BASE_MW = 129.16
 DOSE_UMOL = 389.92e3 / MET_BASE_MW

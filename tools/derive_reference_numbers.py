@@ -31,7 +31,7 @@ import scipy
 try:
     import antimony
     _ANTIMONY_VERSION = getattr(antimony, "__version__", None)
-except Exception:  # pragma: no cover
+except Exception:  # noqa: BLE001  # pragma: no cover
     _ANTIMONY_VERSION = None
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
@@ -248,7 +248,7 @@ def _dallaman_run(path: Path, part: float):
     ipk = max(parabolic_peaks(t, I, "max"), key=lambda p: p[1])
     rapk = max(parabolic_peaks(t, Ra, "max"), key=lambda p: p[1])
     egp_min = min(parabolic_peaks(t, EGP, "min"), key=lambda p: p[1])
-    idx = lambda tt: int(round(tt / 0.1))
+    idx = lambda tt: round(tt / 0.1)
     q_end = col["Q_sto1"][-1] + col["Q_sto2"][-1] + col["Q_gut"][-1]
     vals = {
         "G_basal_mg_per_dL": G[0],
@@ -340,7 +340,8 @@ def pivonka_algebra(x, p):
     dOBp = p["D_OBu_pM_per_d"] * pi_act_OBu - p["D_OBp_per_d"] * pi_rep_OBp * OBp
     dOBa = p["D_OBp_per_d"] * pi_rep_OBp * OBp - p["A_OBa_per_d"] * OBa
     dOCa = p["D_OCp_pM_per_d"] * pi_RANKL - p["A_OCa_per_d"] * pi_act_OCa * OCa
-    aux = dict(OB_p_pM=OBp, OB_a_pM=OBa, OC_a_pM=OCa, TGFb_pM=TGFb, PTH_pM=PTH,
+    aux = dict(  # noqa: C408
+          OB_p_pM=OBp, OB_a_pM=OBa, OC_a_pM=OCa, TGFb_pM=TGFb, PTH_pM=PTH,
                pi_act_PTH=pi_act_PTH, pi_rep_PTH=pi_rep_PTH, pi_act_TGFb_OBu=pi_act_OBu,
                pi_rep_TGFb_OBp=pi_rep_OBp, pi_act_TGFb_OCa=pi_act_OCa,
                OPG_pM=OPG, RANKL_eff_pM=RANKL_eff, RANKL_total_pM=RANKL_total, RANKL_free_pM=RANKL,
@@ -420,7 +421,7 @@ def pivonka(bdir: Path):
             r2.simulate(0, 100, 1001)
             scen[name] = {"OC_a_ratio_day100": r2["OCa"] / xs[2], "OB_a_ratio_day100": r2["OBa"] / xs[1],
                           "OB_p_ratio_day100": r2["OBp"] / xs[0]}
-    except Exception as exc:  # pragma: no cover
+    except Exception as exc:  # noqa: BLE001  # pragma: no cover
         rr_check = {"error": repr(exc)}
         scen = {}
     ref = {"OB_p_pM": 6.19639e-4, "OB_a_pM": 5.58393e-4, "OC_a_pM": 8.06964e-4, "RANKL_free_pM": 0.5522,
@@ -606,8 +607,8 @@ def topp(bdir: Path):
         rr["G"], rr["B"] = G0, 300.0  # I keeps the file value 2.8
         res = rr.simulate(0, T, 30001, ["time", "G", "I", "B"])
         t = res[:, 0]
-        def at(day):
-            i = int(round(day / (T / 30000)))
+        def at(day, res=res):
+            i = round(day / (T / 30000))
             return {"G_mg_per_dL": res[i, 1], "I_uU_per_mL": res[i, 2], "beta_mg": res[i, 3]}
         runs[label] = {"initial": {"G": G0, "I": file_init["I"], "B": 300.0},
                        "day_1": at(1), "day_10": at(10), "day_100": at(100), "day_365": at(365),

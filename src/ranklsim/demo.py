@@ -14,15 +14,17 @@ from ranklsim.simulate.library import builtin_names, load_scenario
 from ranklsim.simulate.protocols import OralGlucose, RanklChallenge
 from ranklsim.simulate.runner import run_batch
 
-#: headline readouts per scenario for the report: (test, readout)
+#: headline readouts per scenario for the report: (test, readout[, day]); without a day the
+#: last test day is shown
 HEADLINE = {
     "mouse-hepatic-rank-ko-hfd": [("fasting", "G"), ("fasting", "I"), ("clamp", "EGP_suppression"),
                                   ("ipgtt", "AUC_G"), ("itt", "G_nadir_pct")],
     "mouse-opg-fc-hfd": [("fasting", "G"), ("clamp", "EGP_suppression"), ("ipgtt", "AUC_G")],
     "mouse-anti-rankl-hfd": [("fasting", "G"), ("clamp", "EGP_suppression"), ("ipgtt", "AUC_G")],
-    "human-denosumab": [("fasting", "G"), ("fasting", "HOMA_IR"), ("fasting", "RANKL_free")],
+    "human-denosumab": [("fasting", "G", 1003.5), ("fasting", "HOMA_IR", 1003.5),
+                        ("fasting", "RANKL_free", 1003.5), ("fasting", "G")],
     "human-metformin": [("fasting", "G"), ("fasting", "EGP"), ("fasting", "NFkBn")],
-    "human-metformin-denosumab": [("fasting", "G"), ("fasting", "NFkBn")],
+    "human-metformin-denosumab": [("fasting", "G", 91.0), ("fasting", "NFkBn", 91.0), ("ogtt", "AUC_G", 91.0)],
     "opg-after-onset": [("fasting", "G"), ("fasting", "OPG")],
 }
 
@@ -75,8 +77,10 @@ def run_demo(out: Path, fast: bool = False) -> dict[str, pd.DataFrame]:
     summary = []
     for name, res in batch.results.items():
         r = res.readouts
-        for test, readout in HEADLINE.get(name, []):
+        for test, readout, *day in HEADLINE.get(name, []):
             sub = r[(r.test == test) & (r.readout == readout)]
+            if day:
+                sub = sub[sub.day == day[0]]
             for arm, grp in sub.groupby("arm", sort=False):
                 row = grp.iloc[-1]
                 summary.append({"scenario": name, "arm": arm, "test": test, "day": row["day"],
@@ -90,8 +94,7 @@ def run_demo(out: Path, fast: bool = False) -> dict[str, pd.DataFrame]:
         "OGTT (human 75 g; mouse 2 g/kg oral):", "", ogtt_df.to_string(index=False), "",
         "Hepatocyte Rank knockout, steady state at fixed beta-cell mass:", "", ko_df.to_string(index=False), "",
         "Headline scenarios (scenarios/NAME/: readouts.csv, timecourse.csv, *.png):", "",
-        summary_df.pivot_table(index=["scenario", "arm"], columns=["test", "readout"], values="value",
-                               sort=False).round(3).to_string(), "",
+        summary_df.assign(value=summary_df.value.round(3)).to_string(index=False), "",
         "Failures: " + (json.dumps(failed, indent=2) if failed else "none"), "",
         "Figures: ogtt_*.png, rankl_challenge_*.png, scenarios/*/*.png; tables: *.csv (tidy).", "",
         "Note: the RANK -> NF-kB coupling and the diet gains are assumptions calibrated to the",

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -280,7 +281,7 @@ class Model:
         bounds = [0.0, *(e.time * f for e in in_range), t_model[-1]]
         pieces = []
         pending = list(in_range)
-        for t0, t1 in zip(bounds[:-1], bounds[1:]):
+        for t0, t1 in pairwise(bounds):
             while pending and pending[0].time * f <= t0:
                 self._apply(pending.pop(0))
             if t1 <= t0:
