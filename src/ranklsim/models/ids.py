@@ -30,6 +30,7 @@ class P:
     ab_Vmax = "ab_Vmax"
     ab_Vp = "ab_Vp"
     ab_ka = "ab_ka"
+    adiposity = "adiposity"
     beta_ref = "beta_ref"
     clamp_G_target = "clamp_G_target"
     clamp_ki = "clamp_ki"
