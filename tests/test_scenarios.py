@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -181,3 +182,23 @@ name = "WT"
     assert (tmp_path / "mouse-hepatic-rank-ko-hfd" / "readouts.csv").exists()
     failures = json.loads((tmp_path / "impossible-clamp" / "failures.json").read_text())
     assert failures
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_scenarios_run_cleanly(path):
+    res = run_scenario(load_scenario(path))
+    assert not res.failures
+    assert np.isfinite(res.readouts.value.astype(float)).all()
+    assert len(res.readouts) > 0
+
+
+def test_combination_scenario_runs_and_combination_is_best():
+    res = run_scenario(load_scenario("human-metformin-denosumab"))
+    assert not res.failures
+    r = res.readouts
+    g = r[(r.test == "fasting") & (r.day == 91.0) & (r.readout == "G")].set_index("arm").value
+    assert g["metformin + denosumab"] < min(g["metformin 1000 mg bid"], g["denosumab 60 mg"])
+    assert max(g["metformin 1000 mg bid"], g["denosumab 60 mg"]) < g["untreated"]

@@ -134,6 +134,10 @@ def _compiled_runner(species: str):
 
 @cache
 def _runner(species: str, view: str):
+    import roadrunner
+
+    # CVODE's "t + h = t" notices at event times are harmless; keep real errors only
+    roadrunner.Logger.setLevel(roadrunner.Logger.LOG_ERROR)
     rr = _compiled_runner(species)
     rel, abs_ = TOLERANCES[view]
     rr.integrator.relative_tolerance = rel
