@@ -1,4 +1,4 @@
-"""ranklsim performance benchmarks (import, build, simulate) against a scipy baseline.
+"""ranklsim performance benchmarks (import, build, simulate, scenarios) against a scipy baseline.
 
     python benchmarks/run_benchmarks.py [--out benchmarks/results/benchmarks.json] [--repeats N]
 
@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from sbml_to_scipy import ScipyModel
+from scenario_baseline import BaselineTimeout, ScipyScenario, compare
 
 MIN_PER_DAY = 1440.0
 ACUTE_T_END = 24 * 60           # min
@@ -36,6 +37,9 @@ CHECK_RTOL = 1e-4
 #: secondary chronic task: 15 years of high-fat diet (the plain run stays at its steady state)
 HFD = {"diet_fat": 1.0}
 TARGETS = {"import": 0.5, "build": 0.5, "acute": 0.010, "chronic": 0.020, "ratio": 10.0}
+#: whole scenarios timed through run_scenario (no time target; scipy baseline: scenario_baseline.py)
+SCENARIOS = ("mouse-hepatic-rank-ko-hfd", "human-denosumab")
+METHODS = ("LSODA", "BDF")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -160,6 +164,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5, help="repeats per measurement (median)")
     ap.add_argument("--scipy-timeout", type=float, default=20.0,
                     help="wall-time cap (s) for one scipy run (reported as '> X s')")
+    ap.add_argument("--scenario-scipy-repeats", type=int, default=3,
+                    help="repeats of the (slow) scipy scenario baseline per method (median)")
     args = ap.parse_args(argv)
     R = max(1, args.repeats)
     t_start = time.perf_counter()
@@ -278,6 +284,9 @@ def main(argv=None) -> int:
                 entry["ratio_lower_bound"] = limit / rl
             res["scipy"][name][method] = entry
 
+    # 5. whole scenarios -----------------------------------------------------------------
+    res["scenarios"] = bench_scenarios(R, max(1, args.scenario_scipy_repeats), args.scipy_timeout)
+
     res["total_wall_s"] = time.perf_counter() - t_start
 
     # 5. report -------------------------------------------------------------------------
@@ -287,6 +296,69 @@ def main(argv=None) -> int:
     print(markdown(res))
     print(f"\nJSON written to {out}  (total {res['total_wall_s']:.1f} s)")
     return 0
+
+
+def bench_scenarios(repeats: int, scipy_repeats: int, limit: float) -> dict:
+    """Wall time of run_scenario(load_scenario(name)) (median of >= 5 runs after one warm-up) and
+    of the scipy baseline of the same scenario in this process (scenario_baseline.py)."""
+    from ranklsim.models.build import build_sbml
+    from ranklsim.simulate.library import load_scenario
+    from ranklsim.simulate.runner import run_scenario
+
+    out: dict = {}
+    models: dict[str, ScipyModel] = {}
+    for name in SCENARIOS:
+        sc = load_scenario(name)
+        holder: dict = {}
+
+        def run(sc=sc, holder=holder):
+            holder["result"] = run_scenario(sc)
+
+        t0 = time.perf_counter()
+        run()
+        first = time.perf_counter() - t0
+        times = _timeit(run, max(repeats, 5), warmup=0)
+        result = holder["result"]
+        entry: dict = {
+            "species": sc.species, "duration_days": sc.duration_days, "n_arms": len(sc.arms),
+            "tests": [t.kind for t in sc.tests], "n_readouts": len(result.readouts),
+            "n_timecourse_rows": len(result.timecourse), "failures": result.failures,
+            "ranklsim": {"median_s": _median(times), "warmup_s": first, "runs_s": times},
+            "scipy": {}, "check": {},
+        }
+        species = sc.model_species
+        if species not in models:
+            t0 = time.perf_counter()
+            models[species] = ScipyModel.from_sbml(build_sbml(species))
+            entry["scipy_convert_s"] = time.perf_counter() - t0
+        for method in METHODS:
+            base = ScipyScenario(sc, models[species], method)
+            e: dict = {}
+            runs: list[float] = []
+            try:
+                for _ in range(scipy_repeats):
+                    if runs and sum(runs) > limit:
+                        break  # slow method: keep the repeats already done
+                    t0 = time.perf_counter()
+                    frame, failures = base.run(limit_s=limit)
+                    runs.append(time.perf_counter() - t0)
+                e.update(median_s=_median(runs), runs_s=runs, nfev=base.nfev, timed_out=False,
+                         failures=failures)
+                c = compare(frame, result.readouts)
+                c.update(tolerance=CHECK_RTOL, ok=bool(c["max_rel_err"] <= CHECK_RTOL))
+                entry["check"][method] = c
+            except BaselineTimeout:
+                e.update(median_s=None, timed_out=True, timeout_s=limit, runs_s=runs)
+            except Exception as exc:  # noqa: BLE001 - report, do not crash the benchmark
+                e.update(median_s=None, timed_out=False, error=f"{type(exc).__name__}: {exc}")
+            rl = entry["ranklsim"]["median_s"]
+            if e["median_s"] is not None:
+                e["ratio"] = e["median_s"] / rl
+            elif e.get("timed_out"):
+                e["ratio_lower_bound"] = limit / rl
+            entry["scipy"][method] = e
+        out[name] = entry
+    return out
 
 
 def _fmt(s) -> str:
@@ -340,11 +412,30 @@ def markdown(res: dict) -> str:
             rmark = "n/a" if rmet is None else ("met" if rmet else "MISSED")
             rows.append(f"| {label} (scipy {method}) | {_fmt(rl)} | {sc} | {ratio} | "
                         f"{_target(rl, TARGETS[key], tgt)}; ratio >= 10x ({rmark}) |")
+    for name, sc in res.get("scenarios", {}).items():
+        rl = sc["ranklsim"]["median_s"]
+        label = (f"scenario {name}: run_scenario, {sc['n_arms']} arms × {sc['duration_days']:g} d, "
+                 f"tests {'/'.join(sc['tests'])}")
+        for method in METHODS:
+            e = sc["scipy"][method]
+            if e.get("timed_out"):
+                sc_t, ratio = f"> {e['timeout_s']:.0f} s", f"> {e['ratio_lower_bound']:.0f}x"
+            elif e["median_s"] is None:
+                sc_t, ratio = f"error: {e.get('error', '?')[:40]}", "n/a"
+            else:
+                sc_t, ratio = _fmt(e["median_s"]), f"{e['ratio']:.1f}x"
+            rows.append(f"| {label} (scipy {method}) | {_fmt(rl)} | {sc_t} | {ratio} | none set |")
     lines = ["\n".join(rows), "", ("Baseline check (max relative error vs roadrunner at the output "
              f"times, tolerance {CHECK_RTOL:g}):"), ""]
     for key, c in res["check"].items():
         errs = ", ".join(f"{k} {v:.1e}" for k, v in c["max_rel_err"].items())
         lines.append(f"- {key}: {errs} -> {'OK' if c['ok'] else 'DISAGREE'}")
+    for name, sc in res.get("scenarios", {}).items():
+        for method, c in sc["check"].items():
+            lines.append(f"- scenario {name}/{method}: {c['n_compared']} readouts, max rel. err "
+                         f"{c['max_rel_err']:.1e} -> {'OK' if c['ok'] else 'DISAGREE'}")
+        if sc["failures"]:
+            lines.append(f"- scenario {name}: ranklsim failures {sc['failures']}")
     m = res["machine"]
     lines.append("")
     lines.append(f"Machine: {m['platform']}, Python {m['python']}, roadrunner {m['roadrunner']}, "

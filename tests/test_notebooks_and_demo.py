@@ -1,26 +1,42 @@
-"""The quickstart notebook executes (fast mode) and the demo writes its outputs."""
+"""The notebooks execute (fast mode) and are stored without outputs; the demo writes its outputs."""
 
 import os
 from pathlib import Path
 
 import nbformat
 import pandas as pd
+import pytest
 from nbclient import NotebookClient
 
 from ranklsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ["01_quickstart.ipynb", "02_knockout.ipynb", "03_anti_rankl.ipynb", "04_metformin.ipynb"]
 
 
-def test_quickstart_notebook_executes(monkeypatch):
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_executes_in_fast_mode(name, monkeypatch):
     monkeypatch.setenv("RANKLSIM_FAST", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb = nbformat.read(ROOT / "notebooks" / "01_quickstart.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    errors = [f"{o.get('ename')}: {o.get('evalue')}" for c in _code_cells(nb) for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_stored_without_outputs(name):
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in _code_cells(nb):
+        assert not cell.get("outputs") and cell.get("execution_count") is None
 
 
 def test_demo_writes_tables_figures_and_report(tmp_path):
