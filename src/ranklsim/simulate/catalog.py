@@ -167,7 +167,7 @@ class SubjectSpec:
 #: over years, see docs/model.md); used by the human intervention subjects
 HOLD_BETA_CELL_MASS = {P.topp_d0: 0.0, P.topp_r1: 0.0, P.topp_r2: 0.0}
 _U0 = 0.0038385411269159413  # u_infl0 reference value (parameters.tsv)
-_OBESE = {P.adiposity: 1.0, P.g_sec_diet: 0.0}  # adiposity without extra beta-cell compensation
+_OBESE = {P.adiposity: 1.0}  # obesity trait (independent of diet periods)
 
 SUBJECTS: dict[str, SubjectSpec] = {
     s.name: s

@@ -29,7 +29,7 @@ from ranklsim.simulate.protocols import (
     ProtocolError,
 )
 from ranklsim.simulate.scenario import Arm, Scenario
-from ranklsim.simulate.simulator import SIGNED_STATES, Event, Model, SimulationError, load_model
+from ranklsim.simulate.simulator import Event, Model, SimulationError, load_model
 
 #: fasting readouts reported for every arm at every test day (id -> readout name)
 FASTING_READOUTS = {
@@ -184,7 +184,7 @@ class ArmRunner:
                 if isinstance(proto, Clamp):
                     test_ov.update(proto.settings(self.body_weight(ov), basal))
                 res = self.acute.simulate(
-                    times=proto.times(), overrides=test_ov, initial=_clean(state, states),
+                    times=proto.times(), overrides=test_ov, initial={s: state[s] for s in states},
                     events=proto.events(self.species, self.body_weight(ov)),
                     selections=list(TEST_SELECTIONS))
                 for n, (v, u) in proto.readouts(res, basal).items():
@@ -210,15 +210,6 @@ class ArmRunner:
         if test.kind == "clamp":
             return Clamp(test.insulin_mU_per_kg_per_min, test.target_mg_dL, test.duration_min)
         raise ValueError(f"unknown test kind {test.kind!r}")
-
-
-def _clean(state: dict[str, float], states: list[str]) -> dict[str, float]:
-    """States to restart from; round-off negatives (|x| < 1e-12) of non-negative states to 0."""
-    out = {}
-    for s in states:
-        x = state[s]
-        out[s] = 0.0 if (s not in SIGNED_STATES and -1e-12 < x < 0.0) else x
-    return out
 
 
 def _tidy(frame: pd.DataFrame, arm: str, phase: str, time_unit: str, units: dict) -> pd.DataFrame:

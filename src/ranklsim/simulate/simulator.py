@@ -42,6 +42,8 @@ DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "
 #: states that are signed deviations from basal by definition (Dalla Man 2007: remote insulin
 #: action X = I - Ib filtered, secretion above basal Y); every other state is non-negative
 SIGNED_STATES = frozenset({"X", "Y"})
+#: negative values of non-negative states above -ROUNDOFF are solver round-off, read as 0
+ROUNDOFF = 1e-12
 
 
 class SimulationError(RuntimeError):
@@ -196,6 +198,8 @@ class Model:
         for key, value in (initial or {}).items():
             if key not in self.state_ids:
                 raise unknown_id_error("state", key, self.state_ids)
+            if key not in SIGNED_STATES and -ROUNDOFF < value < 0.0:
+                value = 0.0  # solver round-off of a state that is zero in exact arithmetic
             out[key] = check_value(key, value, allow_negative=key in SIGNED_STATES)
         return out
 
