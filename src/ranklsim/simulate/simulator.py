@@ -138,7 +138,9 @@ def _compiled_runner(species: str):
 def _runner(species: str, view: str):
     import roadrunner
 
-    # CVODE's "t + h = t" notices at event times are harmless; keep real errors only
+    # CVODE's "t + h = t" notices at event times are harmless; keep real errors only.  SUNDIALS
+    # has its own warning logger, silenced unless the user set SUNLOGGER_WARNING_FILENAME.
+    os.environ.setdefault("SUNLOGGER_WARNING_FILENAME", os.devnull)
     roadrunner.Logger.setLevel(roadrunner.Logger.LOG_ERROR)
     rr = _compiled_runner(species)
     rel, abs_ = TOLERANCES[view]
