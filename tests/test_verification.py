@@ -38,6 +38,7 @@ def _dallaman_meal():
     harness = """
     egp_gng = 1; egp_ins = 1; beta_rel = 1; si_periph = 1; beta_fn = 1; E_met_egp = 0;
     glc_iv = 0; ins_iv = 0; clamp_on = 0; Q_glc_ip = 0; Q_ins_ip = 0; clamp_z = 0;
+    clamp_at_basal = 0; k_pre = 0.1; G_pre = 178/1.88; EGP_pre = 2;
     f_time_G = 1; BW = 78; D = 78000;
     Gp = 178; Gt = 135; Il = 4.5; Ip = 1.25; Qsto1 = 78000; Qsto2 = 0; Qgut = 0;
     I1 = 25; Id = 25; X = 0; Ipo = 3.6; Y = 0;

@@ -27,7 +27,7 @@ GUESS = {
     "IkBa": 0.0, "IkBa_NFkB": 0.06, "NFkB": 0.0, "NFkBn": 0.0, "IkBan": 0.0,
     "IkBan_NFkBn": 0.0, "IkBa_mRNA": 0.0, "A20_mRNA": 0.0, "A20": 0.0,
     "proIR": 46.22225, "IR": 46.22225, "p1IR": 0.0, "p2IR": 0.0, "p1p2IR": 0.0,
-    "IRS1": 1.0, "beta_fn": 1.0, "IRS1_pY": 0.0, "IRS1_pS": 0.0, "AKT": 4.33812, "pAKT": 0.0,
+    "IRS1": 1.0, "beta_fn": 1.0, "G_pre": 100.0, "EGP_pre": 2.0, "IRS1_pY": 0.0, "IRS1_pS": 0.0, "AKT": 4.33812, "pAKT": 0.0,
     "mTOR": 0.09592, "pmTOR": 0.0, "FoxO1": 0.43571, "pFoxO1": 0.0, "G6Pase": 38.54029,
     "PEPCK": 1.0, "Qsto1": 0.0, "Qsto2": 0.0, "Qgut": 0.0, "X": 0.0, "Y": 0.0,
     "M_hep": 0.0, "A_diet": 0.0,
