@@ -108,7 +108,9 @@ def _annotate(sbml: str, species: str) -> str:
                 par.setSBOTerm(_SBO_PARAMETER_DEFAULT)
         elif pid in notes:
             par.setName(notes[pid]["name"])
-            par.setSBOTerm(notes[pid]["sbo"])
+            # an SBML parameter may only carry a quantitative-parameter SBO term; what the state
+            # represents (a chemical, a protein) is kept in its MIRIAM annotation
+            par.setSBOTerm(_SBO_PARAMETER_DEFAULT)
             add_cv(par, notes[pid]["miriam"])
         else:
             par.setSBOTerm(_SBO_PARAMETER_DEFAULT)
