@@ -80,7 +80,7 @@ ESTIMATED: dict[str, tuple[str, ...]] = {
     "human": (P.gi_kp1, P.gi_kp3, P.gi_Vm0, P.gi_Vmx),
 }
 
-#: observables: id -> (formula, transformation)
+#: observable model ids that data may use, with their PEtab transformation
 OBSERVABLES = {
     V.G: "lin", V.I: "lin", V.EGP_obs: "lin", V.EGP_supp: "lin", V.EGP_fall: "lin", V.GIR: "lin",
     V.C_met: "lin", V.L: "log", V.O: "log",
@@ -117,16 +117,18 @@ def problem_tables(species: str) -> dict[str, pd.DataFrame]:
             row.update(HOLD_BETA)
             rows.append(row)
     condition_df = pd.DataFrame(rows).drop_duplicates(CONDITION_ID)
-    used = sorted(set(data.observable))
+    # one observable per datum, with its noise SD as a number (no noise-parameter mapping needed)
     observable_df = pd.DataFrame([{
-        OBSERVABLE_ID: _obs_id(o), OBSERVABLE_FORMULA: o,
-        OBSERVABLE_TRANSFORMATION: OBSERVABLES[o], NOISE_FORMULA: f"noiseParameter1_{_obs_id(o)}",
-        NOISE_DISTRIBUTION: "normal"} for o in used])
+        OBSERVABLE_ID: _obs_id(r.datum_id), "observableName": r.observable,
+        OBSERVABLE_FORMULA: r.observable, OBSERVABLE_TRANSFORMATION: OBSERVABLES[r.observable],
+        NOISE_FORMULA: repr(float(r.sd)), NOISE_DISTRIBUTION: "normal"} for _, r in data.iterrows()])
     measurement_df = pd.DataFrame([{
-        OBSERVABLE_ID: _obs_id(r.observable), PREEQ_ID: f"steady_{r.condition}",
+        OBSERVABLE_ID: _obs_id(r.datum_id), PREEQ_ID: f"steady_{r.condition}",
         SIM_ID: r.condition, MEASUREMENT: float(r["mean"]), TIME: float(r.time_min),
-        NOISE_PARAMETERS: float(r.sd) if r.noise == "normal" else float(r.sd),
         DATASET_ID: r.datum_id} for _, r in data.iterrows()])
+    # rows grouped by condition in sorted order (pyPESTO 0.7's roadrunner objective pairs
+    # conditions and simulations by sorted id; other orders give it wrong results)
+    measurement_df = measurement_df.sort_values([SIM_ID, TIME], kind="stable").reset_index(drop=True)
     table = parameter_table(species)
     parameter_df = pd.DataFrame([{
         PARAMETER_ID: pid, "parameterName": table[pid].description, PARAMETER_SCALE: "log10",

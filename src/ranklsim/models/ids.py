@@ -317,6 +317,7 @@ class V:
     gi_cc = "gi_cc"
     glc_in = "glc_in"
     gng_index = "gng_index"
+    gut = "gut"
     hepatocyte = "hepatocyte"
     ins_hep = "ins_hep"
     irs_avail = "irs_avail"
