@@ -1,0 +1,301 @@
+"""Multistart local optimisation with incremental, resumable ``starts.csv`` output."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ranklsim.fitting.engines import Engine, SerialEngine
+from ranklsim.fitting.types import CHI2_DELTA_95, FAILED_VALUE, ObjectiveLike, bounds_of, to_linear
+
+__all__ = [
+    "CHI2_DELTA_95",
+    "FAILED_VALUE",
+    "MultistartResult",
+    "ObjectiveLike",
+    "latin_hypercube_starts",
+    "local_optimize",
+    "run_multistart",
+]
+
+OPTIMIZERS = ("least_squares", "L-BFGS-B")
+
+
+def latin_hypercube_starts(lower: np.ndarray, upper: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` Latin-hypercube points within the bounds (optimisation scale), shape ``(n, d)``."""
+    from scipy.stats import qmc
+
+    lo, hi = np.asarray(lower, float), np.asarray(upper, float)
+    if n <= 0:
+        return np.empty((0, lo.size))
+    unit = qmc.LatinHypercube(d=lo.size, seed=np.random.default_rng(seed)).random(n)
+    return qmc.scale(unit, lo, hi)
+
+
+class _Counted:
+    """Counts calls and maps non-finite outputs to the failure value."""
+
+    def __init__(self, objective: Any) -> None:
+        self.objective = objective
+        self.n = 0
+
+    def fun(self, x: np.ndarray) -> float:
+        self.n += 1
+        f = float(self.objective(x))
+        return f if math.isfinite(f) else FAILED_VALUE
+
+    def resid(self, x: np.ndarray) -> np.ndarray:
+        self.n += 1
+        r = np.asarray(self.objective.residuals(x), dtype=float).ravel()
+        if not np.all(np.isfinite(r)):
+            big = math.sqrt(2.0 * FAILED_VALUE / max(r.size, 1))
+            r = np.where(np.isfinite(r), r, big)
+        return r
+
+
+def local_optimize(objective: Any, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                   optimizer: str = "least_squares", max_nfev: int | None = None) -> dict[str, Any]:
+    """One bounded local optimisation; never raises (failures give ``fval = FAILED_VALUE``).
+
+    Returns ``x``, ``fval`` (nll incl. constants), ``n_fev`` (all objective calls), ``converged``,
+    ``message``.
+    """
+    from scipy.optimize import least_squares, minimize
+
+    lo, hi = np.asarray(lower, float), np.asarray(upper, float)
+    x0 = np.clip(np.asarray(x0, float), lo, hi)
+    c = _Counted(objective)
+    try:
+        if optimizer == "least_squares":
+            res = least_squares(c.resid, x0, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=max_nfev)
+            ok, x = res.status > 0, np.clip(res.x, lo, hi)
+        elif optimizer == "L-BFGS-B":
+            opts = {"maxfun": max_nfev} if max_nfev else {}
+            res = minimize(c.fun, x0, method="L-BFGS-B", bounds=list(zip(lo, hi)), options=opts)
+            ok, x = bool(res.success), np.clip(res.x, lo, hi)
+        else:
+            raise ValueError(f"unknown optimizer {optimizer!r}; use one of {OPTIMIZERS}")
+        fval = c.fun(x)
+        message = str(res.message)
+    except Exception as exc:  # noqa: BLE001 - a failed start must never crash the run
+        x, fval, ok, message = x0, FAILED_VALUE, False, f"{type(exc).__name__}: {exc}"
+    ok = bool(ok and fval < FAILED_VALUE)
+    return {"x": x, "fval": fval, "n_fev": c.n, "converged": ok, "message": message}
+
+
+def _start_task(objective: Any, item: tuple[int, np.ndarray, str, int | None]) -> dict[str, Any]:
+    start_id, x0, optimizer, max_nfev = item
+    lo, hi = bounds_of(objective)
+    t0 = time.perf_counter()
+    out = local_optimize(objective, x0, lo, hi, optimizer, max_nfev)
+    out.update(start_id=start_id, x0=np.asarray(x0, float), seconds=time.perf_counter() - t0)
+    return out
+
+
+# --- starts.csv -----------------------------------------------------------------------------------
+def _columns(pids: tuple[str, ...]) -> list[str]:
+    return ["start_id", *(f"x0_{p}" for p in pids), *pids, "fval", "n_fev", "converged", "message", "seconds"]
+
+
+def _row(out: dict[str, Any]) -> list[Any]:
+    msg = " ".join(str(out["message"]).split())
+    return [int(out["start_id"]), *map(float, out["x0"]), *map(float, out["x"]), float(out["fval"]),
+            int(out["n_fev"]), bool(out["converged"]), msg, float(out["seconds"])]
+
+
+def _append_row(path: Path, pids: tuple[str, ...], row: list[Any]) -> None:
+    new = not path.exists() or path.stat().st_size == 0
+    if not new:
+        with path.open("rb") as fh:
+            fh.seek(-1, 2)
+            needs_newline = fh.read(1) != b"\n"  # a killed writer may have left a partial line
+    with path.open("a", newline="") as fh:
+        if not new and needs_newline:
+            fh.write("\n")
+        w = csv.writer(fh)
+        if new:
+            w.writerow(_columns(pids))
+        w.writerow(row)
+        fh.flush()
+
+
+def _read_starts(path: Path, pids: tuple[str, ...]) -> pd.DataFrame:
+    cols = _columns(pids)
+    df = pd.read_csv(path, on_bad_lines="skip", dtype={"message": str}, keep_default_na=False,
+                     na_values={c: ["", "nan", "NaN"] for c in cols if c != "message"})
+    if list(df.columns) != cols:
+        raise ValueError(f"{path}: columns {list(df.columns)} do not match the objective's parameters {pids}")
+    num = [c for c in cols if c not in ("converged", "message")]
+    df[num] = df[num].apply(pd.to_numeric, errors="coerce")
+    df = df.dropna(subset=num).drop_duplicates("start_id", keep="last")
+    df["start_id"] = df["start_id"].astype(int)
+    df["n_fev"] = df["n_fev"].astype(int)
+    df["converged"] = df["converged"].astype(str).str.lower().isin(["true", "1"])
+    return df.reset_index(drop=True)
+
+
+@dataclass
+class MultistartResult:
+    """All starts (``table`` sorted by ``fval``) plus parameter ids/scales and run metadata."""
+
+    table: pd.DataFrame
+    parameter_ids: tuple[str, ...]
+    scales: tuple[str, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.table = self.table.sort_values(["fval", "start_id"], kind="stable").reset_index(drop=True)
+
+    @property
+    def best_x(self) -> np.ndarray:
+        """Best parameter vector on the optimisation scale."""
+        return self.table.loc[0, list(self.parameter_ids)].to_numpy(dtype=float)
+
+    @property
+    def best_fval(self) -> float:
+        return float(self.table.loc[0, "fval"])
+
+    @property
+    def best_parameters(self) -> dict[str, float]:
+        """Best estimated parameters on the linear scale."""
+        return dict(zip(self.parameter_ids, map(float, to_linear(self.best_x, self.scales))))
+
+    @property
+    def x_all(self) -> np.ndarray:
+        """All end points (rows ordered like ``table``), optimisation scale."""
+        return self.table[list(self.parameter_ids)].to_numpy(dtype=float)
+
+    def n_within(self, delta: float = CHI2_DELTA_95) -> int:
+        """Number of starts whose fval is within ``delta`` of the best."""
+        return int((self.table["fval"] <= self.best_fval + delta).sum())
+
+    def summary(self) -> dict[str, Any]:
+        t = self.table
+        return {"n_starts": len(t), "n_converged": int(t["converged"].sum()),
+                "n_failed": int((t["fval"] >= FAILED_VALUE).sum()), "n_at_best": self.n_within()}
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``starts.csv`` (all starts) and ``best.json``; returns the directory."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / "starts.csv.tmp"
+        self.table.sort_values("start_id")[_columns(self.parameter_ids)].to_csv(tmp, index=False)
+        tmp.replace(d / "starts.csv")
+        self.write_best(d)
+        return d
+
+    def write_best(self, directory: str | Path) -> Path:
+        """Write ``best.json`` only."""
+        from ranklsim import __version__ as version
+
+        meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "ranklsim": version,
+                **self.summary(), **self.metadata}
+        best = {"parameter_ids": list(self.parameter_ids), "scales": list(self.scales),
+                "fval": self.best_fval, "x": dict(zip(self.parameter_ids, map(float, self.best_x))),
+                "x_linear": self.best_parameters, "metadata": meta}
+        path = Path(directory) / "best.json"
+        path.write_text(json.dumps(best, indent=2, default=str) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> MultistartResult:
+        """Read a directory written by :meth:`save` or :func:`run_multistart`."""
+        d = Path(directory)
+        best = json.loads((d / "best.json").read_text())
+        pids = tuple(best["parameter_ids"])
+        return cls(_read_starts(d / "starts.csv", pids), pids, tuple(best["scales"]), best.get("metadata", {}))
+
+
+def _planned_starts(objective: ObjectiveLike, n_starts: int, seed: int, x0: np.ndarray | None) -> np.ndarray:
+    lo, hi = bounds_of(objective)
+    given = np.empty((0, lo.size)) if x0 is None else np.atleast_2d(np.asarray(x0, float))
+    if given.shape[1] != lo.size:
+        raise ValueError(f"x0 must have {lo.size} columns, got shape {given.shape}")
+    n_lhs = max(n_starts - len(given), 0)
+    return np.vstack([np.clip(given, lo, hi), latin_hypercube_starts(lo, hi, n_lhs, seed)])
+
+
+def run_multistart(objective: ObjectiveLike, n_starts: int, *, seed: int = 0,
+                   optimizer: str = "least_squares", engine: Engine | None = None,
+                   out_dir: str | Path | None = None, max_nfev: int | None = None, progress: bool = False,
+                   x0: np.ndarray | None = None) -> MultistartResult:
+    """Local optimisations from Latin-hypercube starts (after the explicit ``x0`` rows, if given).
+
+    With ``out_dir``, each finished start is appended to ``out_dir/starts.csv`` at once; re-running with
+    the same ``out_dir``, ``seed``, ``n_starts`` and ``x0`` skips the start ids already recorded.
+    Engine-level failures (e.g. a crashed worker) are kept in the result but not in the CSV, so a rerun
+    retries them.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; use one of {OPTIMIZERS}")
+    pids, scales = tuple(objective.parameter_ids), tuple(objective.scales)
+    starts = _planned_starts(objective, n_starts, seed, x0)
+    csv_path = None
+    done = pd.DataFrame(columns=_columns(pids))
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        csv_path = Path(out_dir) / "starts.csv"
+        if csv_path.exists() and csv_path.stat().st_size > 0:
+            done = _read_starts(csv_path, pids)
+            _check_resume(done, starts, pids, csv_path)
+    finished = set(done["start_id"])
+    todo = [i for i in range(len(starts)) if i not in finished]
+    meta = {"optimizer": optimizer, "seed": seed, "n_starts_requested": int(n_starts),
+            "max_nfev": max_nfev, "engine": type(engine or SerialEngine()).__name__,
+            "n_resumed": len(done)}
+    rows: list[list[Any]] = []
+    bar = _progress(len(todo), progress)
+    try:
+        items = [(i, starts[i], optimizer, max_nfev) for i in todo]
+        for k, out in (engine or SerialEngine()).map(_start_task, items, objective):
+            if isinstance(out, Exception):
+                out = {"start_id": todo[k], "x0": starts[todo[k]], "x": starts[todo[k]], "fval": FAILED_VALUE,
+                       "n_fev": 0, "converged": False, "seconds": 0.0,
+                       "message": f"engine error: {type(out).__name__}: {out}"}
+            elif csv_path is not None:
+                _append_row(csv_path, pids, _row(out))
+            rows.append(_row(out))
+            bar.update(1)
+    finally:
+        bar.close()
+        new = pd.DataFrame(rows, columns=_columns(pids))
+        table = pd.concat([done, new], ignore_index=True) if len(done) and rows else (new if rows else done)
+        result = MultistartResult(table.astype({"fval": float}), pids, scales, meta)
+        if csv_path is not None and len(table):
+            result.write_best(csv_path.parent)
+    return result
+
+
+def _check_resume(done: pd.DataFrame, starts: np.ndarray, pids: tuple[str, ...], path: Path) -> None:
+    ids = done["start_id"].to_numpy()
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(starts)):
+        raise ValueError(f"{path} has start ids outside 0..{len(starts) - 1}: use the same n_starts or a new out_dir")
+    recorded = done[[f"x0_{p}" for p in pids]].to_numpy(dtype=float)
+    if not np.allclose(recorded, starts[ids], rtol=1e-9, atol=1e-12):
+        raise ValueError(f"{path} was written with different starts (seed, n_starts or x0): use a new out_dir")
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if enabled:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc="multistart", unit="start")
+    return _NoBar()
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
