@@ -40,6 +40,7 @@ def _dallaman_meal():
     glc_iv = 0; ins_iv = 0; clamp_on = 0; Q_glc_ip = 0; Q_ins_ip = 0; clamp_z = 0;
     clamp_at_basal = 0; k_pre = 0.1; G_pre = 178/1.88; EGP_pre = 2;
     f_time_G = 1; BW = 78; D = 78000;
+    gi_kp1 = 2.7; gi_kp3 = 0.009; gi_Vm0 = 2.5; gi_Vmx = 0.047;  // published (composite: fitted)
     Gp = 178; Gt = 135; Il = 4.5; Ip = 1.25; Qsto1 = 78000; Qsto2 = 0; Qgut = 0;
     I1 = 25; Id = 25; X = 0; Ipo = 3.6; Y = 0;
     """

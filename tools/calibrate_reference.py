@@ -107,7 +107,7 @@ def reference_state(rr: roadrunner.RoadRunner, settings: dict[str, float]) -> ro
     return rr
 
 
-def calibrate(species: str) -> dict[str, float]:
+def calibrate(species: str, keep: tuple[str, ...] = ()) -> dict[str, float]:
     t = parameters.parameter_table(species)
     v = lambda k: t[k].value
     # analytic production rates for the reference free sRANKL and OPG
@@ -122,18 +122,23 @@ def calibrate(species: str) -> dict[str, float]:
     }
     rr = make_runner(species)
     settings = dict(derived, gng_ref=1.0, irs_ref=1.0)
-    for _ in range(30):
+    if keep:  # fitted values stay as they are (e.g. after adopting a calibration)
+        settings.update({k: v(k) for k in ("gng_ref", "irs_ref")})
+    for _ in range(0 if keep else 30):
         reference_state(rr, settings)
         new = {"gng_ref": rr["gng_index"], "irs_ref": rr["irs_avail"]}
         done = all(abs(new[k] / settings[k] - 1) < 1e-12 for k in new)
         settings.update(new)
         if done:
             break
-    else:  # not converged: leave rr at the state of the final settings
+    else:  # not converged (or nothing to iterate): leave rr at the final settings' state
         reference_state(rr, settings)
     settings["topp_G_scale"] = 100.0 / rr["G"]
     settings["G_bf_ref"] = rr["G"]
+    settings["I_ref"] = rr["I"]
     derived.update(settings)
+    for k in keep:
+        derived.pop(k, None)
     set_derived({k: {species: x} for k, x in derived.items()})
     state = {sid: rr[sid] for sid in rr.getRateRuleIds()}
     for sid in ("Rb", "LRb", "Rh", "LRh"):
@@ -143,7 +148,14 @@ def calibrate(species: str) -> dict[str, float]:
 
 
 def main() -> None:
-    states = {sp: calibrate(sp) for sp in parameters.SPECIES_NAMES}
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--keep-normalisation", action="store_true",
+                    help="keep gng_ref and irs_ref (use after adopting fitted parameters)")
+    args = ap.parse_args()
+    keep = ("gng_ref", "irs_ref") if args.keep_normalisation else ()
+    states = {sp: calibrate(sp, keep) for sp in parameters.SPECIES_NAMES}
     with open(parameters.INITIAL_STATE_TABLE, "w", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(["id", "species", "value"])

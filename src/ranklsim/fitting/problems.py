@@ -62,6 +62,7 @@ CONDITIONS: dict[str, dict[str, dict[str, float]]] = {
         "chow": {},
         "chow_clamp": _clamp(5.0),
         "hfd4w": {P.diet_fat: HFD_4W},
+        "hfd4w_clamp": {P.diet_fat: HFD_4W, **_clamp(5.0)},
         "ko_hfd4w_clamp": {P.diet_fat: HFD_4W, P.rank_hep_expr: 0.0, **_clamp(5.0)},
     },
     "human": {
@@ -76,7 +77,7 @@ _PROTOCOL_KEYS = {P.clamp_on, P.clamp_at_basal, P.ins_iv, V.Met_gut}
 
 #: parameters estimated in the shipped problems (log10 scale, bounds from parameters.tsv)
 ESTIMATED: dict[str, tuple[str, ...]] = {
-    "mouse": (P.gi_kp3, P.g_rank_diet, P.g_infl_diet, P.bf_max, P.bf_half),
+    "mouse": (P.g_rank_diet, P.g_infl_diet, P.bf_max, P.bf_half),
     "human": (P.gi_kp1, P.gi_kp3, P.gi_Vm0, P.gi_Vmx),
 }
 
@@ -97,6 +98,12 @@ def calibration_data(species: str | None = None) -> pd.DataFrame:
     """The calibration data table (one row per datum, with source and reliability)."""
     df = pd.read_csv(CALIBRATION_TABLE, sep="\t")
     return df if species is None else df[df.species == species].reset_index(drop=True)
+
+
+def _formula(row) -> str:
+    """The datum's observable formula: its ``formula`` column, or the model id it names."""
+    text = row.get("formula")
+    return str(text) if isinstance(text, str) and text.strip() else str(row.observable)
 
 
 def _obs_id(model_id: str) -> str:
@@ -120,7 +127,7 @@ def problem_tables(species: str) -> dict[str, pd.DataFrame]:
     # one observable per datum, with its noise SD as a number (no noise-parameter mapping needed)
     observable_df = pd.DataFrame([{
         OBSERVABLE_ID: _obs_id(r.datum_id), "observableName": r.observable,
-        OBSERVABLE_FORMULA: r.observable, OBSERVABLE_TRANSFORMATION: OBSERVABLES[r.observable],
+        OBSERVABLE_FORMULA: _formula(r), OBSERVABLE_TRANSFORMATION: OBSERVABLES.get(r.observable, "lin"),
         NOISE_FORMULA: repr(float(r.sd)), NOISE_DISTRIBUTION: "normal"} for _, r in data.iterrows()])
     measurement_df = pd.DataFrame([{
         OBSERVABLE_ID: _obs_id(r.datum_id), PREEQ_ID: f"steady_{r.condition}",

@@ -12,6 +12,7 @@ class P:
     G_opg_thr = "G_opg_thr"
     I_L = "I_L"
     I_O = "I_O"
+    I_ref = "I_ref"
     K_pi_bone = "K_pi_bone"
     Kd_LD = "Kd_LD"
     Kd_LO = "Kd_LO"

@@ -177,20 +177,19 @@ SUBJECTS: dict[str, SubjectSpec] = {
         SubjectSpec("normoglycaemic", ("human",), "normoglycaemic adult (FPG 5.1 mmol/L)",
                     dict(HOLD_BETA_CELL_MASS), "Dalla Man 2007 reference subject"),
         SubjectSpec("prediabetic", ("human",),
-                    "impaired fasting glucose (FPG ~6.3 mmol/L, insulin ~59 pmol/L, HOMA-IR ~2.8): "
+                    "impaired fasting glucose (FPG ~6.0 mmol/L, insulin ~48 pmol/L, HOMA-IR ~2.1): "
                     "obesity, 2x hepatic inflammatory input, peripheral insulin resistance, "
                     "beta-cell function 80 %",
                     {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: 300.0 / 0.8, P.u_infl0: 2.0 * _U0,
                      P.g_periph: 3.0},
-                    "assumed; calibrated to the IFG range 5.6-6.9 mmol/L (ADA) and the Bruneck "
-                    "HOMA-IR insulin-resistance cut-off 2.77 (Bonora 1998)"),
+                    "assumed; calibrated to the IFG range 5.6-6.9 mmol/L (ADA)"),
         SubjectSpec("diabetic", ("human",),
-                    "type 2 diabetes (FPG ~8.1 mmol/L, insulin ~77 pmol/L, HOMA-IR ~4.6): obesity, "
+                    "type 2 diabetes (FPG ~7.9 mmol/L, insulin ~69 pmol/L, HOMA-IR ~4.0): obesity, "
                     "4x hepatic inflammatory input, strong peripheral insulin resistance, "
                     "beta-cell function 50 %",
                     {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: 300.0 / 0.5, P.u_infl0: 4.0 * _U0,
                      P.g_periph: 12.0},
-                    "assumed; calibrated to treatment-naive T2D (FPG ~8 mmol/L, HOMA-IR 4-5)"),
+                    "assumed; calibrated to treatment-naive T2D (FPG ~8 mmol/L, HOMA-IR ~4)"),
         SubjectSpec("progressor", ("human",),
                     "prediabetic adult whose beta-cell death rate exceeds Topp's maximal "
                     "glucose-driven replication, so beta-cell mass and glucose control fail over years",
