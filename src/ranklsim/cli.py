@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
+    from ranklsim.fitting.cli import add_parsers
+
+    add_parsers(sub)
+
     s = sub.add_parser("simulate", help="plain time course of the acute model from the reference state")
     s.add_argument("--species", choices=SPECIES_NAMES, default="human")
     s.add_argument("--hours", type=float, default=24.0)

@@ -1,0 +1,71 @@
+"""Recovery of known parameters from simulated data on the real model, and the fit CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+petab = pytest.importorskip("petab.v1", reason="the fitting extra (petab) is not installed")
+
+from ranklsim.cli import main  # noqa: E402
+from ranklsim.fitting import problems as C  # noqa: E402
+from ranklsim.fitting.multistart import CHI2_DELTA_95, run_multistart  # noqa: E402
+from ranklsim.fitting.objective import PetabObjective  # noqa: E402
+from ranklsim.fitting.problems import shipped_problem  # noqa: E402
+from ranklsim.fitting.profile import profile_all  # noqa: E402
+from ranklsim.models.ids import P  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """The human problem with data simulated at known values of gi_kp3 and gi_Vmx plus noise
+    (several conditions: basal, two clamps, metformin), the other parameters fixed."""
+    prob = petab.Problem.from_yaml(str(shipped_problem("human")))
+    par = prob.parameter_df.copy()
+    par.loc[[P.gi_kp1, P.gi_Vm0], C.ESTIMATE] = 0
+    prob.parameter_df = par
+    obj = PetabObjective(prob)
+    x_true = obj.x_nominal + np.array([0.15, -0.12])
+    h = obj.simulate(x_true)
+    rng = np.random.default_rng(3)
+    meas = prob.measurement_df.copy()
+    meas[C.MEASUREMENT] = np.where(obj.transform == "log", h * np.exp(rng.normal(0, obj.sigma)),
+                                   h + rng.normal(0, obj.sigma))
+    prob.measurement_df = meas
+    return PetabObjective(prob), x_true
+
+
+def test_known_parameters_are_recovered(synthetic):
+    obj, x_true = synthetic
+    assert obj.parameter_ids == (P.gi_kp3, P.gi_Vmx)
+    res = run_multistart(obj, 4, seed=2)
+    truth = obj(x_true)
+    assert res.best_fval <= truth + 1e-6
+    assert truth - res.best_fval < CHI2_DELTA_95 * 2  # chi2(2 dof) 95 % threshold: 5.99 / 2
+    profiles = profile_all(obj, res.best_x, n_points=8)
+    for prof, xt in zip(profiles, x_true):
+        # CI bounds are on the optimisation (log10) scale, NaN when a side is open
+        lo = -np.inf if np.isnan(prof.ci_lower) else prof.ci_lower
+        hi = np.inf if np.isnan(prof.ci_upper) else prof.ci_upper
+        assert lo <= xt <= hi, (prof.parameter_id, lo, xt, hi)
+        assert prof.identifiable
+
+
+def test_fit_cli_writes_results_and_reloads(tmp_path, capsys):
+    out = tmp_path / "fit"
+    assert main(["fit", "human", "--starts", "2", "--max-nfev", "5", "--out", str(out), "--quiet"]) == 0
+    for name in ("starts.csv", "best.json", "fit_table.csv", "waterfall.png", "fit.png"):
+        assert (out / name).exists(), name
+    best = json.loads((out / "best.json").read_text())
+    assert set(best["x_linear"]) == set(PetabObjective(shipped_problem("human")).parameter_ids)
+    # a second run into the same folder resumes: nothing left to do, same best
+    assert main(["fit", "human", "--starts", "2", "--max-nfev", "5", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "best.json").read_text())["fval"] == pytest.approx(best["fval"])
+
+
+def test_fit_cli_rejects_bad_problem_before_running(tmp_path, capsys):
+    assert main(["fit", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")]) == 2
+    assert "file not found" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
