@@ -69,3 +69,30 @@ def test_fit_cli_rejects_bad_problem_before_running(tmp_path, capsys):
     assert main(["fit", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")]) == 2
     assert "file not found" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_prediction_bands_of_a_scenario_from_an_ensemble():
+    import pandas as pd
+
+    from ranklsim.fitting.ensemble import predict_with_ensemble
+    from ranklsim.fitting.predict import ScenarioRun
+    from ranklsim.simulate.scenario import loads_scenario
+
+    sc = loads_scenario("""
+name = "bands"
+species = "human"
+duration_days = 2
+[[tests]]
+kind = "fasting"
+[[arms]]
+name = "reference"
+""")
+    ens = pd.DataFrame({P.gi_kp3: [0.02, 0.03, 0.04], P.gi_Vmx: [0.1, 0.15, 0.2]})
+    pred = predict_with_ensemble(ens, ScenarioRun(sc, ids=("G", "HOMA_IR")))
+    g = pred[pred.readout == "G"].iloc[0]
+    assert g["n"] == 3 and g["q2.5"] < g["median"] < g["q97.5"]
+    # more hepatic insulin action -> lower fasting glucose: the band spans the members' spread
+    single = [ScenarioRun(sc, ids=("G",))({P.gi_kp3: k, P.gi_Vmx: v})["value"].iloc[0]
+              for k, v in zip(ens[P.gi_kp3], ens[P.gi_Vmx])]
+    assert min(single) <= g["q2.5"] + 1e-9 and g["q97.5"] <= max(single) + 1e-9
+    assert single[0] > single[2]
