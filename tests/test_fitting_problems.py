@@ -10,10 +10,10 @@ import pytest
 
 petab = pytest.importorskip("petab.v1", reason="the fitting extra (petab) is not installed")
 
-from ranklsim.fitting import problems as C  # noqa: E402
-from ranklsim.fitting.objective import FAILED_VALUE, PetabObjective  # noqa: E402
-from ranklsim.fitting.petab_io import FitProblemError, load_problem  # noqa: E402
-from ranklsim.fitting.problems import calibration_data, shipped_problem, write_problem  # noqa: E402
+from ranklsim.fitting import problems as C
+from ranklsim.fitting.objective import FAILED_VALUE, PetabObjective
+from ranklsim.fitting.petab_io import FitProblemError, load_problem
+from ranklsim.fitting.problems import calibration_data, shipped_problem, write_problem
 
 SPECIES = ("human", "mouse")
 

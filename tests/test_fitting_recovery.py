@@ -9,13 +9,13 @@ import pytest
 
 petab = pytest.importorskip("petab.v1", reason="the fitting extra (petab) is not installed")
 
-from ranklsim.cli import main  # noqa: E402
-from ranklsim.fitting import problems as C  # noqa: E402
-from ranklsim.fitting.multistart import CHI2_DELTA_95, run_multistart  # noqa: E402
-from ranklsim.fitting.objective import PetabObjective  # noqa: E402
-from ranklsim.fitting.problems import shipped_problem  # noqa: E402
-from ranklsim.fitting.profile import profile_all  # noqa: E402
-from ranklsim.models.ids import P  # noqa: E402
+from ranklsim.cli import main
+from ranklsim.fitting import problems as C
+from ranklsim.fitting.multistart import CHI2_DELTA_95, run_multistart
+from ranklsim.fitting.objective import PetabObjective
+from ranklsim.fitting.problems import shipped_problem
+from ranklsim.fitting.profile import profile_all
+from ranklsim.models.ids import P
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ranklsim.fitting.engines import make_engine  # noqa: E402
-from ranklsim.fitting.multistart import run_multistart  # noqa: E402
-from ranklsim.fitting.objective import PetabObjective  # noqa: E402
-from ranklsim.fitting.problems import calibration_data, shipped_problem, write_problem  # noqa: E402
-from ranklsim.models.ids import P  # noqa: E402
-from ranklsim.models.parameters import PARAMETER_TABLE  # noqa: E402
+from ranklsim.fitting.engines import make_engine
+from ranklsim.fitting.multistart import run_multistart
+from ranklsim.fitting.objective import PetabObjective
+from ranklsim.fitting.problems import calibration_data, shipped_problem, write_problem
+from ranklsim.models.ids import P
+from ranklsim.models.parameters import PARAMETER_TABLE
 
 #: shared ("both") rows that become species-specific when fitted to one species' data
 SPLIT = {"human": {P.gi_kp3, P.gi_Vm0, P.gi_Vmx}, "mouse": set()}
