@@ -1,0 +1,15 @@
+"""Virtual cohort (issue 5, first slice): seeded population, chronic follow-up, Bruneck analysis.
+
+    from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
+    result = run_cohort(PopulationSpec(n=844, seed=1), years=15)
+    summary(result)["odds_ratio_top_vs_bottom"]
+"""
+
+from __future__ import annotations
+
+from ranklsim.simulate.cohort.analysis import summary
+from ranklsim.simulate.cohort.followup import follow_person
+from ranklsim.simulate.cohort.population import PopulationSpec, generate_population
+from ranklsim.simulate.cohort.runner import CohortResult, run_cohort
+
+__all__ = ["CohortResult", "PopulationSpec", "follow_person", "generate_population", "run_cohort", "summary"]

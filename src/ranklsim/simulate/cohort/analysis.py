@@ -1,0 +1,158 @@
+"""Bruneck-style analysis of a followed cohort (Kiechl 2013 Nat Med 19:358).
+
+Analysed set: people without a simulation error and without diabetes at baseline.  Person-years
+run from baseline to the onset examination (cases) or to the last examination (non-cases);
+onset is interval-censored at the examinations, so incidence rates use the examination year of
+diagnosis (as a 5-yearly study does).  Odds ratios come from logistic regression
+(``statsmodels`` Logit) of incident diabetes on membership of the top vs the bottom tertile of
+baseline free sRANKL, unadjusted and adjusted for age, sex and BMI.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+TERTILE_LABELS = ("T1", "T2", "T3")
+RANKL_COLUMN = "rankl_free0"
+
+
+def analysed(people: pd.DataFrame) -> pd.DataFrame:
+    """People eligible for the incidence analysis (no error, no diabetes at baseline)."""
+    ok = people["error"].isna() & (people["baseline_diabetes"] == False)
+    out = people.loc[ok].copy()
+    out["case"] = (out["diabetes"] == True).astype(int)
+    return out
+
+
+def person_years(people: pd.DataFrame) -> pd.Series:
+    """Years from baseline to onset (cases) or to the end of follow-up."""
+    return people["onset_year"].where(people["case"] == 1, people["followup_years"]).astype(float)
+
+
+def incidence(people: pd.DataFrame) -> dict:
+    """Cases, cumulative incidence and incidence per 1,000 person-years of an analysed set."""
+    n = len(people)
+    cases = int(people["case"].sum()) if n else 0
+    py = float(person_years(people).sum()) if n else 0.0
+    return {"n": n, "cases": cases, "cumulative_incidence": cases / n if n else None,
+            "person_years": py, "per_1000_py": 1000.0 * cases / py if py > 0 else None}
+
+
+def tertile_cutoffs(values: pd.Series) -> tuple[float, float]:
+    """Baseline sRANKL tertile cut-offs (33.3rd and 66.7th percentiles)."""
+    q = np.quantile(values.to_numpy(dtype=float), [1 / 3, 2 / 3])
+    return float(q[0]), float(q[1])
+
+
+def assign_tertiles(values: pd.Series, cutoffs: tuple[float, float]) -> pd.Series:
+    """T1 (<= first cut-off), T2, T3 (> second cut-off)."""
+    bins = [-np.inf, cutoffs[0], cutoffs[1], np.inf]
+    return pd.cut(values, bins=bins, labels=list(TERTILE_LABELS)).astype(str)
+
+
+def incidence_by_tertile(people: pd.DataFrame, column: str = RANKL_COLUMN) -> tuple[tuple[float, float], dict]:
+    cut = tertile_cutoffs(people[column])
+    t = assign_tertiles(people[column], cut)
+    return cut, {lab: incidence(people[t == lab]) for lab in TERTILE_LABELS}
+
+
+def odds_ratio(people: pd.DataFrame, column: str = RANKL_COLUMN, adjust: tuple[str, ...] = ()) -> dict:
+    """OR (95 % CI) of incident diabetes, top vs bottom tertile of ``column``, by logistic regression.
+
+    ``adjust``: covariates among ``age``, ``sex`` (male = 1) and ``bmi``.  Returns ``or``/``ci_low``/
+    ``ci_high``/``p`` (None with a ``note`` if the model cannot be fitted, e.g. no cases).
+    """
+    import statsmodels.api as sm
+
+    cut = tertile_cutoffs(people[column])
+    t = assign_tertiles(people[column], cut)
+    sub = people.loc[t.isin(["T1", "T3"])]
+    x = pd.DataFrame({"top_tertile": (t[sub.index] == "T3").astype(float)}, index=sub.index)
+    for cov in adjust:
+        x[cov] = (sub["sex"] == "M").astype(float) if cov == "sex" else sub[cov].astype(float)
+    x = sm.add_constant(x, has_constant="add")
+    y = sub["case"].astype(float)
+    out = {"n": len(sub), "cases": int(y.sum()), "adjusted_for": list(adjust),
+           "or": None, "ci_low": None, "ci_high": None, "p": None}
+    if y.sum() == 0 or y.sum() == len(y):
+        return {**out, "note": "no variation in the outcome"}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = sm.Logit(y, x).fit(disp=0, maxiter=200)
+    except Exception as exc:  # noqa: BLE001 - e.g. perfect separation
+        return {**out, "note": f"{type(exc).__name__}: {exc}"}
+    coef = float(fit.params["top_tertile"])
+    lo, hi = (float(v) for v in fit.conf_int().loc["top_tertile"])
+    if not all(math.isfinite(v) and abs(v) < 50.0 for v in (coef, lo, hi)):
+        return {**out, "note": "no finite estimate (a tertile without cases: separation)"}
+    vals = {"or": math.exp(coef), "ci_low": math.exp(lo), "ci_high": math.exp(hi),
+            "p": float(fit.pvalues["top_tertile"])}
+    return {**out, **vals}
+
+
+def opg_before_after(people: pd.DataFrame, exam_years) -> dict:
+    """OPG (pM) at the last examination before onset vs at the onset examination (cases)."""
+    cases = people[people["case"] == 1]
+    exams = list(exam_years)
+    before, after = [], []
+    for _, row in cases.iterrows():
+        k = exams.index(row["onset_year"])
+        before.append(row[f"opg_y{exams[k - 1]:g}"])
+        after.append(row[f"opg_y{exams[k]:g}"])
+    if not before:
+        return {"n_cases": 0, "mean_before": None, "mean_after": None, "mean_change": None}
+    b, a = np.asarray(before, float), np.asarray(after, float)
+    return {"n_cases": len(b), "mean_before": float(b.mean()), "mean_after": float(a.mean()),
+            "mean_change": float((a - b).mean())}
+
+
+def _clean(obj):
+    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
+    if isinstance(obj, float | np.floating):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    return obj
+
+
+def summary(result) -> dict:
+    """JSON-serialisable summary of a :class:`~ranklsim.simulate.cohort.runner.CohortResult`."""
+    people = result.people
+    data = analysed(people)
+    n_err = int(people["error"].notna().sum())
+    n_base = int((people["baseline_diabetes"] == True).sum())
+    inc = incidence(data)
+    out = {
+        "n": int(result.spec.n), "seed": int(result.spec.seed), "years": result.years,
+        "exam_years": list(result.exam_years), "complete": bool(result.complete),
+        "n_followed": len(people), "n_errors": n_err, "n_baseline_diabetes": n_base,
+        "n_excluded": n_err + n_base, "n_analysed": inc["n"], "cases": inc["cases"],
+        "cumulative_incidence": inc["cumulative_incidence"], "person_years": inc["person_years"],
+        "incidence_per_1000_py": inc["per_1000_py"],
+    }
+    if inc["n"] >= 3:
+        cut, per = incidence_by_tertile(data)
+        out["rankl_tertile_cutoffs_pM"] = list(cut)
+        out["incidence_by_tertile"] = per
+        out["odds_ratio_top_vs_bottom"] = {
+            "unadjusted": odds_ratio(data),
+            "adjusted_age_sex_bmi": odds_ratio(data, adjust=("age", "sex", "bmi")),
+        }
+    out["opg_before_after_onset"] = opg_before_after(data, result.exam_years)
+    out["baseline"] = {
+        "fpg_mmol_mean": float(data["fpg_y0"].mean()) if len(data) else None,
+        "homa_ir_median": float(data["homa_ir0"].median()) if len(data) else None,
+        "homa_ir_p80": float(data["homa_ir0"].quantile(0.8)) if len(data) else None,
+        "rankl_free_median_pM": float(data[RANKL_COLUMN].median()) if len(data) else None,
+    }
+    return _clean(out)

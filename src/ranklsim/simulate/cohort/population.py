@@ -1,0 +1,166 @@
+"""Seeded virtual population for the Bruneck-style cohort (first slice of issue 5).
+
+Every person is a set of parameter overrides of the human chronic model plus the covariates of
+the study (age, sex, BMI).  Sampling uses one :class:`numpy.random.Generator` seeded from
+``PopulationSpec.seed`` and draws the variables in a fixed order, so the same spec gives an
+identical frame on any machine and independently of how the cohort is later split into chunks.
+
+Assumptions and sources (each distribution is also documented on its field):
+
+* Age 40-79 uniform, sexes 1:1: Bruneck is a sex- and age-stratified random sample of the town's
+  population aged 40-79 in 1990 (Kiechl 2013 Nat Med 19:358, study design).
+* sRANKL production: log-normal multiplier, generated *independently* of age, sex, BMI and every
+  other trait (Kiechl 2013: "sRANKL levels were unrelated to age and sex").  Its spread is an
+  assumption (log-SD 0.6, i.e. top/bottom tertile medians ~3-fold apart), to be calibrated.
+* BMI: normal, mean 25.5 kg/m^2, SD 3.8, rising 0.03 kg/m^2 per year of age, clipped to
+  18-45 (assumption, typical of an Alpine 1990 population; Bruneck mean BMI ~25.5).
+* Adiposity trait: linear in BMI, 0 at BMI 22 (lean reference), 1 at BMI 30 (the obese
+  virtual subject of the catalogue), clipped to 0-2 (assumption).
+* Insulin-resistance trait z_IR and beta-cell-function trait z_B: standard normals with
+  correlation ``rho_ir_beta`` (assumption, default -0.2: shared genetic/lifestyle factors, the
+  more insulin resistant have slightly weaker intrinsic secretion).  z_IR scales peripheral
+  insulin-resistance gain per adiposity (``g_periph``) and the hepatic inflammatory input
+  (``u_infl0``); z_B scales beta-cell function (``beta_ref``, larger = weaker function), which
+  also declines 0.5 %/year of age over 60 (assumption; age-related decline of insulin secretion).
+* Beta-cell failure propensity: log-normal multiplier of Topp's beta-cell death rate
+  ``topp_d0`` (median 1, log-SD 0.10, +0.4 %/year of age over 60; assumption), floored at 0.92:
+  lower death rates put Topp's fixed point below ~4.5 mmol/L, where the fasting model is
+  hypoglycaemic and the solver fails (x0.85 -> FPG 3.4 mmol/L).  The long-run fasting
+  glucose of Topp's model is set by d0 alone; d0 x ~1.17 puts it at 7.0 mmol/L and d0 above
+  r1^2/(4 r2) (x ~1.225) makes beta-cell mass collapse (Topp 2000 J Theor Biol 206:605), so a
+  few per cent of people cross into diabetes during follow-up.
+* OPG production: log-normal multiplier, log-SD 0.25, +1 %/year of age over 60 (serum OPG rises
+  with age, Kudlacek 2003 Bone 32:681 [memory]; spread assumed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from ranklsim.models.ids import P
+
+#: human reference values (parameters.tsv); kept here so generating a population needs no model
+REFERENCE = {
+    P.L_prod: 0.003518420050296417,
+    P.O_prod: 0.0007295311614075281,
+    P.u_infl0: 0.0038385411269159413,
+    P.beta_ref: 300.0,
+    P.topp_d0: 0.06 / 1440.0,
+}
+#: parameter-override columns of the population frame (in this order)
+PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.topp_d0)
+#: trait columns kept for analysis (multipliers and latent traits)
+TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "d0_mult")
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    """Distributions of the virtual population (see the module docstring for sources)."""
+
+    n: int = 844
+    seed: int = 1
+    age_min: float = 40.0  #: years, inclusive (Bruneck 40-79)
+    age_max: float = 80.0  #: years, exclusive upper bound of the uniform draw
+    male_fraction: float = 0.5  #: Bruneck sampled the sexes 1:1
+    bmi_mean: float = 25.5  #: kg/m^2 at age 60 (assumption)
+    bmi_sd: float = 3.8  #: kg/m^2 (assumption)
+    bmi_age_slope: float = 0.03  #: kg/m^2 per year of age (assumption)
+    bmi_min: float = 18.0
+    bmi_max: float = 45.0
+    bmi_lean: float = 22.0  #: adiposity 0 at and below this BMI (assumption)
+    bmi_obese: float = 30.0  #: adiposity 1 at this BMI (assumption: catalogue's obese subject)
+    rankl_log_sd: float = 0.6  #: log-SD of the sRANKL production multiplier (assumption)
+    opg_log_sd: float = 0.25  #: log-SD of the OPG production multiplier (assumption)
+    opg_age_slope: float = 0.01  #: log OPG production per year of age over 60 (Kudlacek 2003)
+    g_periph_median: float = 2.0  #: peripheral IR gain per adiposity at z_IR = 0 (assumption)
+    g_periph_log_sd: float = 0.5  #: per unit z_IR (assumption)
+    u_infl_log_sd: float = 0.3  #: log-SD of the hepatic inflammatory input per unit z_IR (assumption)
+    beta_fn_log_sd: float = 0.15  #: log-SD of beta-cell function per unit z_B (assumption)
+    beta_fn_age_slope: float = 0.005  #: fractional decline of beta-cell function per year over 60
+    rho_ir_beta: float = -0.2  #: correlation of z_IR and z_B (assumption)
+    d0_log_sd: float = 0.10  #: log-SD of the Topp death-rate multiplier (assumption)
+    d0_age_slope: float = 0.004  #: log d0 multiplier per year of age over 60 (assumption)
+    d0_floor: float = 0.92  #: lowest d0 multiplier (Topp set point FPG ~4.5 mmol/L; see above)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n, int | np.integer) or isinstance(self.n, bool) or self.n <= 0:
+            raise ValueError(f"n must be a positive integer, got {self.n!r}")
+        if not isinstance(self.seed, int | np.integer) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not self.age_min < self.age_max:
+            raise ValueError(f"age_min must be below age_max, got {self.age_min}..{self.age_max}")
+        if not 0.0 <= self.male_fraction <= 1.0:
+            raise ValueError(f"male_fraction must be in [0, 1], got {self.male_fraction}")
+        if not -1.0 < self.rho_ir_beta < 1.0:
+            raise ValueError(f"rho_ir_beta must be in (-1, 1), got {self.rho_ir_beta}")
+        if not self.bmi_lean < self.bmi_obese:
+            raise ValueError("bmi_lean must be below bmi_obese")
+        for name in ("bmi_sd", "rankl_log_sd", "opg_log_sd", "g_periph_log_sd", "u_infl_log_sd",
+                     "beta_fn_log_sd", "d0_log_sd"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return {k: (int(v) if isinstance(v, np.integer) else v) for k, v in asdict(self).items()}
+
+    def digest(self) -> str:
+        """Short hash of the spec (identifies a run folder for resuming)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def generate_population(spec: PopulationSpec) -> pd.DataFrame:
+    """One row per person: ``person_id``, ``age``, ``sex`` ("M"/"F"), ``bmi``, the model
+    parameter overrides (:data:`PARAMETER_COLUMNS`) and the latent traits (:data:`TRAIT_COLUMNS`).
+
+    Draw order is fixed (one block per variable), so ``generate_population(spec)`` is identical
+    for the same spec.
+    """
+    rng = np.random.default_rng(spec.seed)
+    n = spec.n
+    age = rng.uniform(spec.age_min, spec.age_max, n)
+    male = rng.random(n) < spec.male_fraction
+    bmi = np.clip(spec.bmi_mean + spec.bmi_age_slope * (age - 60.0) + spec.bmi_sd * rng.standard_normal(n),
+                  spec.bmi_min, spec.bmi_max)
+    # sRANKL: independent of everything else (own draw, no covariate terms)
+    rankl_mult = np.exp(spec.rankl_log_sd * rng.standard_normal(n))
+    opg_mult = np.exp(spec.opg_age_slope * (age - 60.0) + spec.opg_log_sd * rng.standard_normal(n))
+    z1, z2 = rng.standard_normal((2, n))
+    z_ir = z1
+    z_beta = spec.rho_ir_beta * z1 + np.sqrt(1.0 - spec.rho_ir_beta**2) * z2
+    d0_mult = np.maximum(spec.d0_floor, np.exp(spec.d0_age_slope * (age - 60.0)
+                                               + spec.d0_log_sd * rng.standard_normal(n)))
+
+    adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
+    g_periph = spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_ir)
+    u_infl0 = REFERENCE[P.u_infl0] * np.exp(spec.u_infl_log_sd * z_ir)
+    beta_fn = np.exp(spec.beta_fn_log_sd * z_beta) * np.clip(
+        1.0 - spec.beta_fn_age_slope * (age - 60.0), 0.3, 1.5)
+    frame = pd.DataFrame({
+        "person_id": np.arange(n, dtype=np.int64),
+        "age": age,
+        "sex": np.where(male, "M", "F"),
+        "bmi": bmi,
+        P.L_prod: REFERENCE[P.L_prod] * rankl_mult,
+        P.O_prod: REFERENCE[P.O_prod] * opg_mult,
+        P.adiposity: adiposity,
+        P.g_periph: g_periph,
+        P.u_infl0: u_infl0,
+        P.beta_ref: REFERENCE[P.beta_ref] / beta_fn,
+        P.topp_d0: REFERENCE[P.topp_d0] * d0_mult,
+        "rankl_mult": rankl_mult,
+        "opg_mult": opg_mult,
+        "z_ir": z_ir,
+        "z_beta": z_beta,
+        "d0_mult": d0_mult,
+    })
+    return frame
+
+
+def person_overrides(row) -> dict[str, float]:
+    """The model parameter overrides of one population row (a mapping or a pandas row)."""
+    return {k: float(row[k]) for k in PARAMETER_COLUMNS}

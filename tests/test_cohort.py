@@ -1,0 +1,142 @@
+"""Virtual cohort, first slice (issue 5): population, follow-up, chunked runner, analysis, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ranklsim.fitting.engines import ProcessPoolEngine, SerialEngine
+from ranklsim.models.ids import P
+from ranklsim.simulate.cohort import PopulationSpec, generate_population, run_cohort, summary
+from ranklsim.simulate.cohort.cli import add_parsers
+from ranklsim.simulate.cohort.runner import run_chunk
+
+OUTCOMES = ["person_id", "baseline_diabetes", "diabetes", "onset_year", "fpg_y0", "fpg_y5", "fpg_y15",
+            "rankl_free0", "opg_y0", "homa_ir0", "error"]
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return run_cohort(PopulationSpec(n=240, seed=3), years=15, chunk_size=120)
+
+
+def test_population_is_seeded_and_rankl_independent():
+    spec = PopulationSpec(n=2000, seed=11)
+    a, b = generate_population(spec), generate_population(spec)
+    pd.testing.assert_frame_equal(a, b)
+    assert not generate_population(PopulationSpec(n=2000, seed=12)).equals(a)
+    assert a["age"].between(40, 80).all() and set(a["sex"]) == {"M", "F"}
+    assert a["person_id"].tolist() == list(range(2000))
+    # sRANKL production is generated independently of age, sex and BMI
+    logl = np.log(a[P.L_prod])
+    for cov in (a["age"], a["bmi"], (a["sex"] == "M").astype(float)):
+        assert abs(np.corrcoef(logl, cov)[0, 1]) < 0.08
+    # some people are above Topp's pathological beta-cell death rate threshold
+    assert (a["d0_mult"] > 1.225).any()
+
+
+def test_same_seed_gives_identical_summary(cohort):
+    again = run_cohort(PopulationSpec(n=240, seed=3), years=15, chunk_size=80)
+    assert json.dumps(summary(again), sort_keys=True) == json.dumps(summary(cohort), sort_keys=True)
+
+
+def test_small_cohort_has_cases_and_finite_or(cohort):
+    s = summary(cohort)
+    json.dumps(s)  # serialisable
+    assert s["n"] == 240 and s["n_analysed"] + s["n_excluded"] == 240
+    assert 0 < s["cases"] < s["n_analysed"]
+    assert 0.02 < s["cumulative_incidence"] < 0.25
+    assert s["incidence_per_1000_py"] > 0
+    lo, hi = s["rankl_tertile_cutoffs_pM"]
+    assert 0 < lo < hi
+    assert sum(t["n"] for t in s["incidence_by_tertile"].values()) == s["n_analysed"]
+    for key in ("unadjusted", "adjusted_age_sex_bmi"):
+        o = s["odds_ratio_top_vs_bottom"][key]
+        assert o["or"] is not None and math.isfinite(o["or"]) and o["ci_low"] < o["or"] < o["ci_high"]
+    # onset is an examination after baseline; OPG rises with hyperglycaemia after onset
+    cases = cohort.people[cohort.people["diabetes"] == True]
+    assert set(cases["onset_year"]) <= {5.0, 10.0, 15.0}
+    assert s["opg_before_after_onset"]["mean_change"] > 0
+
+
+def test_serial_and_process_pool_agree():
+    spec = PopulationSpec(n=60, seed=5)
+    serial = run_cohort(spec, years=15, engine=SerialEngine(), chunk_size=20)
+    pool = run_cohort(spec, years=15, engine=ProcessPoolEngine(2), chunk_size=20)
+    pd.testing.assert_frame_equal(serial.people[OUTCOMES], pool.people[OUTCOMES], check_exact=True)
+    assert serial.people["person_id"].tolist() == list(range(60))
+
+
+def test_dask_local_cluster_agrees_with_serial():
+    pytest.importorskip("distributed")
+    from ranklsim.fitting.engines import DaskEngine
+
+    spec = PopulationSpec(n=40, seed=5)
+    serial = run_cohort(spec, years=15, chunk_size=10)
+    with DaskEngine(None, n_workers=2) as dask:
+        dist = run_cohort(spec, years=15, engine=dask, chunk_size=10)
+    pd.testing.assert_frame_equal(serial.people[OUTCOMES], dist.people[OUTCOMES], check_exact=True)
+
+
+def test_resume_skips_finished_chunks(tmp_path):
+    spec = PopulationSpec(n=60, seed=7)
+    first = run_cohort(spec, years=10, out_dir=tmp_path, chunk_size=20, max_chunks=1)  # "interrupted"
+    assert not first.complete and first.chunks_computed == 1 and len(first.people) == 20
+    chunk0 = tmp_path / "chunks" / "chunk_00000.csv"
+    stamp = chunk0.stat().st_mtime_ns
+    second = run_cohort(spec, years=10, out_dir=tmp_path, chunk_size=20)
+    assert second.complete and second.chunks_reused == 1 and second.chunks_computed == 2
+    assert chunk0.stat().st_mtime_ns == stamp  # not recomputed
+    third = run_cohort(spec, years=10, out_dir=tmp_path, chunk_size=20)
+    assert third.chunks_computed == 0 and third.chunks_reused == 3
+    fresh = run_cohort(spec, years=10, chunk_size=20)  # in memory, never on disk
+    pd.testing.assert_frame_equal(second.people, fresh.people, check_exact=True)
+    assert json.dumps(summary(second)) == json.dumps(summary(fresh))
+    with pytest.raises(ValueError, match="different settings"):
+        run_cohort(PopulationSpec(n=60, seed=8), years=10, out_dir=tmp_path, chunk_size=20)
+
+
+def test_failing_person_is_recorded_not_fatal():
+    rows = generate_population(PopulationSpec(n=3, seed=1)).to_dict("records")
+    rows[1][P.L_prod] = -1.0  # invalid: the model rejects it
+    _, out = run_chunk({"years": 5.0, "exam_years": [0, 5]}, (0, rows))
+    assert [r["person_id"] for r in out] == [0, 1, 2]
+    assert out[0]["error"] is None and out[2]["error"] is None
+    assert "L_prod" in out[1]["error"] and math.isnan(out[1]["fpg_y0"])
+
+
+def test_bad_input_errors_before_work(tmp_path):
+    for bad in (0, -5, 2.5):
+        with pytest.raises(ValueError, match="n must be"):
+            PopulationSpec(n=bad)
+    with pytest.raises(ValueError, match="years must be > 0"):
+        run_cohort(PopulationSpec(n=5), years=0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        run_cohort(PopulationSpec(n=5), years=5, chunk_size=0)
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+    for argv in (["--n", "0"], ["--n", "10", "--years", "0"], ["--n", "10", "--years", "-3"],
+                 ["--n", "ten"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["cohort", *argv, "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_writes_outputs(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+    out = tmp_path / "run"
+    args = parser.parse_args(["cohort", "--n", "30", "--years", "10", "--seed", "2", "--out", str(out),
+                              "--chunk-size", "15", "--quiet"])
+    assert args.func(args) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["n"] == 30 and s["years"] == 10
+    people = pd.read_csv(out / "people.csv")
+    assert len(people) == 30 and "error" in people
+    assert (out / "incidence_by_tertile.png").stat().st_size > 0
+    assert "cases" in capsys.readouterr().out
