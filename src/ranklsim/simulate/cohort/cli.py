@@ -60,7 +60,10 @@ def _engine(args):
 
     if args.scheduler:
         address = None if args.scheduler == "local" else args.scheduler
-        return DaskEngine(address, n_workers=args.workers)  # unreachable address -> ConnectionError
+        try:
+            return DaskEngine(address, n_workers=args.workers)
+        except (ConnectionError, ImportError) as exc:  # reported as a usage error, before any work
+            raise ValueError(str(exc)) from exc
     if args.workers > 1:
         return ProcessPoolEngine(args.workers)
     return SerialEngine()
