@@ -1,7 +1,7 @@
 """Fitting benchmarks: objective evaluations per second and multistart wall time, 1 vs 2 workers.
 
     .venv/bin/python benchmarks/fitting_benchmark.py [--out benchmarks/results/fitting_benchmark.json]
-        [--repeats 20] [--random-points 30] [--starts 50] [--max-nfev 10] [--workers 2]
+        [--repeats 20] [--random-points 30] [--starts 50] [--max-nfev 5] [--workers 2]
 
 See benchmarks/README.md ("Fitting") for what is measured. Prints a Markdown table and writes JSON
 with every individual time, the multistart summaries and machine information (including the load
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=20, help="evaluations at x_nominal per problem")
     ap.add_argument("--random-points", type=int, default=30, help="random (LHS) points per problem")
     ap.add_argument("--starts", type=int, default=50)
-    ap.add_argument("--max-nfev", type=int, default=10, help="least_squares max_nfev per start")
+    ap.add_argument("--max-nfev", type=int, default=5, help="least_squares max_nfev per start")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-multistart", action="store_true")

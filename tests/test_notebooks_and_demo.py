@@ -11,7 +11,10 @@ from nbclient import NotebookClient
 from ranklsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["01_quickstart.ipynb", "02_knockout.ipynb", "03_anti_rankl.ipynb", "04_metformin.ipynb"]
+NOTEBOOKS = ["01_quickstart.ipynb", "02_knockout.ipynb", "03_anti_rankl.ipynb", "04_metformin.ipynb",
+             "05_fitting.ipynb"]
+#: notebooks that need the optional fitting extras (pip install ranklsim[fitting])
+NEEDS_FITTING = {"05_fitting.ipynb": ("petab", "emcee")}
 
 
 def _code_cells(nb):
@@ -20,6 +23,8 @@ def _code_cells(nb):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_executes_in_fast_mode(name, monkeypatch):
+    for module in NEEDS_FITTING.get(name, ()):
+        pytest.importorskip(module, reason=f"{name} needs the fitting extras (pip install ranklsim[fitting])")
     monkeypatch.setenv("RANKLSIM_FAST", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)

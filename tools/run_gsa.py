@@ -27,7 +27,7 @@ def _git_commit() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
                               text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/ranklsim/models",
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src/ranklsim/models",
                                 "src/ranklsim/simulate"], cwd=root, capture_output=True, text=True, check=False).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
