@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub)
 
+    from ranklsim.simulate.cohort.cli import add_parsers as add_cohort_parsers
+
+    add_cohort_parsers(sub)
+
     s = sub.add_parser("simulate", help="plain time course of the acute model from the reference state")
     s.add_argument("--species", choices=SPECIES_NAMES, default="human")
     s.add_argument("--hours", type=float, default=24.0)
