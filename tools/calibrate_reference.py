@@ -136,6 +136,7 @@ def calibrate(species: str, keep: tuple[str, ...] = ()) -> dict[str, float]:
     settings["topp_G_scale"] = 100.0 / rr["G"]
     settings["G_bf_ref"] = rr["G"]
     settings["I_ref"] = rr["I"]
+    settings["M_ref"] = rr["M_hep"]
     derived.update(settings)
     for k in keep:
         derived.pop(k, None)

@@ -19,6 +19,7 @@ person for exclusion (prevalent diabetes), as in the study.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -81,18 +82,22 @@ def result_columns(exams: Sequence[float]) -> list[str]:
 
 
 def follow_person(model, overrides: Mapping[str, float], years: float = 15,
-                  exam_years: Sequence[float] = DEFAULT_EXAMS) -> dict:
+                  exam_years: Sequence[float] = DEFAULT_EXAMS, d0_drift: float = 0.0) -> dict:
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
     :func:`~ranklsim.simulate.cohort.population.person_overrides`); Topp rates given there are
-    applied from baseline on, reference Topp rates otherwise.
+    applied from baseline on, reference Topp rates otherwise.  ``d0_drift`` (per year) raises the
+    Topp death rate by ``exp(d0_drift * k)`` at the k-th anniversary of baseline (beta-cell ageing).
     """
     exams = exam_schedule(years, exam_years)
     ov = dict(overrides)
     topp = {k: float(ov.pop(k, model.parameter_value(k))) for k in _TOPP}
     held = {k: 0.0 for k in _TOPP}
     events = [Event(BURN_IN, k, v) for k, v in topp.items()]
+    if d0_drift:
+        events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.topp_d0, topp[P.topp_d0] * math.exp(d0_drift * k))
+                   for k in range(1, int(math.ceil(exams[-1])) + 1)]
     times = [0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams)]
     for attempt, settings in enumerate(SOLVER_ATTEMPTS):
         try:

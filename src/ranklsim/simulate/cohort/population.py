@@ -23,12 +23,16 @@ Assumptions and sources (each distribution is also documented on its field):
   (``u_infl0``); z_B scales beta-cell function (``beta_ref``, larger = weaker function), which
   also declines 0.5 %/year of age over 60 (assumption; age-related decline of insulin secretion).
 * Beta-cell failure propensity: log-normal multiplier of Topp's beta-cell death rate
-  ``topp_d0`` (median 1, log-SD 0.10, +0.4 %/year of age over 60; assumption), floored at 0.92:
-  lower death rates put Topp's fixed point below ~4.5 mmol/L, where the fasting model is
-  hypoglycaemic and the solver fails (x0.85 -> FPG 3.4 mmol/L).  The long-run fasting
-  glucose of Topp's model is set by d0 alone; d0 x ~1.17 puts it at 7.0 mmol/L and d0 above
-  r1^2/(4 r2) (x ~1.225) makes beta-cell mass collapse (Topp 2000 J Theor Biol 206:605), so a
-  few per cent of people cross into diabetes during follow-up.
+  ``topp_d0`` (median ``d0_median``, log-SD ``d0_log_sd``, +``d0_age_slope`` per year of age over
+  60; assumption).  The model multiplies it by (M_hep/M_ref)^bd_infl, the inflammatory stress of
+  hepatic NF-kB tone, which is where sRANKL, adiposity and the inflammatory trait enter.  The long-run
+  fasting glucose of Topp's model rises steeply with the effective death rate: x ~1.17 puts it at
+  7.0 mmol/L and above r1^2/(4 r2) (x ~1.225) beta-cell mass collapses (Topp 2000 J Theor Biol
+  206:605); below x ~0.9 the crowding term of the model holds glucose near 4.7 mmol/L.  During
+  follow-up the death rate rises by ``d0_drift_per_year`` (the cross-sectional age gradient applied
+  longitudinally, assumption), so onsets spread over the examinations.  ``d0_median``,
+  ``d0_log_sd`` and the model's ``bd_infl`` are calibrated to Bruneck (78/844 cases, OR 4.06;
+  tools/calibrate_cohort.py).
 * OPG production: log-normal multiplier, log-SD 0.25, +1 %/year of age over 60 (serum OPG rises
   with age, Kudlacek 2003 Bone 32:681 [memory]; spread assumed).
 """
@@ -83,9 +87,11 @@ class PopulationSpec:
     beta_fn_log_sd: float = 0.15  #: log-SD of beta-cell function per unit z_B (assumption)
     beta_fn_age_slope: float = 0.005  #: fractional decline of beta-cell function per year over 60
     rho_ir_beta: float = -0.2  #: correlation of z_IR and z_B (assumption)
-    d0_log_sd: float = 0.10  #: log-SD of the Topp death-rate multiplier (assumption)
+    d0_median: float = 0.93  #: median Topp death-rate multiplier (calibrated to Bruneck incidence)
+    d0_log_sd: float = 0.08  #: log-SD of the Topp death-rate multiplier (calibrated to the Bruneck OR)
     d0_age_slope: float = 0.004  #: log d0 multiplier per year of age over 60 (assumption)
-    d0_floor: float = 0.92  #: lowest d0 multiplier (Topp set point FPG ~4.5 mmol/L; see above)
+    d0_drift_per_year: float = 0.004  #: rise of log d0 per year of follow-up (assumption: = age slope)
+    d0_floor: float = 0.0  #: lowest d0 multiplier (0: none; the model's crowding term bounds mass)
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int | np.integer) or isinstance(self.n, bool) or self.n <= 0:
@@ -96,6 +102,8 @@ class PopulationSpec:
             raise ValueError(f"age_min must be below age_max, got {self.age_min}..{self.age_max}")
         if not 0.0 <= self.male_fraction <= 1.0:
             raise ValueError(f"male_fraction must be in [0, 1], got {self.male_fraction}")
+        if not self.d0_median > 0:
+            raise ValueError(f"d0_median must be > 0, got {self.d0_median}")
         if not -1.0 < self.rho_ir_beta < 1.0:
             raise ValueError(f"rho_ir_beta must be in (-1, 1), got {self.rho_ir_beta}")
         if not self.bmi_lean < self.bmi_obese:
@@ -132,8 +140,8 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     z1, z2 = rng.standard_normal((2, n))
     z_ir = z1
     z_beta = spec.rho_ir_beta * z1 + np.sqrt(1.0 - spec.rho_ir_beta**2) * z2
-    d0_mult = np.maximum(spec.d0_floor, np.exp(spec.d0_age_slope * (age - 60.0)
-                                               + spec.d0_log_sd * rng.standard_normal(n)))
+    d0_mult = np.maximum(spec.d0_floor, spec.d0_median * np.exp(spec.d0_age_slope * (age - 60.0)
+                                                                + spec.d0_log_sd * rng.standard_normal(n)))
 
     adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
     g_periph = spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_ir)

@@ -66,7 +66,8 @@ def run_chunk(context: dict, chunk: tuple[int, list[dict]]) -> tuple[int, list[d
     for row in rows:
         rec = {"person_id": int(row["person_id"])}
         try:
-            rec.update(follow_person(model, person_overrides(row), context["years"], exams))
+            rec.update(follow_person(model, person_overrides(row), context["years"], exams,
+                                     d0_drift=context.get("d0_drift", 0.0)))
             rec["error"] = None
         except Exception as exc:  # noqa: BLE001 - recorded per person by design
             rec.update(empty)
@@ -137,7 +138,7 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: st
     population = generate_population(spec)
     records = population.to_dict("records")
     chunks = [(i // chunk_size, records[i:i + chunk_size]) for i in range(0, len(records), chunk_size)]
-    context = {"years": float(years), "exam_years": list(exams)}
+    context = {"years": float(years), "exam_years": list(exams), "d0_drift": float(spec.d0_drift_per_year)}
     out = Path(out_dir) if out_dir is not None else None
     done: dict[int, pd.DataFrame] = {}
     if out is not None:
