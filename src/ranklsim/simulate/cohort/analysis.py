@@ -6,6 +6,15 @@ onset is interval-censored at the examinations, so incidence rates use the exami
 diagnosis (as a 5-yearly study does).  Odds ratios come from logistic regression
 (``statsmodels`` Logit) of incident diabetes on membership of the top vs the bottom tertile of
 baseline free sRANKL, unadjusted and adjusted for age, sex and BMI.
+
+Intervention arms (a people frame with an ``arm`` column): the Bruneck analysis above uses the
+``control`` arm (else the first arm); the ``arms`` section gives per arm n, cases, cumulative
+incidence and incidence per 1,000 PY, and the risk ratio of cumulative incidence vs control with
+a 95 % CI.  Every arm follows the same people, so the RR is computed on the people analysed in
+both arms (matched pairs) and its CI is the matched-pairs delta-method interval on the log scale:
+``var(log RR) = (b + c) / ((a + b)(a + c))`` with ``a`` = cases in both arms, ``b`` = cases in the
+arm only, ``c`` = cases in control only (e.g. Agresti, Categorical Data Analysis, matched pairs).
+No CI when either arm has no cases; with no discordant pairs the CI collapses to the estimate.
 """
 
 from __future__ import annotations
@@ -125,9 +134,55 @@ def _clean(obj):
     return obj
 
 
+def risk_ratio(arm: pd.DataFrame, control: pd.DataFrame) -> dict:
+    """Matched-pairs RR (95 % CI) of cumulative incidence, ``arm`` vs ``control`` (module docstring).
+
+    Both frames are analysed sets (see :func:`analysed`); people in both are paired by ``person_id``.
+    """
+    pairs = arm[["person_id", "case"]].merge(control[["person_id", "case"]], on="person_id",
+                                             suffixes=("_arm", "_control"))
+    x, y = pairs["case_arm"].to_numpy(int), pairs["case_control"].to_numpy(int)
+    a, b, c = int((x & y).sum()), int((x & (1 - y)).sum()), int(((1 - x) & y).sum())
+    out = {"n_pairs": len(pairs), "cases_arm": a + b, "cases_control": a + c, "discordant_arm_only": b,
+           "discordant_control_only": c, "rr": None, "ci_low": None, "ci_high": None,
+           "method": "matched-pairs log-RR delta method"}
+    if a + c == 0:
+        return {**out, "note": "no cases in the control arm"}
+    rr = (a + b) / (a + c)
+    out["rr"] = rr
+    if a + b == 0:
+        return {**out, "note": "no cases in the arm: no CI"}
+    se = math.sqrt((b + c) / ((a + b) * (a + c)))
+    out["ci_low"], out["ci_high"] = rr * math.exp(-1.96 * se), rr * math.exp(1.96 * se)
+    return out
+
+
+def arms_section(people: pd.DataFrame, arms) -> dict:
+    """Per arm: incidence (n, cases, cumulative incidence, per 1,000 PY) and RR vs control."""
+    sets = {name: analysed(people[people["arm"] == name]) for name in arms}
+    control = sets.get("control")
+    out = {}
+    for name, data in sets.items():
+        sub = people[people["arm"] == name]
+        entry = {"n_followed": len(sub), "n_errors": int(sub["error"].notna().sum()), **incidence(data),
+                 "fpg_last_exam_mean": None}
+        last = f"fpg_y{float(sub['followup_years'].max()) if len(sub) else 0:g}"
+        if len(data) and last in data:
+            entry["fpg_last_exam_mean"] = float(data[last].mean())
+        if control is not None and name != "control":
+            entry["risk_ratio_vs_control"] = risk_ratio(data, control)
+        out[name] = entry
+    return out
+
+
 def summary(result) -> dict:
     """JSON-serialisable summary of a :class:`~ranklsim.simulate.cohort.runner.CohortResult`."""
     people = result.people
+    arms = tuple(getattr(result, "arms", ()) or ())
+    if arms and "arm" in people:
+        all_arms = people
+        main = "control" if "control" in arms else arms[0]
+        people = people[people["arm"] == main]
     data = analysed(people)
     n_err = int(people["error"].notna().sum())
     n_base = int((people["baseline_diabetes"] == True).sum())
@@ -155,4 +210,7 @@ def summary(result) -> dict:
         "homa_ir_p80": float(data["homa_ir0"].quantile(0.8)) if len(data) else None,
         "rankl_free_median_pM": float(data[RANKL_COLUMN].median()) if len(data) else None,
     }
+    if arms and "arm" in result.people:
+        out["analysis_arm"] = main
+        out["arms"] = arms_section(all_arms, arms)
     return _clean(out)

@@ -12,6 +12,9 @@ their long-run glucose at baseline; with mass held, baseline glucose reflects in
 and beta-cell function at the reference mass (assumption; documented in the cohort README of the
 full issue).
 
+Interventions (cohort arms, :mod:`ranklsim.simulate.cohort.arms`) enter through ``extra_overrides``
+(parameter values set at baseline) and ``extra_events`` (same clock: baseline is ``BURN_IN``).
+
 Diagnosis: fasting plasma glucose >= 7.0 mmol/L at a scheduled examination after baseline
 (Kiechl 2013, ADA criteria); onset = first such examination year.  Baseline FPG >= 7.0 flags the
 person for exclusion (prevalent diabetes), as in the study.
@@ -22,6 +25,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
 
 from ranklsim.models.ids import P, V
 from ranklsim.simulate.simulator import Event, SimulationError
@@ -33,13 +40,25 @@ BURN_IN = 365.0
 DIABETES_FPG_MMOL = 7.0
 DEFAULT_EXAMS = (0, 5, 10, 15)
 _TOPP = (P.topp_d0, P.topp_r1, P.topp_r2)
-_SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O, V.beta]
-#: solver attempts: (relative tol, absolute tol, max internal steps).  The first uses the chronic
-#: view's tolerances with a step cap that fails fast; the fallbacks loosen the tolerances.  Some
-#: people otherwise stall CVODE for 100,000 steps (~0.6 s): beta-cell mass collapsing towards
-#: underflow (1e-100 mg), and slow approaches to low Topp set points (diagnosed, not yet fixed in
-#: the model; see the slice report).  The attempt used is recorded per person (``solver_attempt``).
-SOLVER_ATTEMPTS = ((1e-7, 1e-12, 5000), (1e-5, 1e-8, 20000), (1e-4, 1e-7, 100000))
+_SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O, V.beta, V.M_hep]
+#: solver attempts: (relative tol, absolute tol, max internal steps per output interval, output grid
+#: in days or None for the examination times only).  The first uses the chronic view's tolerances
+#: with a step cap that fails fast; the fallbacks loosen the tolerances and finally add a quarterly
+#: output grid, which restarts CVODE's step budget every 91 days.  Slow people are those whose set
+#: point lies in the crowding regime (beta-cell mass 1.5-3x reference, glucose ~4.7 mmol/L), where
+#: CVODE needs many small steps over years of steady state (diagnosed, not yet understood).  The
+#: attempt used is recorded per person (``solver_attempt``).
+SOLVER_ATTEMPTS = ((1e-7, 1e-12, 5000, None), (1e-5, 1e-8, 20000, None), (1e-6, 1e-10, 20000, 91.25),
+                   (1e-7, 1e-12, 5000, 30.0))
+#: a further attempt for runs with intervention events (``extra_events``): the loose attempts can
+#: fail with corrector-convergence errors right after a large dose is added to a depot (seen for
+#: denosumab in people whose burn-in already needs the fallbacks); tight relative and absolute
+#: tolerances with a large step budget pass.  Not used without ``extra_events``, so control runs
+#: are unchanged.
+DOSING_ATTEMPT = (1e-6, 1e-12, 100000, 91.25)
+#: receptor expression switches whose receptor is conserved in states (free + bound), so the
+#: switch alone does nothing after t = 0: changed at baseline, these states are scaled with it
+CONSERVED_RECEPTORS = {P.rank_hep_expr: (V.Rh, V.LRh), P.rank_bone_expr: (V.Rb, V.LRb)}
 
 
 @contextmanager
@@ -63,6 +82,27 @@ def _solver_settings(model, rtol: float, atol: float, max_steps: int,
         roadrunner.Logger.setLevel(level)
 
 
+def _simulate_scaled(model, times: list[float], overrides: dict, events: list[Event], scale: dict):
+    """As ``model.simulate`` but with the states in ``scale`` multiplied at ``BURN_IN``: the
+    burn-in is run alone, then the follow-up restarts from its final state (scaled), with the
+    burn-in's parameter values and the events shifted; the baseline row is the burn-in's (the
+    examination is taken before the intervention)."""
+    states = list(model.state_ids)
+    burn_times = sorted({0.0, BURN_IN, *(t for t in times if t <= BURN_IN)})  # keep an output grid
+    burn = model.simulate(times=burn_times, overrides=overrides, events=[e for e in events if e.time < BURN_IN],
+                          selections=list(dict.fromkeys([*_SELECTIONS, *states])))
+    end = burn.frame.iloc[-1]
+    initial = {s: float(end[s]) * scale.get(s, 1.0) for s in states}
+    shifted = [Event(e.time - BURN_IN, e.target, e.value, e.op) for e in events if e.time >= BURN_IN]
+    follow = model.simulate(times=[t - BURN_IN for t in times if t >= BURN_IN], overrides=overrides,
+                            initial=initial, events=shifted, selections=_SELECTIONS)
+    frame = follow.frame.copy()
+    frame.loc[0, _SELECTIONS] = end[_SELECTIONS].to_numpy()  # baseline exam: before the intervention
+    frame["time"] = frame["time"] + BURN_IN
+    first = burn.frame.iloc[:-1][["time", *_SELECTIONS]]
+    return SimpleNamespace(frame=pd.concat([first, frame], ignore_index=True))
+
+
 def exam_schedule(years: float, exam_years: Sequence[float] = DEFAULT_EXAMS) -> tuple[float, ...]:
     """The examination years used for a follow-up of ``years`` (baseline 0 always included)."""
     if not years > 0:
@@ -77,38 +117,75 @@ def result_columns(exams: Sequence[float]) -> list[str]:
     """Column names of :func:`follow_person`'s record for an examination schedule."""
     cols = ["baseline_diabetes", "diabetes", "onset_year", "followup_years", "solver_attempt", "homa_ir0", "insulin0",
             "rankl_free0", "rankl_total0"]
-    cols += [f"fpg_y{y:g}" for y in exams] + [f"opg_y{y:g}" for y in exams] + [f"beta_y{y:g}" for y in exams]
+    for prefix, _ in _EXAM_COLUMNS:
+        cols += [f"{prefix}_y{y:g}" for y in exams]
     return cols
 
 
+#: per-examination columns: prefix -> output id (free sRANKL pM; hepatic NF-kB tone M_hep uM, the
+#: IKK memory that scales beta-cell death)
+_EXAM_COLUMNS = (("fpg", V.G_mM), ("opg", V.O), ("beta", V.beta), ("rankl", V.L), ("mhep", V.M_hep))
+
+
 def follow_person(model, overrides: Mapping[str, float], years: float = 15,
-                  exam_years: Sequence[float] = DEFAULT_EXAMS, d0_drift: float = 0.0) -> dict:
+                  exam_years: Sequence[float] = DEFAULT_EXAMS, d0_drift: float = 0.0, *,
+                  extra_overrides: Mapping[str, float] | None = None,
+                  extra_events: Sequence[Event] = ()) -> dict:
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
     :func:`~ranklsim.simulate.cohort.population.person_overrides`); Topp rates given there are
     applied from baseline on, reference Topp rates otherwise.  ``d0_drift`` (per year) raises the
     Topp death rate by ``exp(d0_drift * k)`` at the k-th anniversary of baseline (beta-cell ageing).
+
+    Interventions from baseline: ``extra_overrides`` are parameter values set at ``BURN_IN`` (after
+    the person's Topp rates; not Topp rates themselves), ``extra_events`` are further events in
+    the simulation clock (days; baseline = ``BURN_IN``, none before it), applied after the
+    person's own events at equal times.
     """
     exams = exam_schedule(years, exam_years)
     ov = dict(overrides)
     topp = {k: float(ov.pop(k, model.parameter_value(k))) for k in _TOPP}
     held = {k: 0.0 for k in _TOPP}
+    extra = dict(extra_overrides or {})
+    if clash := sorted(set(extra) & set(_TOPP)):
+        raise ValueError(f"extra_overrides may not set the Topp rates {clash} (they are the person's)")
+    early = [e for e in extra_events if e.time < BURN_IN]
+    if early:
+        raise ValueError(f"extra_events before baseline (day {BURN_IN:g}): first at day {early[0].time:g}")
+    scale: dict[str, float] = {}
+    for pid, states in CONSERVED_RECEPTORS.items():
+        if pid in extra:
+            old, new = float(ov.get(pid, model.parameter_value(pid))), float(extra[pid])
+            if new != old:
+                if old <= 0.0:
+                    raise ValueError(f"cannot raise {pid} from 0 at baseline (its receptor states are 0)")
+                scale.update({s: new / old for s in states})
     events = [Event(BURN_IN, k, v) for k, v in topp.items()]
+    events += [Event(BURN_IN, k, float(v)) for k, v in extra.items()]
     if d0_drift:
         events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.topp_d0, topp[P.topp_d0] * math.exp(d0_drift * k))
                    for k in range(1, int(math.ceil(exams[-1])) + 1)]
+    events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
     times = [0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams)]
-    for attempt, settings in enumerate(SOLVER_ATTEMPTS):
+    attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
+    for attempt, (rtol, atol, max_steps, grid) in enumerate(attempts):
+        run_times = times if grid is None else sorted({*times, *(float(t) for t in np.arange(0.0, times[-1], grid))})
         try:
-            with _solver_settings(model, *settings, quiet=attempt < len(SOLVER_ATTEMPTS) - 1):
-                res = model.simulate(times=times, overrides={**ov, **held}, events=events,
-                                     selections=_SELECTIONS)
+            with _solver_settings(model, rtol, atol, max_steps, quiet=attempt < len(attempts) - 1):
+                if scale:  # a receptor switch at baseline: restart from the scaled burn-in state
+                    res = _simulate_scaled(model, run_times, {**ov, **held}, events, scale)
+                else:
+                    res = model.simulate(times=run_times, overrides={**ov, **held}, events=events,
+                                         selections=_SELECTIONS)
             break
         except SimulationError:
-            if attempt == len(SOLVER_ATTEMPTS) - 1:
+            if attempt == len(attempts) - 1:
                 raise
-    f = res.frame.iloc[1:].reset_index(drop=True)  # drop t = 0 (reference state)
+    frame = res.frame
+    if len(frame) != len(times):  # keep the examination rows of a gridded run
+        frame = frame[np.isin(frame["time"].to_numpy(), times)]
+    f = frame.iloc[1:].reset_index(drop=True)  # drop t = 0 (reference state)
     fpg = f[V.G_mM].to_numpy()
     base_dm = bool(fpg[0] >= DIABETES_FPG_MMOL)
     onset = next((y for y, g in zip(exams[1:], fpg[1:], strict=True) if g >= DIABETES_FPG_MMOL), None)
@@ -123,7 +200,7 @@ def follow_person(model, overrides: Mapping[str, float], years: float = 15,
         "rankl_free0": float(f[V.L].iloc[0]),
         "rankl_total0": float(f[V.L_total].iloc[0]),
     }
-    for prefix, col in (("fpg", V.G_mM), ("opg", V.O), ("beta", V.beta)):
+    for prefix, col in _EXAM_COLUMNS:
         for y, v in zip(exams, f[col].to_numpy(), strict=True):
             out[f"{prefix}_y{y:g}"] = float(v)
     return out

@@ -1,0 +1,376 @@
+"""Intervention arms of the virtual cohort: the same people followed under an intervention.
+
+An arm changes a person's model from the baseline examination (``t = BURN_IN``) to the end of
+follow-up; the burn-in and the baseline exam are identical in every arm, so the arms are paired
+(same seed, same people, same baseline).  Built-in arms (:data:`BUILTIN_ARMS`):
+
+* ``control``: no intervention.
+* ``denosumab``: 60 mg SC every 182.5 days (catalogue default dose; Prolia label), from baseline
+  to the end of follow-up (15 years: 30 doses).  Dosed explicitly as events built by the scenario
+  runner (:meth:`ranklsim.simulate.runner.ArmRunner.events`), i.e. the model's antibody PK.
+* ``metformin``: 1000 mg twice daily (2000 mg/day, the top arm of the built-in ``human-metformin``
+  scenario), both modelled effects (EGP and RANKL) on.  See "Metformin" below.
+* ``rank_blockade``: hepatocyte RANK blockade, the catalogue's ``hepatic_rank_ko`` genotype switch
+  (``rank_hep_expr = 1 - fraction``) applied from baseline; ``rank_blockade:0.5`` is a 50 %
+  knockdown (any fraction in [0, 1]; arm name ``rank_blockade50``).
+
+A scenario TOML file (``path/to/file.toml``) gives the genotype changes, parameter overrides,
+diet periods and treatments of the file's first non-control arm (the first with any of these);
+the arm's ``subject`` is ignored (the virtual person is the subject) and its start days count
+from baseline.  Repeated treatments (``every_days`` or a metformin ``regimen``) are continued to
+the end of follow-up whatever their ``n_doses``; a single dose stays single.  The arm is named
+after the file's arm (non-alphanumerics replaced by ``_``).  The file must be a human scenario.
+
+Metformin: twice-daily dosing for 15 years would be ~11,000 dose events, and the scenario code
+has no continuous-exposure option, so the cohort uses the regimen's *average steady-state
+effect*.  The metformin PK of the model is linear and independent of the rest of the model, so
+the mean effects over one dosing interval at steady state (``E_met_egp`` on the liver
+concentration, ``E_met_rankl`` on the plasma concentration; :func:`metformin_mean_effects`,
+computed once per regimen from the model's PK with explicit doses) are constants, and the model's
+effect terms are reproduced exactly by parameters:
+
+* EGP: ``max(0, kp1*gng - kp2*Gp - (kp3*Id + kp4*Ipo)*ins) * (1 - E)`` equals the same term with
+  ``gi_kp1..gi_kp4`` each multiplied by ``1 - E`` (a positive factor commutes with ``max(0, .)``);
+* sRANKL production ``L_prod * rankl_expr * ... * (1 - E_rankl)``: ``rankl_expr x (1 - E_rankl)``.
+
+These are set from the treatment start (baseline) on.  Over a dosing interval the real effect
+swings (bid 1000 mg: E_met_egp 0.12-0.57, mean 0.32), and fasting glucose with it (4.2-6.4
+mmol/L in the diabetic virtual subject): the average effect reproduces the *daily mean* glucose,
+free sRANKL and hepatic NF-kB tone of explicit dosing (tests: within 0.1 mmol/L and 1 % after
+90 days), which is what drives the slow beta-cell dynamics, but not the morning trough at which
+fasting glucose is measured.  So before every examination after the treatment start the arm
+switches back to explicit doses for :data:`EXAM_WINDOW_DAYS` (the regimen's last doses before the
+exam, the last one a dosing interval before it, e.g. the evening dose 12 h before a morning exam
+for bid): the exam reads the trough fasting glucose of the explicitly dosed regimen (test: within
+0.05 mmol/L of the scenario runner's day-90 fasting value); at the exam the metformin states are
+cleared and the average effect resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from ranklsim.models.ids import P, V
+from ranklsim.simulate.catalog import DRUGS, GENOTYPES
+from ranklsim.simulate.scenario import Arm, DietPeriod, Treatment
+from ranklsim.simulate.scenario_parts import METFORMIN_SLOT, unknown_name_message
+from ranklsim.simulate.simulator import Event
+
+DAYS_PER_YEAR = 365.0
+#: days of explicit metformin dosing before each examination (PK steady state: plasma half-life
+#: ~4.3 h, so 2 days = 11 half-lives)
+EXAM_WINDOW_DAYS = 2.0
+#: parameters multiplied by (1 - mean E_met_egp) in the average-effect metformin approximation
+EGP_PARAMETERS = (P.gi_kp1, P.gi_kp2, P.gi_kp3, P.gi_kp4)
+_MET_STATES = (V.Met_gut, V.Met_int, V.C_met, V.C_met_liv)
+_EPS = 1e-9
+_DENOSUMAB = Treatment(drug="denosumab", dose=DRUGS["denosumab"].default_dose, route="sc", every_days=182.5)
+_METFORMIN = Treatment(drug="metformin", dose=1000.0, unit="mg", regimen="bid")
+_RANK_KO = "hepatic_rank_ko"
+BUILTIN_ARMS = {
+    "control": "no intervention",
+    "denosumab": "denosumab 60 mg SC every 182.5 days from baseline",
+    "metformin": "metformin 1000 mg bid from baseline (average steady-state effect; EGP and RANKL effects)",
+    "metformin_mean": "as metformin, but exams read the average-effect state (daily-mean glucose, "
+                      "no explicit pre-exam doses)",
+    "rank_blockade": "hepatocyte RANK blockade (hepatic_rank_ko switch) from baseline; "
+                     "rank_blockade:FRACTION for a partial knockdown",
+}
+
+
+@cache
+def _model():
+    from ranklsim import load_model
+
+    return load_model("human", "chronic")
+
+
+def _scenario_events(model, arm: Arm, duration_days: float, overrides: Mapping[str, float]) -> list[Event]:
+    """Dosing and diet events of ``arm`` from the scenario runner's own code (days from its start).
+
+    :meth:`ArmRunner.events` reads only ``scenario.duration_days`` and the chronic model's
+    parameter table; the stand-in avoids building the acute model that ``ArmRunner()`` also loads.
+    """
+    from ranklsim.simulate.runner import ArmRunner
+
+    runner = object.__new__(ArmRunner)
+    runner.scenario = SimpleNamespace(duration_days=float(duration_days))
+    runner.chronic = model
+    return runner.events(arm, dict(overrides))
+
+
+def _extended(tr: Treatment, end_day: float) -> Treatment | None:
+    """``tr`` with its repeats continued to just before ``end_day`` (None if it starts after it)."""
+    if tr.start_day >= end_day - _EPS:
+        return None
+    step = tr.interval_days
+    if step is None:
+        return tr
+    n = int(math.floor((end_day - _EPS - tr.start_day) / step)) + 1
+    return tr.model_copy(update={"n_doses": max(n, 1)})
+
+
+@cache
+def metformin_mean_effects(dose_mg: float, interval_days: float, body_weight_kg: float | None = None,
+                           steady_days: float = 5.0, points: int = 721) -> tuple[float, float]:
+    """Mean ``(E_met_egp, E_met_rankl)`` over one dosing interval at steady state (effects on).
+
+    From the human chronic model's metformin PK with explicit doses every ``interval_days`` for
+    ``steady_days`` (trapezoid mean over the interval before the next dose).
+    """
+    model = _model()
+    tr = Treatment(drug="metformin", dose=dose_mg, unit="mg", every_days=interval_days,
+                   n_doses=int(round(steady_days / interval_days)) + 1)
+    ov = {} if body_weight_kg is None else {P.BW: body_weight_kg}
+    evs = _scenario_events(model, Arm(name="pk", treatments=(tr,)), tr.last_day + interval_days, ov)
+    t1 = tr.last_day
+    t0 = t1 - interval_days
+    grid = np.linspace(t0, t1, points)
+    res = model.simulate(times=[0.0, *grid], overrides={**ov, P.met_egp_on: 1.0, P.met_rankl_on: 1.0},
+                         events=[e for e in evs if e.time < t1 - _EPS], selections=[V.E_met_egp, V.E_met_rankl])
+    f = res.frame.iloc[1:]
+    span = grid[-1] - grid[0]
+    return (float(np.trapezoid(f[V.E_met_egp], grid) / span), float(np.trapezoid(f[V.E_met_rankl], grid) / span))
+
+
+@dataclass(frozen=True)
+class MetforminExposure:
+    """A metformin regimen given as its average steady-state effect (module docstring)."""
+
+    treatment: Treatment
+    egp_effect: float  #: mean E_met_egp (0 with the EGP effect off)
+    rankl_effect: float  #: mean E_met_rankl (0 with the RANKL effect off)
+
+    @classmethod
+    def of(cls, tr: Treatment, body_weight_kg: float | None = None) -> MetforminExposure:
+        if DRUGS[tr.drug].slot != METFORMIN_SLOT:
+            raise ValueError(f"{tr.drug} is not metformin")
+        if tr.interval_days is None:
+            raise ValueError("a cohort metformin arm needs a repeated regimen (regimen or every_days), "
+                             "not a single dose")
+        bw = None if body_weight_kg is None else float(body_weight_kg)
+        dose = tr.dose_mg(bw if bw is not None else _model().parameter_value(P.BW))
+        egp, rankl = metformin_mean_effects(float(dose), float(tr.interval_days), bw)
+        return cls(tr, egp if "egp" in tr.effects else 0.0, rankl if "rankl" in tr.effects else 0.0)
+
+    def to_dict(self) -> dict:
+        return {"treatment": self.treatment.model_dump(mode="json"), "mean_E_met_egp": self.egp_effect,
+                "mean_E_met_rankl": self.rankl_effect}
+
+
+@dataclass(frozen=True)
+class CohortArm:
+    """An intervention applied to every person from baseline.
+
+    ``overrides``: parameter values set at baseline (genotype switches, effect switches, file
+    overrides).  ``treatments``: drugs dosed explicitly (events), repeats continued to the end of
+    follow-up.  ``metformin``: a regimen given as its average effect.  ``diet``: diet periods.
+    All days count from baseline.
+    """
+
+    name: str
+    description: str = ""
+    overrides: Mapping[str, float] = field(default_factory=dict)
+    treatments: tuple[Treatment, ...] = ()
+    metformin: MetforminExposure | None = None
+    diet: tuple[DietPeriod, ...] = ()
+    source: str = "built-in"
+    #: metformin: explicit doses before each exam (trough reading); False: the exam reads the
+    #: average-effect state (daily-mean glucose)
+    exam_window: bool = True
+
+    @property
+    def is_control(self) -> bool:
+        return not (self.overrides or self.treatments or self.metformin or self.diet)
+
+    def to_dict(self) -> dict:
+        """JSON description (recorded in a run folder's run.json)."""
+        return {"name": self.name, "description": self.description, "source": self.source,
+                "overrides": {k: float(v) for k, v in sorted(self.overrides.items())},
+                "treatments": [t.model_dump(mode="json") for t in self.treatments],
+                "metformin": self.metformin.to_dict() if self.metformin else None,
+                "diet": [d.model_dump(mode="json") for d in self.diet], "exam_window": self.exam_window}
+
+    def events(self, offset: float, years: float, exam_years: Sequence[float] = (), *, model=None,
+               person: Mapping[str, float] | None = None) -> list[Event]:
+        """Events (chronic clock, days) of this arm for a follow-up of ``years`` from ``offset``.
+
+        ``offset`` is the baseline day (``BURN_IN``); ``exam_years`` the examinations (metformin's
+        explicit pre-exam window); ``person``: the person's parameter overrides (body weight,
+        values the metformin approximation scales).  ``overrides`` are not included (see
+        :func:`~ranklsim.simulate.cohort.followup.follow_person`'s ``extra_overrides``).
+        """
+        model = model or _model()
+        person = dict(person or {})
+        end = float(years) * DAYS_PER_YEAR
+        evs: list[Event] = []
+        dosed = tuple(t for t in (_extended(tr, end) for tr in self.treatments) if t is not None)
+        if dosed or self.diet:
+            arm = Arm(name=self.name, diet=self.diet, treatments=dosed)
+            evs += [Event(offset + e.time, e.target, e.value, e.op)
+                    for e in _scenario_events(model, arm, end, person) if e.time < end - _EPS]
+        if self.metformin is not None:
+            evs += self._metformin_events(model, offset, end, exam_years, {**person, **self.overrides})
+        return sorted(evs, key=lambda e: e.time)
+
+    def _metformin_events(self, model, offset: float, end: float, exam_years: Sequence[float],
+                          values: Mapping[str, float]) -> list[Event]:
+        met = self.metformin
+        tr = met.treatment
+        base = {k: float(values.get(k, model.parameter_value(k))) for k in (*EGP_PARAMETERS, P.rankl_expr)}
+        average = {k: base[k] * (1.0 - met.egp_effect) for k in EGP_PARAMETERS}
+        average[P.rankl_expr] = base[P.rankl_expr] * (1.0 - met.rankl_effect)
+        start, step = tr.start_day, tr.interval_days
+        if start >= end - _EPS:
+            return []
+        evs = [Event(offset + start, k, v) for k, v in average.items()]
+        for y in (exam_years if self.exam_window else ()):
+            exam = float(y) * DAYS_PER_YEAR
+            first = exam - EXAM_WINDOW_DAYS
+            if exam <= start + _EPS or exam > end + _EPS:
+                continue
+            k0 = max(0, math.ceil((first - start) / step - _EPS))  # regimen doses within the window
+            k1 = math.floor((exam - start) / step - _EPS)  # the last dose strictly before the exam
+            if k1 < k0:
+                continue
+            window = tr.model_copy(update={"start_day": start + k0 * step, "n_doses": k1 - k0 + 1})
+            t0 = offset + window.start_day
+            evs += [Event(t0, k, v) for k, v in base.items()]  # explicit PK effects, not the average
+            evs += [Event(offset + e.time, e.target, e.value, e.op)
+                    for e in _scenario_events(model, Arm(name="w", treatments=(window,)), end, values)]
+            evs += [Event(offset + exam, s, 0.0) for s in _MET_STATES]  # after the exam reading
+            evs += [Event(offset + exam, k, v) for k, v in average.items()]
+        return evs
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.strip()).strip("_") or "arm"
+
+
+def _metformin_switches(tr: Treatment) -> dict[str, float]:
+    return {P.met_egp_on: 1.0 if "egp" in tr.effects else 0.0,
+            P.met_rankl_on: 1.0 if "rankl" in tr.effects else 0.0}
+
+
+def _rank_blockade(fraction: float) -> CohortArm:
+    name = "rank_blockade" if fraction == 1.0 else f"rank_blockade{fraction * 100:g}"
+    return CohortArm(name, f"hepatocyte RANK blockade, fraction {fraction:g} (hepatic_rank_ko switch)",
+                     overrides=GENOTYPES[_RANK_KO].overrides(fraction))
+
+
+def builtin_arm(name: str) -> CohortArm:
+    """A built-in arm by name (:data:`BUILTIN_ARMS`; ``rank_blockade:FRACTION``)."""
+    if name == "control":
+        return CohortArm("control", BUILTIN_ARMS["control"])
+    if name == "denosumab":
+        return CohortArm("denosumab", BUILTIN_ARMS["denosumab"], treatments=(_DENOSUMAB,))
+    if name == "metformin":
+        return CohortArm("metformin", BUILTIN_ARMS["metformin"], overrides=_metformin_switches(_METFORMIN),
+                         metformin=MetforminExposure.of(_METFORMIN))
+    if name == "metformin_mean":
+        return CohortArm("metformin_mean", BUILTIN_ARMS["metformin_mean"],
+                         overrides=_metformin_switches(_METFORMIN), metformin=MetforminExposure.of(_METFORMIN),
+                         exam_window=False)
+    if name == "rank_blockade":
+        return _rank_blockade(1.0)
+    if name.startswith("rank_blockade:"):
+        return _rank_blockade(_fraction(name))
+    raise ValueError(unknown_name_message("cohort arm", name, list(BUILTIN_ARMS)) +
+                     " (or a scenario .toml file)")
+
+
+def _fraction(name: str) -> float:
+    text = name.split(":", 1)[1]
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"cohort arm {name!r}: the blockade fraction must be a number in [0, 1], got {text!r}")
+    return value
+
+
+def _is_path(token: str) -> bool:
+    return token.endswith(".toml") or "/" in token or "\\" in token
+
+
+def arm_from_scenario_file(path: str | Path) -> CohortArm:
+    """The first non-control arm of a scenario TOML file as a cohort arm (module docstring)."""
+    from ranklsim.simulate.scenario import load_scenario_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"cohort arm {str(path)!r}: no such scenario file")
+    sc = load_scenario_file(path)  # ScenarioError (a ValueError) if invalid
+    if sc.model_species != "human":
+        raise ValueError(f"{path}: the cohort runs the human model; scenario species is {sc.species!r}")
+    arm = next((a for a in sc.arms if a.treatments or a.genotype or a.overrides or a.diet), None)
+    if arm is None:
+        raise ValueError(f"{path}: no non-control arm (every arm has no treatments, genotype changes, "
+                         "diet periods or overrides); a cohort arm needs an intervention")
+    metformin = [t for t in arm.treatments if DRUGS[t.drug].slot == METFORMIN_SLOT]
+    if len(metformin) > 1:
+        raise ValueError(f"{path}: arm {arm.name!r} has {len(metformin)} metformin treatments; "
+                         "a cohort arm takes one")
+    ov: dict[str, float] = {**arm.genotype_overrides(), **arm.overrides}
+    exposure = None
+    if metformin:
+        ov.update(_metformin_switches(metformin[0]))
+        exposure = MetforminExposure.of(metformin[0], ov.get(P.BW))
+    dosed = tuple(t for t in arm.treatments if DRUGS[t.drug].slot != METFORMIN_SLOT)
+    return CohortArm(_slug(arm.name), f"{arm.name} ({path.name})", overrides=ov, treatments=dosed,
+                     metformin=exposure, diet=arm.diet, source=str(path))
+
+
+def check_arm_names(names_or_paths: Sequence[str]) -> list[str]:
+    """Validate arm tokens without simulating (names, fractions, files exist); the tokens back."""
+    tokens = [str(t).strip() for t in names_or_paths]
+    if not tokens or any(not t for t in tokens):
+        raise ValueError(f"give at least one cohort arm and no empty names; choose from: {', '.join(BUILTIN_ARMS)} "
+                         "or a scenario .toml file")
+    for tok in tokens:
+        if _is_path(tok) or Path(tok).is_file() and tok not in BUILTIN_ARMS:
+            if not Path(tok).is_file():
+                raise ValueError(f"cohort arm {tok!r}: no such scenario file")
+        elif tok.startswith("rank_blockade:"):
+            _fraction(tok)
+        elif tok not in BUILTIN_ARMS:
+            raise ValueError(unknown_name_message("cohort arm", tok, list(BUILTIN_ARMS)) +
+                             " (or a scenario .toml file)")
+    return tokens
+
+
+def resolve_arms(names_or_paths: Sequence[str | CohortArm]) -> list[CohortArm]:
+    """Cohort arms from built-in names, ``rank_blockade:FRACTION`` or scenario TOML paths.
+
+    Every token is checked before anything is built; unknown names raise ValueError naming the
+    valid ones; duplicate arm names are an error.  :class:`CohortArm` objects pass through.
+    """
+    if isinstance(names_or_paths, str | CohortArm):
+        names_or_paths = [names_or_paths]
+    check_arm_names([t for t in names_or_paths if not isinstance(t, CohortArm)] or ["control"])
+    arms = []
+    for tok in names_or_paths:
+        if isinstance(tok, CohortArm):
+            arms.append(tok)
+        elif _is_path(str(tok)) or (Path(str(tok)).is_file() and str(tok) not in BUILTIN_ARMS):
+            arms.append(arm_from_scenario_file(str(tok).strip()))
+        else:
+            arms.append(builtin_arm(str(tok).strip()))
+    seen: set[str] = set()
+    for a in arms:
+        if a.name in seen:
+            raise ValueError(f"duplicate cohort arm name {a.name!r}")
+        seen.add(a.name)
+    return arms
