@@ -114,7 +114,7 @@ def _extended(tr: Treatment, end_day: float) -> Treatment | None:
     step = tr.interval_days
     if step is None:
         return tr
-    n = int(math.floor((end_day - _EPS - tr.start_day) / step)) + 1
+    n = math.floor((end_day - _EPS - tr.start_day) / step) + 1
     return tr.model_copy(update={"n_doses": max(n, 1)})
 
 
@@ -128,7 +128,7 @@ def metformin_mean_effects(dose_mg: float, interval_days: float, body_weight_kg:
     """
     model = _model()
     tr = Treatment(drug="metformin", dose=dose_mg, unit="mg", every_days=interval_days,
-                   n_doses=int(round(steady_days / interval_days)) + 1)
+                   n_doses=round(steady_days / interval_days) + 1)
     ov = {} if body_weight_kg is None else {P.BW: body_weight_kg}
     evs = _scenario_events(model, Arm(name="pk", treatments=(tr,)), tr.last_day + interval_days, ov)
     t1 = tr.last_day

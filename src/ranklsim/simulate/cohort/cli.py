@@ -40,6 +40,16 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _arm_list(text: str) -> list[str]:
+    """``--arms``: comma-separated arm names or scenario TOML paths, checked at parse time."""
+    from ranklsim.simulate.cohort.arms import check_arm_names
+
+    try:
+        return check_arm_names([t for t in text.split(",")])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_parsers(sub) -> None:
     """Add the ``cohort`` sub-command to an ``argparse`` sub-parsers object."""
     c = sub.add_parser("cohort", help="virtual Bruneck-style cohort: diabetes incidence by sRANKL tertile")
@@ -51,6 +61,9 @@ def add_parsers(sub) -> None:
     c.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port), or 'local' for a "
                                        "LocalCluster of --workers processes")
     c.add_argument("--chunk-size", type=_positive_int, default=500, help="people per chunk (default 500)")
+    c.add_argument("--arms", type=_arm_list, help="intervention arms, comma-separated: control, denosumab, "
+                   "metformin, metformin_mean, rank_blockade, rank_blockade:FRACTION or a scenario .toml file "
+                   "(its first non-control arm); default: control only, no arm column")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_cohort)
 
@@ -102,9 +115,14 @@ def cmd_cohort(args: argparse.Namespace) -> int:
 
     spec = PopulationSpec(n=args.n, seed=args.seed)  # validated before any work
     out = Path(args.out)
+    arms = None
+    if getattr(args, "arms", None):
+        from ranklsim.simulate.cohort.arms import resolve_arms
+
+        arms = resolve_arms(args.arms)  # ValueError (exit 2) before any work
     with _engine(args) as engine:
         result = run_cohort(spec, years=args.years, engine=engine, out_dir=out,
-                            chunk_size=args.chunk_size, progress=not args.quiet)
+                            chunk_size=args.chunk_size, progress=not args.quiet, arms=arms)
     summ = make_summary(result)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summ, indent=2, sort_keys=True))
@@ -118,4 +136,10 @@ def cmd_cohort(args: argparse.Namespace) -> int:
     print(f"{summ['n_analysed']} analysed ({summ['n_excluded']} excluded), {summ['cases']} cases, "
           f"{summ['incidence_per_1000_py'] or 0:.2f} per 1,000 PY; OR top vs bottom sRANKL tertile {or_text}; "
           f"wrote {out}")
+    for name, a in (summ.get("arms") or {}).items():
+        rr = a.get("risk_ratio_vs_control") or {}
+        rr_text = (f"; RR vs control {rr['rr']:.2f}" + (f" ({rr['ci_low']:.2f}-{rr['ci_high']:.2f})"
+                                                       if rr.get("ci_low") is not None else "")
+                   if rr.get("rr") is not None else "")
+        print(f"  arm {name}: {a['cases']}/{a['n']} cases, {a['per_1000_py'] or 0:.2f} per 1,000 PY{rr_text}")
     return 0

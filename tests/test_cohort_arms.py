@@ -1,0 +1,203 @@
+"""Intervention arms of the virtual cohort (issue 5, item 5): same people under an intervention."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ranklsim.fitting.engines import ProcessPoolEngine
+from ranklsim.models.ids import P, V
+from ranklsim.simulate.catalog import SUBJECTS
+from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
+from ranklsim.simulate.cohort.arms import BUILTIN_ARMS, CohortArm, resolve_arms
+from ranklsim.simulate.cohort.cli import add_parsers
+from ranklsim.simulate.scenario import loads_scenario
+
+#: 2.25 y is mid-way between two denosumab doses (doses every 182.5 d from baseline), where the
+#: antibody suppresses free sRANKL; at 5 and 10 y the dose falls on the exam (trough, rebound)
+EXAMS = (0, 2.25, 5, 10)
+
+
+@pytest.fixture(scope="module")
+def arms_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("arms")
+    with ProcessPoolEngine(2) as engine:
+        res = run_cohort(PopulationSpec(n=60, seed=2), years=10, exam_years=EXAMS, engine=engine, out_dir=out,
+                         chunk_size=30, arms=["control", "denosumab", "rank_blockade"])
+    return out, res
+
+
+def _by_arm(res, arm):
+    return res.people[res.people["arm"] == arm].set_index("person_id")
+
+
+def test_resolve_builtin_and_scenario_arms(tmp_path):
+    arms = resolve_arms(["control", "denosumab", "metformin", "rank_blockade", "rank_blockade:0.5"])
+    assert [a.name for a in arms] == ["control", "denosumab", "metformin", "rank_blockade", "rank_blockade50"]
+    control, deno, met, ko, kd = arms
+    assert control.is_control and not control.events(365.0, 15)
+    doses = [e for e in deno.events(365.0, 15) if e.target == V.Ab_sc]
+    assert len(doses) == 30 and doses[0].time == 365.0 and doses[-1].time == pytest.approx(365.0 + 29 * 182.5)
+    assert doses[0].value == pytest.approx(60e-3 / 147_000.0 * 1e12)  # 60 mg in pmol
+    # metformin 1000 mg bid: mean steady-state effects; parameters scaled by (1 - E), no gut doses
+    # outside the pre-exam windows
+    assert 0.25 < met.metformin.egp_effect < 0.4 and 0.2 < met.metformin.rankl_effect < 0.35
+    evs = met.events(365.0, 15, exam_years=(0, 5, 10, 15))
+    kp1 = [e for e in evs if e.target == P.gi_kp1]
+    assert kp1[0].time == 365.0 and kp1[0].value < 3.0
+    assert len([e for e in evs if e.target == V.Met_gut and e.op == "add"]) == 3 * 4  # 4 doses before 3 exams
+    assert ko.overrides == {P.rank_hep_expr: 0.0} and kd.overrides == {P.rank_hep_expr: 0.5}
+    # a scenario file: its first non-control arm
+    trial = resolve_arms(["scenarios/example-human-trial.toml"])[0]
+    assert trial.name == "metformin_850_mg_bid" and trial.metformin.treatment.dose == 850.0
+    only_control = tmp_path / "placebo.toml"
+    only_control.write_text('name = "p"\nspecies = "human"\nduration_days = 10.0\n[[arms]]\nname = "placebo"\n')
+    with pytest.raises(ValueError, match="no non-control arm"):
+        resolve_arms([str(only_control)])
+    mouse = tmp_path / "mouse.toml"
+    mouse.write_text('name = "m"\nspecies = "mouse"\nduration_days = 10.0\n[[arms]]\nname = "ko"\n'
+                     'genotype = [{ name = "hepatic_rank_ko" }]\n')
+    with pytest.raises(ValueError, match="human model"):
+        resolve_arms([str(mouse)])
+    with pytest.raises(ValueError, match="duplicate"):
+        resolve_arms(["control", "control"])
+
+
+def test_unknown_arm_is_rejected_before_work(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="unknown cohort arm 'denosumb'.*denosumab"):
+        run_cohort(PopulationSpec(n=10), years=5, out_dir=out, arms=["control", "denosumb"])
+    for bad in (["rank_blockade:2"], [str(tmp_path / "missing.toml")], [""]):
+        with pytest.raises(ValueError):
+            run_cohort(PopulationSpec(n=10), years=5, out_dir=out, arms=bad)
+    assert not out.exists()
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["cohort", "--n", "10", "--out", str(out), "--arms", "control,nope"])
+    assert not out.exists()
+    assert set(BUILTIN_ARMS) >= {"control", "denosumab", "metformin", "rank_blockade"}
+
+
+def test_metformin_average_effect_matches_explicit_dosing():
+    """90 days of 1000 mg bid in the diabetic virtual subject (beta-cell mass held), explicit doses
+    (scenario runner) vs the cohort arm: daily-mean glucose within 0.1 mmol/L, free sRANKL and
+    hepatic NF-kB tone within 1 %, and the exam (trough, 12 h after the last dose) within 0.05 mmol/L."""
+    from ranklsim import load_model
+    from ranklsim.simulate.runner import run_scenario
+
+    sc = loads_scenario(
+        'name = "met"\nspecies = "human"\nduration_days = 90.0\noutput_every_days = 0.025\n'
+        'timecourse = ["G_mM", "L", "M_hep"]\n[[tests]]\nkind = "fasting"\n'
+        '[[arms]]\nname = "met"\nsubject = "diabetic"\n'
+        'treatments = [{ drug = "metformin", dose = 1000.0, unit = "mg", regimen = "bid", n_doses = 180 }]\n')
+    tc = run_scenario(sc).timecourse
+    explicit = tc.pivot_table(index="time", columns="id", values="value")
+    last_day = explicit.loc[(explicit.index >= 89.0) & (explicit.index <= 90.0)]
+    model = load_model("human", "chronic")
+    ov = dict(SUBJECTS["diabetic"].overrides)
+    start = model.steady_state(ov, selections=list(model.state_ids))
+    grid = np.linspace(89.0, 90.0, 41)
+    sel = [V.G_mM, V.L, V.M_hep]
+    for arm in resolve_arms(["metformin", "metformin_mean"]):
+        evs = arm.events(0.0, 90.0 / 365.0, exam_years=(90.0 / 365.0,), model=model, person=ov)
+        res = model.simulate(times=[0.0, *grid], overrides={**ov, **arm.overrides}, initial=start, events=evs,
+                             selections=sel).frame.iloc[1:]
+        if arm.exam_window:  # exam reading: the trough of explicit dosing
+            assert res[V.G_mM].iloc[-1] == pytest.approx(explicit[V.G_mM].iloc[-1], abs=0.05)
+        else:  # average effect: daily means
+            assert res[V.G_mM].iloc[-1] == pytest.approx(last_day[V.G_mM].mean(), abs=0.1)
+            assert res[V.L].iloc[-1] == pytest.approx(last_day[V.L].mean(), rel=0.01)
+            assert res[V.M_hep].iloc[-1] == pytest.approx(last_day[V.M_hep].mean(), rel=0.01)
+    untreated = model.simulate(times=[0.0, 90.0], overrides=ov, initial=start, selections=sel).frame
+    assert untreated[V.G_mM].iloc[-1] - last_day[V.G_mM].mean() > 1.5  # metformin lowers mean glucose
+
+
+def test_same_people_and_baseline_in_every_arm(arms_run):
+    _, res = arms_run
+    assert res.complete and res.arms == ("control", "denosumab", "rank_blockade")
+    assert res.people["arm"].tolist() == ["control"] * 60 + ["denosumab"] * 60 + ["rank_blockade"] * 60
+    ids = [_by_arm(res, a).index.tolist() for a in res.arms]
+    assert ids[0] == ids[1] == ids[2] == list(range(60))
+    c = _by_arm(res, "control")
+    for arm in ("denosumab", "rank_blockade"):
+        a = _by_arm(res, arm)
+        # the intervention starts after the baseline examination
+        np.testing.assert_allclose(a["fpg_y0"], c["fpg_y0"], rtol=1e-6)
+        np.testing.assert_allclose(a["rankl_free0"], c["rankl_free0"], rtol=1e-6)
+        assert (a["baseline_diabetes"] == c["baseline_diabetes"]).all()
+
+
+def test_denosumab_suppresses_free_rankl_and_not_cases(arms_run):
+    _, res = arms_run
+    c, d = _by_arm(res, "control"), _by_arm(res, "denosumab")
+    ok = c["error"].isna() & d["error"].isna()
+    assert ok.sum() >= 55
+    ratio = (d["rankl_y2.25"] / c["rankl_y2.25"])[ok]
+    assert ratio.median() < 0.2 and (ratio < 0.5).all()  # mid-interval: free sRANKL suppressed > 80 %
+    mhep = (d["mhep_y2.25"] / c["mhep_y2.25"])[ok]
+    assert mhep.median() < 0.95 and (mhep < 1.0).all()  # hepatic NF-kB tone lower
+    s = summary(res)["arms"]
+    assert s["denosumab"]["cases"] <= s["control"]["cases"]
+
+
+def test_rank_blockade_lowers_nfkb_and_cases(arms_run):
+    _, res = arms_run
+    c, k = _by_arm(res, "control"), _by_arm(res, "rank_blockade")
+    ok = c["error"].isna() & k["error"].isna()
+    assert ok.sum() >= 55
+    mhep = (k["mhep_y5"] / c["mhep_y5"])[ok]
+    assert mhep.median() < 0.9 and (mhep < 1.0).all()
+    s = summary(res)["arms"]
+    assert s["rank_blockade"]["cases"] <= s["control"]["cases"]
+    # glucose at the last exam is lower on average under blockade
+    assert s["rank_blockade"]["fpg_last_exam_mean"] < s["control"]["fpg_last_exam_mean"] - 0.05
+
+
+def test_summary_has_arms_section(arms_run):
+    _, res = arms_run
+    s = summary(res)
+    json.dumps(s)
+    assert s["analysis_arm"] == "control" and s["n_followed"] == 60  # Bruneck analysis: control arm only
+    assert list(s["arms"]) == ["control", "denosumab", "rank_blockade"]
+    for name, a in s["arms"].items():
+        assert a["n"] + a["n_errors"] <= 60 and a["n"] >= 55
+        for key in ("cumulative_incidence", "per_1000_py", "person_years"):
+            assert a[key] is not None and math.isfinite(a[key]) and a[key] >= 0
+        assert a["per_1000_py"] == pytest.approx(1000 * a["cases"] / a["person_years"])
+        if name == "control":
+            assert "risk_ratio_vs_control" not in a
+            continue
+        rr = a["risk_ratio_vs_control"]
+        assert rr["rr"] == pytest.approx(rr["cases_arm"] / rr["cases_control"])
+        assert rr["rr"] <= 1.0
+        if rr["ci_low"] is not None:
+            assert rr["ci_low"] <= rr["rr"] <= rr["ci_high"]
+
+
+def test_run_folder_records_arms_and_resumes(arms_run, tmp_path):
+    out, res = arms_run
+    meta = json.loads((out / "run.json").read_text())
+    assert [a["name"] for a in meta["arms"]] == ["control", "denosumab", "rank_blockade"]
+    assert sorted(p.name for p in (out / "chunks" / "denosumab").iterdir()) == ["chunk_00000.csv", "chunk_00001.csv"]
+    again = run_cohort(PopulationSpec(n=60, seed=2), years=10, exam_years=EXAMS, out_dir=out, chunk_size=30,
+                       arms=["control", "denosumab", "rank_blockade"])
+    assert again.chunks_computed == 0 and again.chunks_reused == 6
+    assert json.dumps(summary(again), sort_keys=True) == json.dumps(summary(res), sort_keys=True)
+    with pytest.raises(ValueError, match="different arms"):
+        run_cohort(PopulationSpec(n=60, seed=2), years=10, exam_years=EXAMS, out_dir=out, chunk_size=30,
+                   arms=["control", "rank_blockade"])
+    # an interrupted run with arms resumes chunk by chunk
+    spec, arms = PopulationSpec(n=20, seed=4), ["control", CohortArm("ko", overrides={P.rank_hep_expr: 0.0})]
+    first = run_cohort(spec, years=5, out_dir=tmp_path, chunk_size=10, arms=arms, max_chunks=3)
+    assert not first.complete and first.chunks_computed == 3 and first.chunks_total == 4
+    stamp = (tmp_path / "chunks" / "control" / "chunk_00000.csv").stat().st_mtime_ns
+    second = run_cohort(spec, years=5, out_dir=tmp_path, chunk_size=10, arms=arms)
+    assert second.complete and second.chunks_reused == 3 and second.chunks_computed == 1
+    assert (tmp_path / "chunks" / "control" / "chunk_00000.csv").stat().st_mtime_ns == stamp
+    fresh = run_cohort(spec, years=5, chunk_size=10, arms=arms)
+    assert json.dumps(summary(second), sort_keys=True) == json.dumps(summary(fresh), sort_keys=True)
