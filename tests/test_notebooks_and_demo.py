@@ -12,7 +12,7 @@ from ranklsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["01_quickstart.ipynb", "02_knockout.ipynb", "03_anti_rankl.ipynb", "04_metformin.ipynb",
-             "05_fitting.ipynb"]
+             "05_fitting.ipynb", "06_cohort.ipynb"]
 #: notebooks that need the optional fitting extras (pip install ranklsim[fitting])
 NEEDS_FITTING = {"05_fitting.ipynb": ("petab", "emcee")}
 
@@ -47,9 +47,10 @@ def test_notebook_is_stored_without_outputs(name):
 def test_demo_writes_tables_figures_and_report(tmp_path):
     assert main(["demo", "--out", str(tmp_path), "--fast"]) == 0
     for name in ("report.md", "basal_state.csv", "ogtt_human.png", "rankl_challenge_mouse.png",
-                 "hepatic_rank_ko_steady_state.csv"):
+                 "hepatic_rank_ko_steady_state.csv", "cohort/summary.json", "cohort/incidence_by_tertile.png"):
         assert (tmp_path / name).exists(), name
     ko = pd.read_csv(tmp_path / "hepatic_rank_ko_steady_state.csv")
     wt, k = ko[ko.genotype == "WT"], ko[ko.genotype != "WT"]
     assert (k["NFkBn"].to_numpy() < wt["NFkBn"].to_numpy()).all()
     assert os.path.getsize(tmp_path / "ogtt_human.png") > 5000
+    assert "Virtual cohort" in (tmp_path / "report.md").read_text()
