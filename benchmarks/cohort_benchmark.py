@@ -115,23 +115,28 @@ def scaling(ns: list[int], seed: int, chunk_size: int) -> dict:
     _worker_model()
     runs = []
     for n in ns:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = run_cohort(PopulationSpec(n=n, seed=seed), years=YEARS, engine=SerialEngine(), chunk_size=chunk_size)
-        wall = time.perf_counter() - t0
-        runs.append({"n": n, "wall_s": wall, "ms_per_person": wall / n * 1e3, **_cohort_stats(res)})
-        print(f"  scaling n={n}: {wall:.1f} s ({wall / n * 1e3:.1f} ms/person)", flush=True)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        runs.append({"n": n, "wall_s": wall, "cpu_s": cpu, "ms_per_person": wall / n * 1e3,
+                     "cpu_ms_per_person": cpu / n * 1e3, **_cohort_stats(res)})
+        print(f"  scaling n={n}: {wall:.1f} s wall, {cpu:.1f} s CPU ({wall / n * 1e3:.1f} ms/person)", flush=True)
     x = np.array([r["n"] for r in runs], float)
-    y = np.array([r["wall_s"] for r in runs])
-    slope, intercept = np.polyfit(x, y, 1)
-    pred = slope * x + intercept
-    ss_res, ss_tot = float(((y - pred) ** 2).sum()), float(((y - y.mean()) ** 2).sum())
+    out = {"seed": seed, "years": YEARS, "chunk_size": chunk_size, "runs": runs}
+    for kind in ("wall", "cpu"):
+        y = np.array([r[f"{kind}_s"] for r in runs])
+        slope, intercept = np.polyfit(x, y, 1)
+        pred = slope * x + intercept
+        ss_res, ss_tot = float(((y - pred) ** 2).sum()), float(((y - y.mean()) ** 2).sum())
+        pre = "" if kind == "wall" else "cpu_"
+        out |= {f"{pre}slope_ms_per_person": float(slope * 1e3), f"{pre}intercept_s": float(intercept),
+                f"{pre}r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
     base = runs[0]
     for r in runs:
         r["n_ratio"] = r["n"] / base["n"]
         r["time_ratio"] = r["wall_s"] / base["wall_s"]
-    return {"seed": seed, "years": YEARS, "chunk_size": chunk_size, "runs": runs,
-            "slope_ms_per_person": float(slope * 1e3), "intercept_s": float(intercept),
-            "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
+        r["cpu_ratio"] = r["cpu_s"] / base["cpu_s"]
+    return out
 
 
 def workers_timing(n: int, workers: int, seed: int, chunk_size: int) -> dict:
@@ -194,12 +199,15 @@ def markdown(res: dict) -> str:
                                                     for k, v in c["by_solver_attempt"].items()), ""]
     s = res.get("scaling")
     if s:
-        lines += ["| n | wall time (serial) | ms/person | n ratio | time ratio | cases |", "|---|---|---|---|---|---|"]
+        lines += [("| n | wall time (serial) | CPU time | ms/person (wall) | n ratio | wall ratio | CPU ratio "
+                  "| cases | slow people (solver attempt >= 2) |"), "|---|---|---|---|---|---|---|---|---|"]
         for r in s["runs"]:
-            lines.append(f"| {r['n']} | {_fmt_s(r['wall_s'])} | {r['ms_per_person']:.1f} | {r['n_ratio']:.0f} "
-                         f"| {r['time_ratio']:.2f} | {r['cases']} |")
-        lines += ["", (f"Linear fit wall = a + b n: slope {s['slope_ms_per_person']:.2f} ms/person, intercept "
-                      f"{s['intercept_s']:.2f} s, R^2 = {s['r2']:.4f}"), ""]
+            slow = sum(v for k, v in r["solver_attempts"].items() if k not in ("0", "0.0", "1", "1.0"))
+            lines.append(f"| {r['n']} | {_fmt_s(r['wall_s'])} | {_fmt_s(r['cpu_s'])} | {r['ms_per_person']:.1f} "
+                         f"| {r['n_ratio']:.0f} | {r['time_ratio']:.2f} | {r['cpu_ratio']:.2f} | {r['cases']} | {slow} |")
+        lines += ["", (f"Linear fit time = a + b n: wall slope {s['slope_ms_per_person']:.2f} ms/person, intercept "
+                       f"{s['intercept_s']:.2f} s, R^2 = {s['r2']:.4f}; CPU slope {s['cpu_slope_ms_per_person']:.2f} "
+                       f"ms/person, intercept {s['cpu_intercept_s']:.2f} s, R^2 = {s['cpu_r2']:.4f}"), ""]
     w = res.get("workers")
     if w:
         k = w["workers"]
