@@ -49,13 +49,14 @@ def test_more_opg_lowers_free_rankl_and_nfkb(human):
     assert hi[V.NFkBn] < lo[V.NFkBn]
 
 
-def test_hfd_nfkb_rise_is_mostly_rank_dependent(human):
-    # calibrated to Kiechl 2013 (hepatocyte Rank KO protected on HFD): the diet's
+def test_hfd_nfkb_rise_is_mostly_rank_dependent():
+    # calibrated to Kiechl 2013 (hepatocyte Rank KO protected on HFD, mice): the diet's
     # RANK-independent inflammatory input is small (g_infl_diet), its RANK part large
-    wt = ss(human)
-    ko = ss(human, rank_hep_expr=0)
-    ko_hfd = ss(human, rank_hep_expr=0, diet_fat=1)
-    wt_hfd = ss(human, diet_fat=1)
+    mouse = ranklsim.load_model("mouse")
+    wt = ss(mouse)
+    ko = ss(mouse, rank_hep_expr=0)
+    ko_hfd = ss(mouse, rank_hep_expr=0, diet_fat=1)
+    wt_hfd = ss(mouse, diet_fat=1)
     assert ko[V.NFkBn] < ko_hfd[V.NFkBn] < 1.25 * ko[V.NFkBn]
     assert wt_hfd[V.NFkBn] > 1.5 * wt[V.NFkBn]
     # the RANK-dependent part of the HFD rise is larger than the RANK-independent part

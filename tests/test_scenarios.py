@@ -115,7 +115,9 @@ def test_denosumab_lowers_glucose_in_dysglycaemia():
         ctl = r[(r.arm == who) & (r.test == "fasting") & (r.day == 1003.5)]
         g_t = float(mid[mid.readout == "G"].value.iloc[0])
         g_c = float(ctl[ctl.readout == "G"].value.iloc[0])
-        assert g_t < g_c - 2
+        # lower, but by little (1-3 mg/dL): in humans sRANKL does not rise with adiposity (g_L_diet = 0),
+        # and the FREEDOM post-hoc analysis found no glucose effect of denosumab (Schwartz 2013)
+        assert g_c - 4 < g_t < g_c - 0.5
         nf_t = float(mid[mid.readout == "NFkBn"].value.iloc[0])
         nf_c = float(ctl[ctl.readout == "NFkBn"].value.iloc[0])
         assert nf_t < nf_c

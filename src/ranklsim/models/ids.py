@@ -37,7 +37,6 @@ class P:
     bd_infl = "bd_infl"
     beta_cap = "beta_cap"
     beta_cap_n = "beta_cap_n"
-    beta_neo = "beta_neo"
     beta_ref = "beta_ref"
     bf_half = "bf_half"
     bf_max = "bf_max"

@@ -1,0 +1,101 @@
+"""Replicate Bruneck cohorts: distribution of case counts and of the sRANKL-tertile OR.
+
+Runs ``--replicates`` cohorts of 844 people (seeds 1..R, 15 years, examinations at 0/5/10/15 y)
+with the default population and model, two replicates at a time (one per process, each process
+builds the model once), and writes ``docs/figures/cohort_replicates.csv`` (one row per seed),
+``cohort_replicates.json`` (medians, quantiles, share of 95 % CIs containing 4.06) and
+``cohort_replicates.png``.  The same computation at small scale is tests/test_cohort.py's slow test.
+
+    python tools/cohort_replicates.py --replicates 100 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
+
+BRUNECK_OR = 4.06
+BRUNECK_CASES = 78
+OUT = Path(__file__).resolve().parents[1] / "docs" / "figures"
+
+
+def one(seed: int) -> dict:
+    t0 = time.perf_counter()
+    s = summary(run_cohort(PopulationSpec(n=844, seed=seed), years=15, chunk_size=844))
+    un = s["odds_ratio_top_vs_bottom"]["unadjusted"]
+    adj = s["odds_ratio_top_vs_bottom"]["adjusted_age_sex_bmi"]
+    return {"seed": seed, "cases": s["cases"], "n_analysed": s["n_analysed"], "n_errors": s["n_errors"],
+            "incidence_per_1000_py": s["incidence_per_1000_py"],
+            "or": un["or"], "ci_low": un["ci_low"], "ci_high": un["ci_high"],
+            "or_adj": adj["or"], "ci_low_adj": adj["ci_low"], "ci_high_adj": adj["ci_high"],
+            "seconds": time.perf_counter() - t0}
+
+
+def aggregate(df: pd.DataFrame) -> dict:
+    q = lambda c: {k: float(v) for k, v in zip(("p2.5", "p25", "p50", "p75", "p97.5"),
+                                                 np.nanpercentile(df[c], [2.5, 25, 50, 75, 97.5]), strict=True)}
+    contains = ((df["ci_low"] <= BRUNECK_OR) & (BRUNECK_OR <= df["ci_high"])).mean()
+    return {"replicates": len(df), "n": 844, "years": 15,
+            "median_cases": float(df["cases"].median()), "cases_quantiles": q("cases"),
+            "median_or": float(df["or"].median()), "or_quantiles": q("or"),
+            "median_or_adjusted": float(df["or_adj"].median()),
+            "median_ratio_adjusted_to_unadjusted": float((df["or_adj"] / df["or"]).median()),
+            "share_ci_contains_4.06": float(contains),
+            "share_ci_excludes_1": float((df["ci_low"] > 1).mean()),
+            "median_incidence_per_1000_py": float(df["incidence_per_1000_py"].median()),
+            "errors_total": int(df["n_errors"].sum()), "seconds_per_replicate": float(df["seconds"].median())}
+
+
+def plot(df: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax[0].hist(df["cases"], bins=20, color="0.6")
+    ax[0].axvline(BRUNECK_CASES, color="C3", label="Bruneck 78")
+    ax[0].set(xlabel="incident cases per cohort of 844 (15 y)", ylabel="replicates")
+    ax[0].legend()
+    ax[1].hist(np.log(df["or"]), bins=20, color="0.6")
+    ax[1].axvline(np.log(BRUNECK_OR), color="C3", label="Bruneck OR 4.06")
+    ticks = [1, 2, 4, 8, 16]
+    ax[1].set_xticks(np.log(ticks), [str(t) for t in ticks])
+    ax[1].set(xlabel="OR top vs bottom sRANKL tertile (log scale)")
+    ax[1].legend()
+    fig.suptitle(f"{len(df)} replicate virtual Bruneck cohorts (seeds 1-{len(df)})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--replicates", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with get_context("spawn").Pool(args.workers) as pool:
+        for r in pool.imap_unordered(one, range(1, args.replicates + 1)):
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+    df = pd.DataFrame(rows).sort_values("seed")
+    df.to_csv(args.out / "cohort_replicates.csv", index=False)
+    agg = aggregate(df)
+    (args.out / "cohort_replicates.json").write_text(json.dumps(agg, indent=2) + "\n")
+    plot(df, args.out / "cohort_replicates.png")
+    print(json.dumps(agg, indent=2))
+
+
+if __name__ == "__main__":
+    main()
