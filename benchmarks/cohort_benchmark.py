@@ -67,6 +67,14 @@ def _git_commit() -> str:
     return out.stdout.strip()
 
 
+def _cpu_with_children() -> float:
+    """CPU seconds (user + system) of this process and of its exited, waited-for children."""
+    import resource
+
+    me, ch = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
+
+
 def _stamp() -> dict:
     return {"git_commit": _git_commit(), "load_before": os.getloadavg()}
 
@@ -147,16 +155,20 @@ def workers_timing(n: int, workers: int, seed: int, chunk_size: int) -> dict:
            "chunks": -(-n // chunk_size)}
     results = {}
     for label, engine in (("serial", SerialEngine()), (f"processes_{workers}", ProcessPoolEngine(workers))):
+        c0 = _cpu_with_children()
         t0 = time.perf_counter()
         with engine:
             res = run_cohort(spec, years=YEARS, engine=engine, chunk_size=chunk_size)
         wall = time.perf_counter() - t0
+        cpu = _cpu_with_children() - c0  # pool workers count once they have exited (pool shut down)
         results[label] = res
-        out[label] = {"wall_s": wall, "ms_per_person": wall / n * 1e3, **_cohort_stats(res)}
-        print(f"  workers: {label} n={n}: {wall:.1f} s", flush=True)
+        out[label] = {"wall_s": wall, "cpu_s": cpu, "ms_per_person": wall / n * 1e3, **_cohort_stats(res)}
+        print(f"  workers: {label} n={n}: {wall:.1f} s wall, {cpu:.1f} s CPU (incl. workers)", flush=True)
     par = out[f"processes_{workers}"]
     out["speedup"] = out["serial"]["wall_s"] / par["wall_s"]
     out["efficiency"] = out["speedup"] / workers
+    # CPU cost of parallelism (spawn, imports, model builds, pickling): total CPU of the pool run vs serial
+    out["cpu_overhead_ratio"] = par["cpu_s"] / out["serial"]["cpu_s"]
     a, b = (results[k].people for k in results)
     out["same_results"] = bool(a.equals(b))
     return out
@@ -212,11 +224,13 @@ def markdown(res: dict) -> str:
     if w:
         k = w["workers"]
         lines += [f"Cohort n = {w['n']}, {w['years']:g} years, chunk size {w['chunk_size']} ({w['chunks']} chunks):", "",
-                  "| engine | wall time | ms/person | cases |", "|---|---|---|---|"]
+                  "| engine | wall time | CPU time (incl. workers) | ms/person (wall) | cases |", "|---|---|---|---|---|"]
         for label, r in (("SerialEngine", w["serial"]), (f"ProcessPoolEngine({k})", w[f"processes_{k}"])):
-            lines.append(f"| {label} | {_fmt_s(r['wall_s'])} | {r['ms_per_person']:.1f} | {r['cases']} |")
+            lines.append(f"| {label} | {_fmt_s(r['wall_s'])} | {_fmt_s(r['cpu_s'])} | {r['ms_per_person']:.1f} "
+                         f"| {r['cases']} |")
         lines += ["", (f"Speed-up {k} workers / serial: **{w['speedup']:.2f}x** (efficiency {w['efficiency']:.2f}; "
-                      f"identical people frames: {w['same_results']})"), ""]
+                      f"identical people frames: {w['same_results']}; CPU of the pool run / serial "
+                       f"{w['cpu_overhead_ratio']:.2f})"), ""]
     g = res.get("large")
     if g:
         lines += [(f"Large cohort n = {g['n']} on {g['workers']} workers, chunks of {g['chunk_size']} to disk: "
