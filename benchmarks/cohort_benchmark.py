@@ -98,9 +98,9 @@ def cost_per_person(n: int, seed: int) -> dict:
     pop = generate_population(spec)
     rows = pop.to_dict("records")
     follow_person(model, person_overrides(rows[0]), YEARS, exams, d0_drift=spec.d0_drift_per_year)  # warm-up
-    times, attempts, errors = [], [], 0
+    times, cpu_times, attempts, errors = [], [], [], 0
     for row in rows:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             rec = follow_person(model, person_overrides(row), YEARS, exams, d0_drift=spec.d0_drift_per_year)
             attempts.append(rec["solver_attempt"])
@@ -108,14 +108,18 @@ def cost_per_person(n: int, seed: int) -> dict:
             errors += 1
             attempts.append(-1)
         times.append(time.perf_counter() - t0)
-    t = np.asarray(times)
+        cpu_times.append(time.process_time() - c0)
+    t, c = np.asarray(times), np.asarray(cpu_times)
     a = np.asarray(attempts)
-    by_attempt = {str(k): {"n": int((a == k).sum()), "mean_ms": float(t[a == k].mean() * 1e3)}
+    by_attempt = {str(k): {"n": int((a == k).sum()), "mean_ms": float(t[a == k].mean() * 1e3),
+                           "cpu_mean_ms": float(c[a == k].mean() * 1e3), "cpu_share": float(c[a == k].sum() / c.sum())}
                   for k in sorted(set(attempts))}
     return {"n": n, "seed": seed, "years": YEARS, "model_build_s": build_s, "errors": errors,
             "median_ms": float(np.median(t) * 1e3), "mean_ms": float(t.mean() * 1e3),
             "p95_ms": float(np.quantile(t, 0.95) * 1e3), "max_ms": float(t.max() * 1e3),
-            "total_s": float(t.sum()), "by_solver_attempt": by_attempt, "times_ms": (t * 1e3).round(3).tolist()}
+            "cpu_median_ms": float(np.median(c) * 1e3), "cpu_mean_ms": float(c.mean() * 1e3),
+            "total_s": float(t.sum()), "cpu_total_s": float(c.sum()), "by_solver_attempt": by_attempt,
+            "times_ms": (t * 1e3).round(3).tolist(), "cpu_times_ms": (c * 1e3).round(3).tolist()}
 
 
 def scaling(ns: list[int], seed: int, chunk_size: int) -> dict:
@@ -206,9 +210,11 @@ def markdown(res: dict) -> str:
     if c:
         lines += [(f"Cost per person ({c['years']:g}-year follow-up, serial, n = {c['n']}): median "
                   f"{c['median_ms']:.1f} ms, mean {c['mean_ms']:.1f} ms, p95 {c['p95_ms']:.1f} ms, "
-                  f"max {c['max_ms']:.0f} ms; errors {c['errors']}"),
-                  "by solver attempt: " + ", ".join(f"{k}: n={v['n']} mean {v['mean_ms']:.1f} ms"
-                                                    for k, v in c["by_solver_attempt"].items()), ""]
+                  f"max {c['max_ms']:.0f} ms; CPU median {c['cpu_median_ms']:.1f} ms, mean {c['cpu_mean_ms']:.1f} ms; "
+                  f"errors {c['errors']}"),
+                  "by solver attempt (-1: failed): " + ", ".join(
+                      f"{k}: n={v['n']} CPU mean {v['cpu_mean_ms']:.1f} ms ({100 * v['cpu_share']:.0f} % of CPU)"
+                      for k, v in c["by_solver_attempt"].items()), ""]
     s = res.get("scaling")
     if s:
         lines += [("| n | wall time (serial) | CPU time | ms/person (wall) | n ratio | wall ratio | CPU ratio "
