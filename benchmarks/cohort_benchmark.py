@@ -75,8 +75,20 @@ def _cpu_with_children() -> float:
     return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
 
 
+def _dirty_files() -> list[str]:
+    """Uncommitted changes under src/ (the numbers then belong to the working tree, not the commit)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True,
+                             text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [line[3:] for line in out.stdout.splitlines() if line.strip()]
+
+
 def _stamp() -> dict:
-    return {"git_commit": _git_commit(), "load_before": os.getloadavg()}
+    return {"git_commit": _git_commit(), "src_uncommitted": _dirty_files(), "load_before": os.getloadavg()}
 
 
 def _cohort_stats(result) -> dict:
