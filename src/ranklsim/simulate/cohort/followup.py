@@ -43,13 +43,14 @@ _TOPP = (P.topp_d0, P.topp_r1, P.topp_r2)
 _SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O, V.beta, V.M_hep]
 #: solver attempts: (relative tol, absolute tol, max internal steps per output interval, output grid
 #: in days or None for the examination times only).  The first uses the chronic view's tolerances
-#: with a step cap that fails fast; the fallbacks loosen the tolerances and finally add a quarterly
-#: output grid, which restarts CVODE's step budget every 91 days.  Slow people are those whose set
-#: point lies in the crowding regime (beta-cell mass 1.5-3x reference, glucose ~4.7 mmol/L), where
-#: CVODE needs many small steps over years of steady state (diagnosed, not yet understood).  The
-#: attempt used is recorded per person (``solver_attempt``).
-SOLVER_ATTEMPTS = ((1e-7, 1e-12, 5000, None), (1e-5, 1e-8, 20000, None), (1e-6, 1e-10, 20000, 91.25),
-                   (1e-7, 1e-12, 5000, 30.0))
+#: on a quarterly output grid, which restarts CVODE's step budget every 91 days; the fallbacks
+#: loosen the tolerances and refine the grid.  Without the grid about 5 % of people (those whose
+#: set point lies in the crowding regime: beta-cell mass 1.5-3x reference, glucose ~4.7 mmol/L)
+#: exhaust any step budget over years of steady state (diagnosed, not yet understood), and trying
+#: them fail-fast first costs more than the grid does for everyone (measured: 25 ms/person with the
+#: grid first vs 26.5 ms with it last; benchmarks/README.md).  The attempt used is recorded per
+#: person (``solver_attempt``).
+SOLVER_ATTEMPTS = ((1e-7, 1e-12, 20000, 91.25), (1e-6, 1e-10, 20000, 30.0), (1e-5, 1e-8, 100000, 30.0))
 #: a further attempt for runs with intervention events (``extra_events``): the loose attempts can
 #: fail with corrector-convergence errors right after a large dose is added to a depot (seen for
 #: denosumab in people whose burn-in already needs the fallbacks); tight relative and absolute
