@@ -42,37 +42,46 @@ DEFAULT_EXAMS = (0, 5, 10, 15)
 _TOPP = (P.topp_d0, P.topp_r1, P.topp_r2)
 _SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O, V.beta, V.M_hep]
 #: solver attempts: (relative tol, absolute tol, max internal steps per output interval, output grid
-#: in days or None for the examination times only).  The first uses the chronic view's tolerances
-#: on a quarterly output grid, which restarts CVODE's step budget every 91 days; the fallbacks
-#: loosen the tolerances and refine the grid.  Without the grid about 5 % of people (those whose
-#: set point lies in the crowding regime: beta-cell mass 1.5-3x reference, glucose ~4.7 mmol/L)
-#: exhaust any step budget over years of steady state (diagnosed, not yet understood), and trying
-#: them fail-fast first costs more than the grid does for everyone (measured: 25 ms/person with the
-#: grid first vs 26.5 ms with it last; benchmarks/README.md).  The attempt used is recorded per
-#: person (``solver_attempt``).
-SOLVER_ATTEMPTS = ((1e-7, 1e-12, 20000, 91.25), (1e-6, 1e-10, 20000, 30.0), (1e-5, 1e-8, 100000, 30.0))
+#: in days or None for the examination times only, maximum BDF order).
+#:
+#: The first attempt caps CVODE's BDF order at 3.  At order 5 (CVODE's default) about 7 % of people
+#: (those whose hepatic NF-kB module has weakly damped eigenvalues close to the imaginary axis) are
+#: *stability*-limited: the solver takes ~37,000 steps per simulated year whatever the tolerance
+#: (1e-5 to 1e-7 all the same), chattering around the steady state with a ~1.7 h period and a relative
+#: amplitude of 1e-5 -- the step count is the BDF-5 stability limit (its A(alpha) sector is 51 deg;
+#: BDF-3's is 86 deg), not the dynamics.  Capped at order 3 these people cost ~10 ms like everyone else,
+#: and the mean cost per person falls 3x (31.9 -> 10.8 ms on 1,000 people, benchmarks/README.md).
+#: Outcomes are unchanged: on 1,000 + 300 people (seeds 11 and 7) no diagnosis flips and baseline
+#: to 15-year fasting glucose moves by at most 1.5e-4 mmol/L against the order-5 rtol 1e-7 runs.
+#: The quarterly output grid restarts CVODE's step budget every 91 days.
+#: The second attempt is the former default (order 5, rtol 1e-7); the last two loosen the
+#: tolerances and refine the grid.  The attempt used is recorded per person (``solver_attempt``).
+SOLVER_ATTEMPTS = ((1e-6, 1e-12, 20000, 91.25, 3), (1e-7, 1e-12, 20000, 91.25, 5),
+                   (1e-6, 1e-10, 20000, 30.0, 5), (1e-5, 1e-8, 100000, 30.0, 5))
 #: a further attempt for runs with intervention events (``extra_events``): the loose attempts can
 #: fail with corrector-convergence errors right after a large dose is added to a depot (seen for
 #: denosumab in people whose burn-in already needs the fallbacks); tight relative and absolute
 #: tolerances with a large step budget pass.  Not used without ``extra_events``, so control runs
 #: are unchanged.
-DOSING_ATTEMPT = (1e-6, 1e-12, 100000, 91.25)
+DOSING_ATTEMPT = (1e-6, 1e-12, 100000, 91.25, 5)
 #: receptor expression switches whose receptor is conserved in states (free + bound), so the
 #: switch alone does nothing after t = 0: changed at baseline, these states are scaled with it
 CONSERVED_RECEPTORS = {P.rank_hep_expr: (V.Rh, V.LRh), P.rank_bone_expr: (V.Rb, V.LRb)}
 
 
 @contextmanager
-def _solver_settings(model, rtol: float, atol: float, max_steps: int,
+def _solver_settings(model, rtol: float, atol: float, max_steps: int, max_order: int = 5,
                      quiet: bool = False) -> Iterator[None]:
     """Temporarily set the integrator of ``model``'s RoadRunner (restored afterwards)."""
     import roadrunner
 
     integ = model._rr.integrator
-    old = (integ.relative_tolerance, integ.absolute_tolerance, integ.getValue("maximum_num_steps"))
+    old = (integ.relative_tolerance, integ.absolute_tolerance, integ.getValue("maximum_num_steps"),
+           integ.getValue("maximum_bdf_order"))
     level = roadrunner.Logger.getLevel()
     integ.relative_tolerance, integ.absolute_tolerance = rtol, atol
     integ.setValue("maximum_num_steps", int(max_steps))
+    integ.setValue("maximum_bdf_order", int(max_order))
     if quiet:  # an expected failure of a fail-fast attempt is not worth an error message
         roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
     try:
@@ -80,6 +89,7 @@ def _solver_settings(model, rtol: float, atol: float, max_steps: int,
     finally:
         integ.relative_tolerance, integ.absolute_tolerance = old[0], old[1]
         integ.setValue("maximum_num_steps", old[2])
+        integ.setValue("maximum_bdf_order", old[3])
         roadrunner.Logger.setLevel(level)
 
 
@@ -170,10 +180,10 @@ def follow_person(model, overrides: Mapping[str, float], years: float = 15,
     events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
     times = [0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams)]
     attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
-    for attempt, (rtol, atol, max_steps, grid) in enumerate(attempts):
+    for attempt, (rtol, atol, max_steps, grid, max_order) in enumerate(attempts):
         run_times = times if grid is None else sorted({*times, *(float(t) for t in np.arange(0.0, times[-1], grid))})
         try:
-            with _solver_settings(model, rtol, atol, max_steps, quiet=attempt < len(attempts) - 1):
+            with _solver_settings(model, rtol, atol, max_steps, max_order, quiet=attempt < len(attempts) - 1):
                 if scale:  # a receptor switch at baseline: restart from the scaled burn-in state
                     res = _simulate_scaled(model, run_times, {**ov, **held}, events, scale)
                 else:
