@@ -149,3 +149,24 @@ def test_cli_writes_outputs(tmp_path, capsys):
     assert len(people) == 30 and "error" in people
     assert (out / "incidence_by_tertile.png").stat().st_size > 0
     assert "cases" in capsys.readouterr().out
+
+
+def test_cli_default_engine_is_a_process_pool_capped_at_the_tasks(monkeypatch):
+    from ranklsim.fitting.engines import ProcessPoolEngine, SerialEngine
+    from ranklsim.simulate.cohort import cli
+
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+
+    def args(*argv):
+        return parser.parse_args(["cohort", "--out", "unused", *argv])
+
+    assert cli.default_workers(args("--n", "844")) == 2  # 2 chunks of 500
+    assert cli.default_workers(args("--n", "844", "--arms", "control,denosumab")) == 4
+    assert cli.default_workers(args("--n", "100000")) == 8
+    assert cli.default_workers(args("--n", "10")) == 1
+    assert isinstance(cli._engine(args("--n", "10")), SerialEngine)
+    assert isinstance(cli._engine(args("--n", "10", "--workers", "1")), SerialEngine)
+    engine = cli._engine(args("--n", "844"))
+    assert isinstance(engine, ProcessPoolEngine) and engine.n_workers == 2

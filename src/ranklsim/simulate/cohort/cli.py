@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 from pathlib import Path
 
 
@@ -57,7 +59,9 @@ def add_parsers(sub) -> None:
     c.add_argument("--years", type=_positive_float, default=15.0, help="follow-up years (> 0, default 15)")
     c.add_argument("--seed", type=_non_negative_int, default=1, help="population seed (default 1)")
     c.add_argument("--out", required=True, help="output folder (rerun the same command to resume)")
-    c.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
+    c.add_argument("--workers", type=_positive_int, default=None,
+                   help="local worker processes (default: a process pool of one worker per CPU, capped at the "
+                        "number of chunks x arms; 1 runs serially in this process)")
     c.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port), or 'local' for a "
                                        "LocalCluster of --workers processes")
     c.add_argument("--chunk-size", type=_positive_int, default=500, help="people per chunk (default 500)")
@@ -74,12 +78,20 @@ def _engine(args):
     if args.scheduler:
         address = None if args.scheduler == "local" else args.scheduler
         try:
-            return DaskEngine(address, n_workers=args.workers)
+            return DaskEngine(address, n_workers=args.workers or os.cpu_count() or 1)
         except (ConnectionError, ImportError) as exc:  # reported as a usage error, before any work
             raise ValueError(str(exc)) from exc
-    if args.workers > 1:
-        return ProcessPoolEngine(args.workers)
+    workers = args.workers if args.workers is not None else default_workers(args)
+    if workers > 1:
+        return ProcessPoolEngine(workers)
     return SerialEngine()
+
+
+def default_workers(args) -> int:
+    """One worker per CPU, but no more than there are tasks (chunks x arms): a pool of idle workers
+    would only pay the model build."""
+    tasks = math.ceil(args.n / args.chunk_size) * max(1, len(args.arms or ()))
+    return max(1, min(os.cpu_count() or 1, tasks))
 
 
 def plot_incidence_by_tertile(summary: dict, path: str | Path) -> None:

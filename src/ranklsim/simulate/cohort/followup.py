@@ -176,7 +176,7 @@ def follow_person(model, overrides: Mapping[str, float], years: float = 15,
     events += [Event(BURN_IN, k, float(v)) for k, v in extra.items()]
     if d0_drift:
         events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.topp_d0, topp[P.topp_d0] * math.exp(d0_drift * k))
-                   for k in range(1, int(math.ceil(exams[-1])) + 1)]
+                   for k in range(1, math.ceil(exams[-1]) + 1)]
     events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
     times = [0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams)]
     attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
