@@ -120,6 +120,52 @@ def plot_incidence_by_tertile(summary: dict, path: str | Path) -> None:
     plt.close(fig)
 
 
+def plot_forest(summary: dict, path: str | Path) -> None:
+    """Forest plot (log scale) of the sRANKL-tertile ORs (unadjusted, adjusted) with the Bruneck OR,
+    and of each arm's matched-pairs risk ratio vs control (estimates without a CI are left out and
+    named in the title)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = []  # (label, estimate, low, high)
+    ors = summary.get("odds_ratio_top_vs_bottom") or {}
+    for key, label in (("unadjusted", "OR T3 vs T1"), ("adjusted_age_sex_bmi", "OR T3 vs T1, adj. age/sex/BMI")):
+        o = ors.get(key) or {}
+        if o.get("or") is not None and o.get("ci_low") is not None:
+            rows.append((label, o["or"], o["ci_low"], o["ci_high"]))
+    missing = [] if rows else ["OR (too few cases)"]
+    rows.append(("Bruneck 2013: OR T3 vs T1", BRUNECK_OR[0], BRUNECK_OR[1], BRUNECK_OR[2]))
+    for name, arm in (summary.get("arms") or {}).items():
+        r = arm.get("risk_ratio_vs_control") or {}
+        if r.get("rr") is not None and r.get("ci_low") is not None:
+            rows.append((f"RR {name} vs control", r["rr"], r["ci_low"], r["ci_high"]))
+        elif "risk_ratio_vs_control" in arm:
+            missing.append(f"RR {name}")
+    fig, ax = plt.subplots(figsize=(6.0, 0.45 * len(rows) + 1.2))
+    for i, (label, est, lo, hi) in enumerate(reversed(rows)):
+        color = "grey" if label.startswith("Bruneck") else "#08519c"
+        ax.errorbar([est], [i], xerr=[[est - lo], [hi - est]], fmt="s", color=color, capsize=3)
+        ax.text(hi * 1.08, i, f"{est:.2f} ({lo:.2f}-{hi:.2f})", va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=8)
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(min(r[2] for r in rows) / 1.5, max(r[3] for r in rows) * 4)
+    ax.set_xlabel("odds ratio / risk ratio (95 % CI, log scale)")
+    title = f"Virtual cohort n = {summary.get('n')}, seed {summary.get('seed')}"
+    if missing:
+        title += "\nno estimate with a CI: " + ", ".join(missing)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+#: Kiechl et al. 2013: OR top vs bottom sRANKL tertile with its 95 % CI
+BRUNECK_OR = (4.06, 2.01, 8.20)
+
+
 def cmd_cohort(args: argparse.Namespace) -> int:
     from ranklsim.simulate.cohort.analysis import summary as make_summary
     from ranklsim.simulate.cohort.population import PopulationSpec
@@ -140,6 +186,7 @@ def cmd_cohort(args: argparse.Namespace) -> int:
     (out / "summary.json").write_text(json.dumps(summ, indent=2, sort_keys=True))
     result.people.to_csv(out / "people.csv", index=False)
     plot_incidence_by_tertile(summ, out / "incidence_by_tertile.png")
+    plot_forest(summ, out / "forest_or.png")
     if not result.complete:
         print(f"cohort incomplete: chunks failed {sorted(result.failed_chunks)}; rerun to resume")
         return 1
