@@ -7,6 +7,11 @@ builds the model once), and writes ``docs/figures/cohort_replicates.csv`` (one r
 ``cohort_replicates.png``.  The same computation at small scale is tests/test_cohort.py's slow test.
 
     python tools/cohort_replicates.py --replicates 100 --workers 2
+
+With ``--arms control,denosumab,...`` it instead runs every replicate with those intervention arms
+(same people in every arm) and writes ``cohort_arms_replicates.{csv,json,png}``: per arm the
+distribution over replicates of the case count and of the matched-pairs risk ratio vs control,
+i.e. the predicted incidence under each intervention with its between-cohort uncertainty.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -37,6 +43,52 @@ def one(seed: int) -> dict:
             "or": un["or"], "ci_low": un["ci_low"], "ci_high": un["ci_high"],
             "or_adj": adj["or"], "ci_low_adj": adj["ci_low"], "ci_high_adj": adj["ci_high"],
             "seconds": time.perf_counter() - t0}
+
+
+def one_arms(seed: int, arms: tuple[str, ...]) -> list[dict]:
+    from ranklsim.simulate.cohort.arms import resolve_arms
+
+    t0 = time.perf_counter()
+    s = summary(run_cohort(PopulationSpec(n=844, seed=seed), years=15, chunk_size=844, arms=resolve_arms(list(arms))))
+    rows = []
+    for name, a in s["arms"].items():
+        rr = a.get("risk_ratio_vs_control") or {}
+        rows.append({"seed": seed, "arm": name, "cases": a["cases"], "n": a["n"], "n_errors": a["n_errors"],
+                     "incidence_per_1000_py": a["per_1000_py"], "rr": rr.get("rr"), "rr_low": rr.get("ci_low"),
+                     "rr_high": rr.get("ci_high"), "seconds": time.perf_counter() - t0})
+    return rows
+
+
+def aggregate_arms(df: pd.DataFrame) -> dict:
+    out = {"replicates": int(df["seed"].nunique()), "n": 844, "years": 15, "arms": {}}
+    for name, g in df.groupby("arm", sort=False):
+        def pct(c: str, g: pd.DataFrame = g) -> list[float]:
+            return [float(v) for v in np.nanpercentile(g[c].astype(float), [2.5, 50, 97.5])]
+
+        entry = {"cases_p2.5_p50_p97.5": pct("cases"), "per_1000_py_p2.5_p50_p97.5": pct("incidence_per_1000_py"),
+                 "errors_total": int(g["n_errors"].sum())}
+        if g["rr"].notna().any():
+            entry["rr_p2.5_p50_p97.5"] = pct("rr")
+            entry["share_rr_ci_below_1"] = float((g["rr_high"] < 1).mean())
+        out["arms"][name] = entry
+    return out
+
+
+def plot_arms(df: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(dict.fromkeys(df["arm"]))
+    fig, ax = plt.subplots(figsize=(1.4 * len(arms) + 2, 3.8))
+    ax.boxplot([df.loc[df["arm"] == a, "incidence_per_1000_py"].astype(float) for a in arms], labels=arms)
+    ax.axhline(df.loc[df["arm"] == arms[0], "incidence_per_1000_py"].median(), color="0.7", lw=0.8)
+    ax.set_ylabel("incidence per 1,000 PY (15 y)")
+    ax.set_title(f"Intervention arms over {df['seed'].nunique()} replicate cohorts of 844", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def aggregate(df: pd.DataFrame) -> dict:
@@ -82,8 +134,23 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--arms", help="comma-separated cohort arms (first should be control): arms study")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.arms:
+        arms = tuple(a.strip() for a in args.arms.split(","))
+        rows = []
+        with get_context("spawn").Pool(args.workers) as pool:
+            for r in pool.imap_unordered(partial(one_arms, arms=arms), range(1, args.replicates + 1)):
+                rows.extend(r)
+                print(json.dumps(r), flush=True)
+        df = pd.DataFrame(rows).sort_values(["seed"], kind="stable")
+        df.to_csv(args.out / "cohort_arms_replicates.csv", index=False)
+        agg = aggregate_arms(df)
+        (args.out / "cohort_arms_replicates.json").write_text(json.dumps(agg, indent=2) + "\n")
+        plot_arms(df, args.out / "cohort_arms_replicates.png")
+        print(json.dumps(agg, indent=2))
+        return
     rows = []
     with get_context("spawn").Pool(args.workers) as pool:
         for r in pool.imap_unordered(one, range(1, args.replicates + 1)):
