@@ -228,3 +228,14 @@ def test_bruneck_sized_cohort_seed_1():
     # incidence rises across sRANKL tertiles
     rates = [t["per_1000_py"] for t in s["incidence_by_tertile"].values()]
     assert rates[0] < rates[1] < rates[2]
+
+
+def test_baseline_fasting_glucose_distribution(cohort):
+    """Baseline FPG is log-Gaussian-like with the spread of the reference population (low-risk Danes:
+    97.5th percentile 6.4 mmol/L; calibration-data.md section 9): beta_fn_log_sd is calibrated to it."""
+    fpg = cohort.people["fpg_y0"].to_numpy()
+    assert 4.9 < np.median(fpg) < 5.5
+    assert 0.06 < np.std(np.log(fpg)) < 0.12
+    assert 5.9 < np.percentile(fpg, 97.5) < 7.0
+    # a few people have diabetes at baseline and are excluded, as in the study (Bruneck: 82 of 919)
+    assert cohort.people["baseline_diabetes"].mean() < 0.05
