@@ -151,7 +151,7 @@ def plot_forest(summary: dict, path: str | Path) -> None:
     ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=8)
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_xscale("log")
-    ax.set_xlim(min(r[2] for r in rows) / 1.5, max(r[3] for r in rows) * 4)
+    ax.set_xlim(min(r[2] for r in rows) / 1.5, max(r[3] for r in rows) * 9)
     ax.set_xlabel("odds ratio / risk ratio (95 % CI, log scale)")
     title = f"Virtual cohort n = {summary.get('n')}, seed {summary.get('seed')}"
     if missing:
