@@ -82,7 +82,7 @@ def plot_arms(df: pd.DataFrame, path: Path) -> None:
 
     arms = list(dict.fromkeys(df["arm"]))
     fig, ax = plt.subplots(figsize=(1.4 * len(arms) + 2, 3.8))
-    ax.boxplot([df.loc[df["arm"] == a, "incidence_per_1000_py"].astype(float) for a in arms], labels=arms)
+    ax.boxplot([df.loc[df["arm"] == a, "incidence_per_1000_py"].astype(float) for a in arms], tick_labels=arms)
     ax.axhline(df.loc[df["arm"] == arms[0], "incidence_per_1000_py"].median(), color="0.7", lw=0.8)
     ax.set_ylabel("incidence per 1,000 PY (15 y)")
     ax.set_title(f"Intervention arms over {df['seed'].nunique()} replicate cohorts of 844", fontsize=9)
