@@ -239,3 +239,38 @@ def test_baseline_fasting_glucose_distribution(cohort):
     assert 5.9 < np.percentile(fpg, 97.5) < 7.0
     # a few people have diabetes at baseline and are excluded, as in the study (Bruneck: 82 of 919)
     assert cohort.people["baseline_diabetes"].mean() < 0.05
+
+
+def test_model_overrides_apply_to_everyone_and_are_validated(tmp_path):
+    from ranklsim.simulate.cohort.runner import check_model_overrides
+
+    spec = PopulationSpec(n=40, seed=9)
+    base = run_cohort(spec, years=10, chunk_size=20)
+    # a stronger NF-kB -> beta-cell death link raises everyone's death rate: more cases, higher FPG
+    strong = run_cohort(spec, years=10, chunk_size=20, model_overrides={P.bd_infl: 0.7}, out_dir=tmp_path)
+    assert strong.people["fpg_y10"].mean() > base.people["fpg_y10"].mean() + 0.05
+    assert json.loads((tmp_path / "run.json").read_text())["model_overrides"] == {P.bd_infl: 0.7}
+    with pytest.raises(ValueError, match="different settings"):
+        run_cohort(spec, years=10, chunk_size=20, model_overrides={P.bd_infl: 0.5}, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="nope"):
+        check_model_overrides({"nope": 1.0})
+    with pytest.raises(ValueError, match="drawn per person"):
+        check_model_overrides({P.L_prod: 1.0})
+    with pytest.raises(ValueError):
+        check_model_overrides({P.bd_infl: float("nan")})
+
+
+def test_cohort_ensemble_gives_bands_over_members():
+    from ranklsim.simulate.cohort import cohort_ensemble
+
+    ens = pd.DataFrame({P.bd_infl: [0.2, 0.35, 0.7]})
+    bands, members = cohort_ensemble(ens, PopulationSpec(n=40, seed=9), years=10, chunk_size=20,
+                                     arms=["control", "rank_blockade"])
+    assert set(members["member"]) == {0, 1, 2} and not bands.attrs["failures"]
+    fpg = bands.set_index(["arm", "readout"])
+    row = fpg.loc[("control", "incidence_per_1000_py")]
+    assert row["n"] == 3 and row["q2.5"] <= row["median"] <= row["q97.5"]
+    cases = members[(members["arm"] == "control") & (members["readout"] == "cases")]["value"].to_numpy()
+    assert cases[2] >= cases[0]  # the strongest link gives at least as many cases
+    with pytest.raises(ValueError, match="member 1"):
+        cohort_ensemble(pd.DataFrame({P.bd_infl: [0.3, -1.0]}), PopulationSpec(n=5), years=5)

@@ -85,7 +85,7 @@ def run_chunk(context: dict, chunk: tuple) -> tuple[int, list[dict]]:
     for row in rows:
         rec = {"person_id": int(row["person_id"])}
         try:
-            ov = person_overrides(row)
+            ov = {**context.get("model_overrides", {}), **person_overrides(row)}
             extra: dict = {}
             if arm is not None:
                 extra = {"extra_overrides": dict(arm.overrides),
@@ -149,9 +149,29 @@ def _check_run_folder(out_dir: Path, meta: dict, arms: tuple[str, ...] = ()) -> 
         (out_dir / "chunks" / arm).mkdir(parents=True, exist_ok=True)
 
 
+def check_model_overrides(overrides) -> dict[str, float]:
+    """Validated model-wide parameter values for a cohort (unknown ids, bad values and the
+    per-person parameters of the population raise ValueError)."""
+    from ranklsim.models.parameters import check_value, parameter_table, unknown_id_error
+
+    from ranklsim.simulate.cohort.population import PARAMETER_COLUMNS
+
+    known = parameter_table(SPECIES)
+    out: dict[str, float] = {}
+    for key, value in dict(overrides or {}).items():
+        if key not in known:
+            raise unknown_id_error("parameter", key, known)
+        if key in PARAMETER_COLUMNS:
+            raise ValueError(f"model_overrides may not set {key!r}: it is drawn per person by the population "
+                             "(change its distribution in PopulationSpec instead)")
+        out[key] = check_value(key, value)
+    return out
+
+
 def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: str | Path | None = None,
                chunk_size: int = 500, progress: bool = False, exam_years=DEFAULT_EXAMS,
-               max_chunks: int | None = None, arms=None) -> CohortResult:
+               max_chunks: int | None = None, arms=None,
+               model_overrides: dict[str, float] | None = None) -> CohortResult:
     """Generate the population of ``spec`` and follow it for ``years``.
 
     ``engine``: an engine of :mod:`ranklsim.fitting.engines` (default serial).  ``max_chunks``
@@ -160,6 +180,10 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: st
     absent) and the run is incomplete.  ``arms``: intervention arms (names, scenario TOML paths
     or :class:`~ranklsim.simulate.cohort.arms.CohortArm`; see :func:`~ranklsim.simulate.cohort.arms.resolve_arms`),
     validated before any work; each (chunk, arm) pair is then one chunk of the counts.
+    ``model_overrides``: model parameter values applied to every person (e.g. one member of a
+    fitted parameter ensemble, :func:`~ranklsim.simulate.cohort.ensemble.cohort_ensemble`); the
+    person's own parameters (:data:`~ranklsim.simulate.cohort.population.PARAMETER_COLUMNS`) may
+    not be among them.  Recorded in ``run.json``, so resuming with other values is an error.
     """
     from ranklsim.fitting.engines import SerialEngine
 
@@ -174,10 +198,13 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: st
 
         arm_specs = tuple(resolve_arms(arms))  # unknown names raise here, before any output
     arm_names = tuple(a.name for a in arm_specs)
+    model_ov = check_model_overrides(model_overrides)
     population = generate_population(spec)
     records = population.to_dict("records")
     chunks = [(i // chunk_size, records[i:i + chunk_size]) for i in range(0, len(records), chunk_size)]
     context = {"years": float(years), "exam_years": list(exams), "d0_drift": float(spec.d0_drift_per_year)}
+    if model_ov:
+        context["model_overrides"] = model_ov
     # tasks: (chunk_id, rows) without arms; (chunk_id, rows, arm_index) chunk-major with arms
     tasks = ([(cid, rows, k) for cid, rows in chunks for k in range(len(arm_specs))] if arm_specs
              else list(chunks))
