@@ -153,7 +153,6 @@ def check_model_overrides(overrides) -> dict[str, float]:
     """Validated model-wide parameter values for a cohort (unknown ids, bad values and the
     per-person parameters of the population raise ValueError)."""
     from ranklsim.models.parameters import check_value, parameter_table, unknown_id_error
-
     from ranklsim.simulate.cohort.population import PARAMETER_COLUMNS
 
     known = parameter_table(SPECIES)
