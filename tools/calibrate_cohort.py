@@ -23,9 +23,10 @@ import numpy as np
 
 from ranklsim.fitting.engines import ProcessPoolEngine
 from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
+from ranklsim.simulate.cohort.analysis import BRUNECK_CASES, BRUNECK_OR
 
-TARGET_CASES = 78.0
-TARGET_OR = 4.06
+TARGET_CASES = float(BRUNECK_CASES)
+TARGET_OR = BRUNECK_OR[0]
 
 
 def evaluate(spec: PopulationSpec, seeds, engine) -> dict:

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
+from ranklsim.simulate.cohort.analysis import BRUNECK_CASES
+from ranklsim.simulate.cohort.analysis import BRUNECK_OR as _BRUNECK_OR
 
-BRUNECK_OR = 4.06
-BRUNECK_CASES = 78
+BRUNECK_OR = _BRUNECK_OR[0]
 OUT = Path(__file__).resolve().parents[1] / "docs" / "figures"
 
 

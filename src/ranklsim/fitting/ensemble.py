@@ -50,6 +50,21 @@ def _member_task(run: RunFn, params: dict[str, float]) -> pd.DataFrame:
     return out
 
 
+def summarise_members(data: pd.DataFrame, quantiles: tuple[float, float] = (0.025, 0.975),
+                      member_column: str = "_member") -> pd.DataFrame:
+    """Bands over ensemble members: per combination of the identifying columns (all but ``value``
+    and ``member_column``) the ``median``, ``q2.5``/``q97.5`` (names follow ``quantiles``) and ``n``
+    (members with a finite value)."""
+    keys = [c for c in data.columns if c not in ("value", member_column)]
+    lo_name, hi_name = (f"q{100 * q:g}" for q in quantiles)
+    values = pd.to_numeric(data["value"], errors="coerce")
+    g = values.groupby([data[k] for k in keys], dropna=False, sort=False) if keys else values.groupby(lambda _: 0)
+    return pd.DataFrame({
+        "median": g.median(), lo_name: g.quantile(quantiles[0]), hi_name: g.quantile(quantiles[1]),
+        "n": g.count(),
+    }).reset_index(drop=not keys)
+
+
 def predict_with_ensemble(ensemble: pd.DataFrame, run: RunFn, *, engine: Engine | None = None,
                           quantiles: tuple[float, float] = (0.025, 0.975)) -> pd.DataFrame:
     """Run every member and summarise ``value`` per identifying column combination.
@@ -70,15 +85,7 @@ def predict_with_ensemble(ensemble: pd.DataFrame, run: RunFn, *, engine: Engine 
         raise RuntimeError(f"all {len(members)} ensemble members failed; first: {next(iter(failures.values()), '')}")
     if failures:
         warnings.warn(f"{len(failures)} of {len(members)} ensemble members failed", stacklevel=2)
-    data = pd.concat(frames, ignore_index=True)
-    keys = [c for c in data.columns if c not in ("value", "_member")]
-    lo_name, hi_name = (f"q{100 * q:g}" for q in quantiles)
-    data["value"] = pd.to_numeric(data["value"], errors="coerce")
-    g = data.groupby(keys, dropna=False, sort=False)["value"] if keys else data.groupby(lambda _: 0)["value"]
-    pred = pd.DataFrame({
-        "median": g.median(), lo_name: g.quantile(quantiles[0]), hi_name: g.quantile(quantiles[1]),
-        "n": g.count(),
-    }).reset_index(drop=not keys)
+    pred = summarise_members(pd.concat(frames, ignore_index=True), quantiles)
     pred.attrs["n_members"] = len(members)
     pred.attrs["n_failed"] = len(failures)
     pred.attrs["failures"] = failures

@@ -11,7 +11,6 @@ simulation makes the evaluation return :data:`FAILED_VALUE`, never an exception.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,10 +100,12 @@ class PetabObjective:
         if self._rr is None:
             import roadrunner
 
+            from ranklsim.simulate.simulator import silence_sundials_loggers
+
             # solver failures at odd parameter vectors are expected while fitting; they are
             # counted as failed evaluations, so keep the solver's error log quiet
             roadrunner.Logger.setLevel(roadrunner.Logger.LOG_CRITICAL)
-            os.environ.setdefault("SUNLOGGER_ERROR_FILENAME", os.devnull)
+            silence_sundials_loggers()
             rr = roadrunner.RoadRunner(self._sbml)
             rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES
             rr.integrator.setValue("maximum_num_steps", 200000)

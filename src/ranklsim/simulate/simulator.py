@@ -134,17 +134,21 @@ def _compiled_runner(species: str):
     return rr
 
 
+def silence_sundials_loggers() -> None:
+    """Send SUNDIALS' own warning and error logs to the null device (unless the user set
+    SUNLOGGER_WARNING_FILENAME / SUNLOGGER_ERROR_FILENAME).  CVODE's "t + h = t" notices at event
+    times are harmless; a failure reaches the caller as an exception carrying CVODE's message, and
+    a failure roadrunner recovers from itself (e.g. a zero initial state under per-state absolute
+    tolerances) is not an error.  Call before a RoadRunner is created."""
+    os.environ.setdefault("SUNLOGGER_WARNING_FILENAME", os.devnull)
+    os.environ.setdefault("SUNLOGGER_ERROR_FILENAME", os.devnull)
+
+
 @cache
 def _runner(species: str, view: str):
     import roadrunner
 
-    # CVODE's "t + h = t" notices at event times are harmless; keep real errors only.  SUNDIALS
-    # has its own warning logger, silenced unless the user set SUNLOGGER_WARNING_FILENAME.  Its
-    # error logger is silenced too (unless SUNLOGGER_ERROR_FILENAME is set): a failure reaches the
-    # caller as a SimulationError carrying CVODE's message, and a failure roadrunner recovers from
-    # itself (e.g. a zero initial state under per-state absolute tolerances) is not an error.
-    os.environ.setdefault("SUNLOGGER_WARNING_FILENAME", os.devnull)
-    os.environ.setdefault("SUNLOGGER_ERROR_FILENAME", os.devnull)
+    silence_sundials_loggers()
     roadrunner.Logger.setLevel(roadrunner.Logger.LOG_ERROR)
     rr = _compiled_runner(species)
     rel, abs_ = TOLERANCES[view]

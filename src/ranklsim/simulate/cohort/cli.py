@@ -129,6 +129,8 @@ def plot_forest(summary: dict, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ranklsim.simulate.cohort.analysis import BRUNECK_OR
+
     rows = []  # (label, estimate, low, high)
     ors = summary.get("odds_ratio_top_vs_bottom") or {}
     for key, label in (("unadjusted", "OR T3 vs T1"), ("adjusted_age_sex_bmi", "OR T3 vs T1, adj. age/sex/BMI")):
@@ -160,10 +162,6 @@ def plot_forest(summary: dict, path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-#: Kiechl et al. 2013: OR top vs bottom sRANKL tertile with its 95 % CI
-BRUNECK_OR = (4.06, 2.01, 8.20)
 
 
 def cmd_cohort(args: argparse.Namespace) -> int:

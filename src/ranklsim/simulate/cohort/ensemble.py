@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranklsim.fitting.ensemble import summarise_members
 from ranklsim.simulate.cohort.analysis import summary
 from ranklsim.simulate.cohort.population import PopulationSpec
 from ranklsim.simulate.cohort.runner import check_model_overrides, run_cohort
@@ -28,10 +29,9 @@ def _member_rows(i: int, s: dict) -> list[dict]:
     rows = []
     for arm, a in arms.items():
         rr = (a.get("risk_ratio_vs_control") or {}).get("rr")
-        values = {"cases": a["cases"], "cumulative_incidence": a["cumulative_incidence"],
-                  "incidence_per_1000_py": a["per_1000_py"], "rr_vs_control": rr}
+        values = (a["cases"], a["cumulative_incidence"], a["per_1000_py"], rr)
         rows += [{"member": i, "arm": arm, "readout": k, "value": np.nan if v is None else float(v)}
-                 for k, v in values.items()]
+                 for k, v in zip(READOUTS, values, strict=True)]
     return rows
 
 
@@ -69,10 +69,7 @@ def cohort_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, years: float =
     if not rows:
         raise RuntimeError(f"all {len(members)} ensemble members failed; first: {next(iter(failures.values()))}")
     long = pd.DataFrame(rows)
-    lo, hi = (f"q{100 * q:g}" for q in quantiles)
-    g = long.groupby(["arm", "readout"], sort=False)["value"]
-    bands = pd.DataFrame({"median": g.median(), lo: g.quantile(quantiles[0]), hi: g.quantile(quantiles[1]),
-                          "n": g.count()}).reset_index()
+    bands = summarise_members(long, quantiles, member_column="member")
     bands.attrs["failures"] = failures
     bands.attrs["n_members"] = len(members)
     return bands, long

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranklsim.models.parameters import check_value, parameter_table, unknown_id_error
 from ranklsim.simulate.cohort.followup import (
     BURN_IN,
     DEFAULT_EXAMS,
@@ -36,7 +37,12 @@ from ranklsim.simulate.cohort.followup import (
     follow_person,
     result_columns,
 )
-from ranklsim.simulate.cohort.population import PopulationSpec, generate_population, person_overrides
+from ranklsim.simulate.cohort.population import (
+    PARAMETER_COLUMNS,
+    PopulationSpec,
+    generate_population,
+    person_overrides,
+)
 
 SPECIES = "human"
 
@@ -152,9 +158,6 @@ def _check_run_folder(out_dir: Path, meta: dict, arms: tuple[str, ...] = ()) -> 
 def check_model_overrides(overrides) -> dict[str, float]:
     """Validated model-wide parameter values for a cohort (unknown ids, bad values and the
     per-person parameters of the population raise ValueError)."""
-    from ranklsim.models.parameters import check_value, parameter_table, unknown_id_error
-    from ranklsim.simulate.cohort.population import PARAMETER_COLUMNS
-
     known = parameter_table(SPECIES)
     out: dict[str, float] = {}
     for key, value in dict(overrides or {}).items():
