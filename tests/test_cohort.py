@@ -274,3 +274,67 @@ def test_cohort_ensemble_gives_bands_over_members():
     assert cases[2] >= cases[0]  # the strongest link gives at least as many cases
     with pytest.raises(ValueError, match="member 1"):
         cohort_ensemble(pd.DataFrame({P.bd_infl: [0.3, -1.0]}), PopulationSpec(n=5), years=5)
+
+
+def test_baseline_homa_ir_distribution(cohort):
+    """Baseline HOMA-IR (ir_comp trait calibrated by tools/calibrate_cohort.py --homa on seeds 101-108):
+    the top-quintile cut-off among nonobese people without impaired fasting glucose is Bruneck's 2.77
+    (Bonora 1998), the log-SD about 0.5 (US primary-care IQRs), and HOMA-IR rises with BMI."""
+    h = summary(cohort)["baseline"]["homa_ir"]
+    assert h["n_reference"] > 120
+    assert 2.2 < h["reference_p80"] < 3.4  # Bruneck 2.77; sampling error of a quintile of ~170 people
+    assert 0.4 < h["log_sd"] < 0.6
+    assert 1.5 < h["median"] < 2.6
+    p = cohort.people[cohort.people["baseline_diabetes"] == False]
+    assert np.corrcoef(np.log(p["homa_ir0"]), p["bmi"])[0, 1] > 0.25
+    # before this trait the spread was 0.13: almost all of it now comes from ir_comp
+    assert np.corrcoef(np.log(p["homa_ir0"]), np.log(p[P.ir_comp]))[0, 1] > 0.9
+
+
+def test_ir_comp_scales_insulin_and_leaves_glucose_unchanged():
+    """Compensated insulin resistance (docs/model.md section 7): k-fold insulin, identical glucose over
+    16 simulated years, and a k-fold weaker response to infused insulin."""
+    from ranklsim import load_model
+    from ranklsim.models.ids import V
+    from ranklsim.simulate.cohort.followup import follow_person
+    from ranklsim.simulate.cohort.population import person_overrides
+
+    model = load_model("human", "chronic")
+    row = generate_population(PopulationSpec(n=3, seed=5)).iloc[2]
+    a = follow_person(model, {**person_overrides(row), P.ir_comp: 1.0}, 15, d0_drift=0.004)
+    b = follow_person(model, {**person_overrides(row), P.ir_comp: 3.0}, 15, d0_drift=0.004)
+    for y in (0, 5, 10, 15):
+        assert b[f"fpg_y{y}"] == pytest.approx(a[f"fpg_y{y}"], rel=1e-6)
+    assert b["insulin0"] / a["insulin0"] == pytest.approx(3.0, rel=1e-5)
+    assert b["homa_ir0"] / a["homa_ir0"] == pytest.approx(3.0, rel=1e-5)
+    acute = load_model("human", "acute")
+    drop = {}
+    for k in (1.0, 3.0):
+        res = acute.simulate(times=[0.0, 60.0], overrides={P.ir_comp: k, P.ins_iv: 2.0}, selections=[V.G])
+        g = res.frame[V.G].to_numpy()
+        drop[k] = g[0] - g[-1]
+    assert drop[1.0] > 5.0 and drop[3.0] < 0.6 * drop[1.0]
+
+
+def test_homa_calibration_recovers_a_known_distribution(cohort):
+    """The HOMA-IR calibration (fitting tools' multistart on HomaObjective) recovers the ir_comp
+    distribution that produced its targets, and its statistics agree with the analysis."""
+    from dataclasses import replace
+
+    from ranklsim.simulate.cohort.analysis import baseline_homa
+    from ranklsim.simulate.cohort.calibration import HomaObjective, HomaTarget, calibrate_homa
+
+    spec = PopulationSpec(n=240, seed=3)
+    obj = HomaObjective(cohort.people, spec)
+    s = obj.statistics(obj.x_nominal)
+    h = baseline_homa(cohort.people)
+    assert math.exp(s["log_reference_p80"]) == pytest.approx(h["reference_p80"], rel=1e-9)
+    assert s["log_sd"] == pytest.approx(h["log_sd"], rel=1e-9)
+    x_true = np.log10([3.1, 0.55])
+    stats = obj.statistics(x_true)
+    targets = tuple(HomaTarget(k, v, 0.05, "synthetic") for k, v in stats.items())
+    new, _, res = calibrate_homa(cohort.people, spec, targets, n_starts=3)
+    assert new.ir_comp_median == pytest.approx(3.1, rel=0.01)
+    assert new.ir_comp_log_sd == pytest.approx(0.55, rel=0.01)
+    assert res.best_fval < obj(x_true) + 1e-6
+    assert replace(new, ir_comp_median=spec.ir_comp_median, ir_comp_log_sd=spec.ir_comp_log_sd) == spec

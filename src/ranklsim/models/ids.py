@@ -96,6 +96,7 @@ class P:
     ikk_ca = "ikk_ca"
     ikk_expr = "ikk_expr"
     ins_iv = "ins_iv"
+    ir_comp = "ir_comp"
     ir_hep_expr = "ir_hep_expr"
     irs_ref = "irs_ref"
     is_Km_ser = "is_Km_ser"

@@ -32,6 +32,17 @@ BRUNECK_N = 844
 BRUNECK_CASES = 78
 BRUNECK_OR = (4.06, 2.01, 8.20)
 RANKL_COLUMN = "rankl_free0"
+#: Bonora et al. 1998 Diabetes 47:1643 (Bruneck, n = 888): HOMA-IR threshold of insulin resistance,
+#: the lower limit of the top quintile among nonobese people without metabolic disorder (n = 225),
+#: and the share of people with impaired glucose tolerance / type 2 diabetes above it
+BRUNECK_HOMA_IR_CUTOFF = 2.77
+BRUNECK_IR_PREVALENCE = {"impaired_glucose_tolerance": 0.659, "type_2_diabetes": 0.839}
+#: virtual reference group for the HOMA-IR cut-off: BMI below this (nonobese) ...
+NONOBESE_BMI = 30.0
+#: ... and baseline fasting glucose below this (no impaired fasting glucose, WHO 1999; the virtual
+#: people have no lipids, urate or blood pressure, so glycaemia is the only metabolic disorder checked)
+NORMAL_FPG_MMOL = 6.1
+HOMA_COLUMN = "homa_ir0"
 
 
 def analysed(people: pd.DataFrame) -> pd.DataFrame:
@@ -180,6 +191,45 @@ def arms_section(people: pd.DataFrame, arms) -> dict:
     return out
 
 
+def homa_reference_group(people: pd.DataFrame) -> pd.Series:
+    """Mask of the virtual counterpart of Bonora's reference group: simulated without error, no
+    diabetes at baseline, BMI < :data:`NONOBESE_BMI` and baseline FPG < :data:`NORMAL_FPG_MMOL`."""
+    return (people["error"].isna() & (people["baseline_diabetes"] == False)
+            & (people["bmi"] < NONOBESE_BMI) & (people["fpg_y0"] < NORMAL_FPG_MMOL))
+
+
+def baseline_homa(people: pd.DataFrame) -> dict:
+    """Baseline HOMA-IR of a followed population (one arm) against Bonora 1998.
+
+    ``median`` and ``log_sd`` (SD of log HOMA-IR) over people without diabetes at baseline;
+    ``reference_p80``: the top-quintile cut-off in the reference group (:func:`homa_reference_group`),
+    Bruneck 2.77; ``share_ir``: share above 2.77 among the non-diabetic, among those with impaired
+    fasting glucose (6.1-7.0 mmol/L; Bonora reports 65.9 % for IGT, by OGTT) and among those excluded
+    with diabetes at baseline (Bonora: 83.9 %).
+    """
+    ok = people["error"].isna()
+    h = people[HOMA_COLUMN].astype(float)
+    fpg = people["fpg_y0"].astype(float)
+    base_dm = people["baseline_diabetes"] == True
+    nd = ok & ~base_dm
+    ref = homa_reference_group(people)
+    ifg = nd & (fpg >= NORMAL_FPG_MMOL)
+
+    def share(mask) -> float | None:
+        return float((h[mask] > BRUNECK_HOMA_IR_CUTOFF).mean()) if mask.any() else None
+
+    return {
+        "median": float(h[nd].median()) if nd.any() else None,
+        "log_sd": float(np.log(h[nd]).std(ddof=1)) if nd.sum() > 1 else None,
+        "reference_p80": float(h[ref].quantile(0.8)) if ref.any() else None,
+        "n_reference": int(ref.sum()),
+        "share_ir": {"non_diabetic": share(nd), "impaired_fasting_glucose": share(ifg),
+                     "baseline_diabetes": share(ok & base_dm)},
+        "n_impaired_fasting_glucose": int(ifg.sum()),
+        "bruneck_cutoff": BRUNECK_HOMA_IR_CUTOFF,
+    }
+
+
 def summary(result) -> dict:
     """JSON-serialisable summary of a :class:`~ranklsim.simulate.cohort.runner.CohortResult`."""
     people = result.people
@@ -211,8 +261,9 @@ def summary(result) -> dict:
     out["opg_before_after_onset"] = opg_before_after(data, result.exam_years)
     out["baseline"] = {
         "fpg_mmol_mean": float(data["fpg_y0"].mean()) if len(data) else None,
-        "homa_ir_median": float(data["homa_ir0"].median()) if len(data) else None,
-        "homa_ir_p80": float(data["homa_ir0"].quantile(0.8)) if len(data) else None,
+        "homa_ir_median": float(data[HOMA_COLUMN].median()) if len(data) else None,
+        "homa_ir_p80": float(data[HOMA_COLUMN].quantile(0.8)) if len(data) else None,
+        "homa_ir": baseline_homa(people) if "bmi" in people else None,
         "rankl_free_median_pM": float(data[RANKL_COLUMN].median()) if len(data) else None,
     }
     if arms and "arm" in result.people:

@@ -26,8 +26,20 @@ Assumptions and sources (each distribution is also documented on its field):
   fasting-glucose distribution: FPG in low-risk adults is log-Gaussian with its 97.5th percentile
   at 6.4 mmol/L (calibration-data.md section 9); with 0.15 the virtual FPG log-SD was 0.035
   (97.5th percentile 5.55), with 0.6 it is 0.088 (6.5).  Baseline HOMA-IR is *not* matched
-  (median ~1.0, top-quintile cut-off ~1.1 vs Bruneck's 2.77 with 1990 RIA insulin): fasting
-  insulin is held near Dalla Man's 25 pmol/L by the secretion loop (docs/model.md section 18).
+  (see the next item for HOMA-IR).
+* Compensated insulin resistance ``ir_comp`` (model parameter, docs/model.md section 7): insulin
+  sensitivity divided and insulin secretion multiplied by it, so fasting glucose is unchanged and
+  fasting insulin (and HOMA-IR) is ``ir_comp``-fold (hyperbolic law, Kahn 1993 Diabetes 42:1663).
+  Without it HOMA-IR hardly varies (log-SD 0.13): in Dalla Man's model peripheral insulin action is
+  relative to basal insulin, and the secretion loop holds fasting insulin near 25 pmol/L.
+  log ir_comp = log(``ir_comp_median``) + ``ir_comp_bmi_slope`` * (BMI - ``bmi_mean``)
+  + ``ir_comp_log_sd`` * z_C, with z_C correlated ``rho_comp_ir`` with z_IR (assumption: HOMA-IR
+  rises ~5 %/kg/m^2 of BMI [memory]; shared insulin-resistance trait).  Median and log-SD are
+  calibrated to Bruneck's HOMA-IR (tools/calibrate_cohort.py --homa): the top-quintile cut-off 2.77
+  among nonobese people without metabolic disorder (Bonora 1998 Diabetes 47:1643; here BMI < 30 and
+  baseline FPG < 6.1 mmol/L) and a population log-SD of 0.5 (US primary care IQRs 1.1-2.1 and
+  1.7-3.5, calibration-data.md section 9).  Drawn last, so it leaves every other draw (and, glucose
+  being invariant to it, every diagnosis) of a seed unchanged.
 * Beta-cell failure propensity: log-normal multiplier of Topp's beta-cell death rate
   ``topp_d0`` (median ``d0_median``, log-SD ``d0_log_sd``, +``d0_age_slope`` per year of age over
   60; assumption).  The model multiplies it by (M_hep/M_ref)^bd_infl, the inflammatory stress of
@@ -61,11 +73,12 @@ REFERENCE = {
     P.u_infl0: 0.0038385411269159413,
     P.beta_ref: 300.0,
     P.topp_d0: 0.06 / 1440.0,
+    P.ir_comp: 1.0,
 }
 #: parameter-override columns of the population frame (in this order)
-PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.topp_d0)
+PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.topp_d0, P.ir_comp)
 #: trait columns kept for analysis (multipliers and latent traits)
-TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "d0_mult")
+TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "d0_mult", "z_comp")
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,10 @@ class PopulationSpec:
     d0_age_slope: float = 0.004  #: log d0 multiplier per year of age over 60 (assumption)
     d0_drift_per_year: float = 0.004  #: rise of log d0 per year of follow-up (assumption: = age slope)
     d0_floor: float = 0.0  #: lowest d0 multiplier (0: none; the model's crowding term bounds mass)
+    ir_comp_median: float = 2.0554  #: median compensated insulin resistance at mean BMI (calibrated: HOMA-IR cut-off)
+    ir_comp_log_sd: float = 0.3671  #: log-SD of ir_comp at given BMI (calibrated: HOMA-IR spread)
+    ir_comp_bmi_slope: float = 0.05  #: log ir_comp per kg/m^2 of BMI (assumption)
+    rho_comp_ir: float = 0.5  #: correlation of z_C with z_IR (assumption)
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int | np.integer) or isinstance(self.n, bool) or self.n <= 0:
@@ -110,12 +127,15 @@ class PopulationSpec:
             raise ValueError(f"male_fraction must be in [0, 1], got {self.male_fraction}")
         if not self.d0_median > 0:
             raise ValueError(f"d0_median must be > 0, got {self.d0_median}")
-        if not -1.0 < self.rho_ir_beta < 1.0:
-            raise ValueError(f"rho_ir_beta must be in (-1, 1), got {self.rho_ir_beta}")
+        for name in ("rho_ir_beta", "rho_comp_ir"):
+            if not -1.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in (-1, 1), got {getattr(self, name)}")
+        if not self.ir_comp_median > 0:
+            raise ValueError(f"ir_comp_median must be > 0, got {self.ir_comp_median}")
         if not self.bmi_lean < self.bmi_obese:
             raise ValueError("bmi_lean must be below bmi_obese")
         for name in ("bmi_sd", "rankl_log_sd", "opg_log_sd", "g_periph_log_sd", "u_infl_log_sd",
-                     "beta_fn_log_sd", "d0_log_sd"):
+                     "beta_fn_log_sd", "d0_log_sd", "ir_comp_log_sd"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -149,6 +169,11 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     d0_mult = np.maximum(spec.d0_floor, spec.d0_median * np.exp(spec.d0_age_slope * (age - 60.0)
                                                                 + spec.d0_log_sd * rng.standard_normal(n)))
 
+    # compensated insulin resistance: drawn last so the draws above do not depend on it
+    z_comp = spec.rho_comp_ir * z_ir + np.sqrt(1.0 - spec.rho_comp_ir**2) * rng.standard_normal(n)
+    ir_comp = spec.ir_comp_median * np.exp(spec.ir_comp_bmi_slope * (bmi - spec.bmi_mean)
+                                           + spec.ir_comp_log_sd * z_comp)
+
     adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
     g_periph = spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_ir)
     u_infl0 = REFERENCE[P.u_infl0] * np.exp(spec.u_infl_log_sd * z_ir)
@@ -166,11 +191,13 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
         P.u_infl0: u_infl0,
         P.beta_ref: REFERENCE[P.beta_ref] / beta_fn,
         P.topp_d0: REFERENCE[P.topp_d0] * d0_mult,
+        P.ir_comp: REFERENCE[P.ir_comp] * ir_comp,
         "rankl_mult": rankl_mult,
         "opg_mult": opg_mult,
         "z_ir": z_ir,
         "z_beta": z_beta,
         "d0_mult": d0_mult,
+        "z_comp": z_comp,
     })
     return frame
 
