@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
-from ranklsim.simulate.cohort.analysis import BRUNECK_CASES
+from ranklsim.simulate.cohort.analysis import (
+    BRUNECK_CASES,
+    BRUNECK_HOMA_IR_CUTOFF,
+    HOMA_COLUMN,
+    analysed,
+    odds_ratio,
+)
 from ranklsim.simulate.cohort.analysis import BRUNECK_OR as _BRUNECK_OR
 
 BRUNECK_OR = _BRUNECK_OR[0]
@@ -36,13 +42,20 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "figures"
 
 def one(seed: int) -> dict:
     t0 = time.perf_counter()
-    s = summary(run_cohort(PopulationSpec(n=844, seed=seed), years=15, chunk_size=844))
+    res = run_cohort(PopulationSpec(n=844, seed=seed), years=15, chunk_size=844)
+    s = summary(res)
     un = s["odds_ratio_top_vs_bottom"]["unadjusted"]
     adj = s["odds_ratio_top_vs_bottom"]["adjusted_age_sex_bmi"]
+    h = s["baseline"]["homa_ir"]
+    # validation, not calibrated: baseline HOMA-IR predicts incident diabetes in Bruneck (Bonora 2004)
+    or_homa = odds_ratio(analysed(res.people), column=HOMA_COLUMN)
     return {"seed": seed, "cases": s["cases"], "n_analysed": s["n_analysed"], "n_errors": s["n_errors"],
             "incidence_per_1000_py": s["incidence_per_1000_py"],
             "or": un["or"], "ci_low": un["ci_low"], "ci_high": un["ci_high"],
             "or_adj": adj["or"], "ci_low_adj": adj["ci_low"], "ci_high_adj": adj["ci_high"],
+            "homa_median": h["median"], "homa_log_sd": h["log_sd"], "homa_reference_p80": h["reference_p80"],
+            "homa_share_ir_ifg": h["share_ir"]["impaired_fasting_glucose"],
+            "homa_share_ir_baseline_dm": h["share_ir"]["baseline_diabetes"], "or_homa": or_homa["or"],
             "seconds": time.perf_counter() - t0}
 
 
@@ -104,7 +117,11 @@ def aggregate(df: pd.DataFrame) -> dict:
             "share_ci_contains_4.06": float(contains),
             "share_ci_excludes_1": float((df["ci_low"] > 1).mean()),
             "median_incidence_per_1000_py": float(df["incidence_per_1000_py"].median()),
-            "errors_total": int(df["n_errors"].sum()), "seconds_per_replicate": float(df["seconds"].median())}
+            "errors_total": int(df["n_errors"].sum()), "seconds_per_replicate": float(df["seconds"].median()),
+            **({"homa_reference_p80": q("homa_reference_p80"), "homa_log_sd": q("homa_log_sd"),
+                "homa_median": q("homa_median"), "homa_share_ir_ifg": q("homa_share_ir_ifg"),
+                "homa_share_ir_baseline_dm": q("homa_share_ir_baseline_dm"), "or_homa_tertile": q("or_homa")}
+               if "homa_reference_p80" in df else {})}
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
@@ -113,7 +130,8 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    homa = "homa_reference_p80" in df
+    fig, ax = plt.subplots(1, 3 if homa else 2, figsize=(15 if homa else 10, 3.8))
     ax[0].hist(df["cases"], bins=20, color="0.6")
     ax[0].axvline(BRUNECK_CASES, color="C3", label="Bruneck 78")
     ax[0].set(xlabel="incident cases per cohort of 844 (15 y)", ylabel="replicates")
@@ -124,6 +142,11 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     ax[1].set_xticks(np.log(ticks), [str(t) for t in ticks])
     ax[1].set(xlabel="OR top vs bottom sRANKL tertile (log scale)")
     ax[1].legend()
+    if homa:
+        ax[2].hist(df["homa_reference_p80"], bins=20, color="0.6")
+        ax[2].axvline(BRUNECK_HOMA_IR_CUTOFF, color="C3", label="Bruneck 2.77 (Bonora 1998)")
+        ax[2].set(xlabel="baseline HOMA-IR top-quintile cut-off\n(nonobese, FPG < 6.1 mmol/L)")
+        ax[2].legend()
     fig.suptitle(f"{len(df)} replicate virtual Bruneck cohorts (seeds 1-{len(df)})")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -68,6 +68,12 @@ def add_parsers(sub) -> None:
     c.add_argument("--arms", type=_arm_list, help="intervention arms, comma-separated: control, denosumab, "
                    "metformin, metformin_mean, rank_blockade, rank_blockade:FRACTION or a scenario .toml file "
                    "(its first non-control arm); default: control only, no arm column")
+    c.add_argument("--ensemble", help="parameter ensemble: a CSV (one member per row, parameter ids as columns, "
+                   "e.g. samples.csv of `ranklsim sample`) or a `ranklsim sample` output folder; the same people "
+                   "and arms are re-run under every member and ensemble_bands.csv / ensemble_members.csv and an "
+                   "'ensemble' section of summary.json are written")
+    c.add_argument("--ensemble-size", type=_positive_int, default=None,
+                   help="draw this many ensemble members (seeded by --seed; default: all rows)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_cohort)
 
@@ -164,6 +170,33 @@ def plot_forest(summary: dict, path: str | Path) -> None:
     plt.close(fig)
 
 
+def _run_ensemble(ensemble, spec, args, arms, engine, out: Path) -> dict:
+    """Re-run the cohort under every ensemble member (resumable in ``out/ensemble``); write the bands
+    and the per-member table; return the summary.json section."""
+    from ranklsim.simulate.cohort.ensemble import cohort_ensemble
+
+    folder = out / "ensemble"
+    folder.mkdir(parents=True, exist_ok=True)
+    ensemble.to_csv(folder / "members_parameters.csv", index_label="member")
+    bands, members = cohort_ensemble(ensemble, spec, args.years, arms=arms, engine=engine, out_dir=folder,
+                                     chunk_size=args.chunk_size)
+    bands.to_csv(out / "ensemble_bands.csv", index=False)
+    members.to_csv(out / "ensemble_members.csv", index=False)
+    section: dict = {"n_members": int(bands.attrs["n_members"]),
+                     "failures": {str(k): v for k, v in bands.attrs["failures"].items()},
+                     "parameters": list(ensemble.columns)}
+    for readout in ("cases", "incidence_per_1000_py", "rr_vs_control"):
+        rows = bands[bands["readout"] == readout]
+        section[readout] = {r["arm"]: {"median": _num(r["median"]), "low": _num(r["q2.5"]), "high": _num(r["q97.5"]),
+                                       "n": int(r["n"])} for r in rows.to_dict("records") if r["n"] > 0}
+    return section
+
+
+def _num(value) -> float | None:
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
 def cmd_cohort(args: argparse.Namespace) -> int:
     from ranklsim.simulate.cohort.analysis import summary as make_summary
     from ranklsim.simulate.cohort.population import PopulationSpec
@@ -176,10 +209,23 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         from ranklsim.simulate.cohort.arms import resolve_arms
 
         arms = resolve_arms(args.arms)  # ValueError (exit 2) before any work
+    ensemble = None
+    if getattr(args, "ensemble", None):
+        from ranklsim.simulate.cohort.ensemble import load_ensemble
+        from ranklsim.simulate.cohort.runner import check_model_overrides
+
+        ensemble = load_ensemble(args.ensemble, args.ensemble_size, seed=args.seed)
+        for i, member in enumerate(ensemble.to_dict("records")):  # unknown ids: error before any work
+            try:
+                check_model_overrides(member)
+            except ValueError as exc:
+                raise ValueError(f"ensemble member {i}: {exc}") from exc
     with _engine(args) as engine:
         result = run_cohort(spec, years=args.years, engine=engine, out_dir=out,
                             chunk_size=args.chunk_size, progress=not args.quiet, arms=arms)
-    summ = make_summary(result)
+        summ = make_summary(result)
+        if ensemble is not None and result.complete:
+            summ["ensemble"] = _run_ensemble(ensemble, spec, args, arms, engine, out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summ, indent=2, sort_keys=True))
     result.people.to_csv(out / "people.csv", index=False)
@@ -193,6 +239,11 @@ def cmd_cohort(args: argparse.Namespace) -> int:
     print(f"{summ['n_analysed']} analysed ({summ['n_excluded']} excluded), {summ['cases']} cases, "
           f"{summ['incidence_per_1000_py'] or 0:.2f} per 1,000 PY; OR top vs bottom sRANKL tertile {or_text}; "
           f"wrote {out}")
+    if "ensemble" in summ:
+        e = summ["ensemble"]
+        print(f"  ensemble: {e['n_members'] - len(e['failures'])}/{e['n_members']} members; median (95 % band) "
+              "cases per arm: " + ", ".join(f"{arm} {b['median']:.0f} ({b['low']:.0f}-{b['high']:.0f})"
+                                            for arm, b in e["cases"].items()))
     for name, a in (summ.get("arms") or {}).items():
         rr = a.get("risk_ratio_vs_control") or {}
         rr_text = (f"; RR vs control {rr['rr']:.2f}" + (f" ({rr['ci_low']:.2f}-{rr['ci_high']:.2f})"

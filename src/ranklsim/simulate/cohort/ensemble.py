@@ -23,6 +23,45 @@ from ranklsim.simulate.cohort.runner import check_model_overrides, run_cohort
 READOUTS = ("cases", "cumulative_incidence", "incidence_per_1000_py", "rr_vs_control")
 
 
+def load_ensemble(path: str | Path, size: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """A parameter ensemble for :func:`cohort_ensemble` from ``path``: a CSV file with one member per
+    row and parameter ids as columns (e.g. ``samples.csv`` of ``ranklsim sample``), or the output
+    folder of ``ranklsim sample`` (its ``chain.npz``/``sampling.json``, burn-in = first quarter).
+
+    ``size``: draw this many members without replacement (seeded); ``None`` keeps every row.
+    Raises ``ValueError`` for a missing file, an empty table or non-numeric values; unknown ids are
+    rejected later by :func:`cohort_ensemble` (before any simulation).
+    """
+    path = Path(path)
+    if path.is_dir():
+        if (path / "sampling.json").exists():
+            from ranklsim.fitting.sampling import SamplingResult
+
+            res = SamplingResult.load(path)
+            table = res.samples(burn=res.n_steps // 4)
+        elif (path / "samples.csv").exists():
+            table = pd.read_csv(path / "samples.csv")
+        else:
+            raise ValueError(f"{path} holds neither a sampling result (sampling.json) nor samples.csv")
+    elif path.exists():
+        table = pd.read_csv(path)
+    else:
+        raise ValueError(f"ensemble file not found: {path}")
+    table = table.drop(columns=[c for c in ("member",) if c in table.columns])
+    if table.empty or table.shape[1] == 0:
+        raise ValueError(f"the ensemble {path} has no members or no parameter columns")
+    bad = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    if bad:
+        raise ValueError(f"the ensemble {path} has non-numeric columns {bad}")
+    if size is not None:
+        if size <= 0:
+            raise ValueError(f"ensemble size must be > 0, got {size}")
+        if size < len(table):
+            idx = np.random.default_rng(seed).choice(len(table), size=size, replace=False)
+            table = table.iloc[np.sort(idx)]
+    return table.reset_index(drop=True)
+
+
 def _member_rows(i: int, s: dict) -> list[dict]:
     arms = s.get("arms") or {"control": {"cases": s["cases"], "cumulative_incidence": s["cumulative_incidence"],
                                          "per_1000_py": s["incidence_per_1000_py"]}}
