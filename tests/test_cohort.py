@@ -150,6 +150,11 @@ def test_cli_writes_outputs(tmp_path, capsys):
     assert (out / "incidence_by_tertile.png").stat().st_size > 0
     assert (out / "forest_or.png").stat().st_size > 0
     assert "cases" in capsys.readouterr().out
+    args = parser.parse_args(["cohort", "--n", "12", "--years", "5", "--seed", "2", "--out", str(tmp_path / "ogtt"),
+                              "--quiet", "--workers", "1", "--ogtt"])
+    assert args.func(args) == 0
+    s = json.loads((tmp_path / "ogtt" / "summary.json").read_text())
+    assert "cases_by_criterion" in s and "g2h_y5" in pd.read_csv(tmp_path / "ogtt" / "people.csv")
 
 
 def test_cli_default_engine_is_a_process_pool_capped_at_the_tasks(monkeypatch):
@@ -377,3 +382,34 @@ def test_cli_ensemble_runs_every_member_and_rejects_bad_members(tmp_path, capsys
     args = parser.parse_args(["cohort", "--n", "20", "--out", str(tmp_path / "x"), "--ensemble", str(tmp_path / "none.csv")])
     with pytest.raises(ValueError, match="not found"):
         args.func(args)
+
+
+def test_optional_ogtt_criterion_adds_diagnoses_and_is_recorded():
+    """With ogtt=True every examination also runs a 75 g OGTT (acute view, from the person's state):
+    2-h glucose >= 11.1 mmol/L is diabetes too, so the same people are diagnosed no later and at least
+    as often as with fasting glucose alone; the criterion of each diagnosis and every 2-h value are kept."""
+    spec = PopulationSpec(n=60, seed=9)
+    fpg_only = run_cohort(spec, years=15, chunk_size=30).people.set_index("person_id")
+    both = run_cohort(spec, years=15, chunk_size=30, ogtt=True).people.set_index("person_id")
+    assert both["error"].isna().all()
+    # fasting glucose and everything else of the chronic run is unchanged by the OGTTs
+    np.testing.assert_allclose(both["fpg_y15"], fpg_only["fpg_y15"], rtol=1e-9)
+    g2h = both[[f"g2h_y{y}" for y in (0, 5, 10, 15)]].to_numpy()
+    assert np.isfinite(g2h).all() and (g2h > 3.0).all()
+    healthy = both[(both["fpg_y0"] < 5.6) & (both["diabetes"] == False)]
+    assert (healthy["g2h_y0"] < 11.1).all() and healthy["g2h_y0"].median() < 7.8
+    dm_f = (fpg_only["diabetes"] == True) | (fpg_only["baseline_diabetes"] == True)
+    dm_b = (both["diabetes"] == True) | (both["baseline_diabetes"] == True)
+    assert (dm_b[dm_f]).all() and dm_b.sum() >= dm_f.sum()
+    onset_f, onset_b = fpg_only["onset_year"], both["onset_year"]
+    common = onset_f.notna() & onset_b.notna()
+    assert (onset_b[common] <= onset_f[common]).all()
+    cases = both[both["diabetes"] == True]
+    assert set(cases["onset_criterion"]) <= {"fpg", "ogtt", "both"}
+    for _, r in cases.iterrows():
+        y = int(r["onset_year"])
+        assert (r[f"g2h_y{y}"] >= 11.1) == (r["onset_criterion"] in ("ogtt", "both"))
+        assert (r[f"fpg_y{y}"] >= 7.0) == (r["onset_criterion"] in ("fpg", "both"))
+    s = summary(run_cohort(spec, years=15, chunk_size=60, ogtt=True))
+    assert sum(s["cases_by_criterion"].values()) == s["cases"]
+    assert "impaired_glucose_tolerance" in s["baseline"]["homa_ir"]["share_ir"]

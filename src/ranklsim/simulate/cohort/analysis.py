@@ -25,6 +25,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ranklsim.simulate.cohort.followup import DIABETES_2H_MMOL, IGT_2H_MMOL
+
 TERTILE_LABELS = ("T1", "T2", "T3")
 #: Kiechl et al. 2013 (Bruneck): people without diabetes at baseline, incident cases over 15 years,
 #: and the OR for incident diabetes, top vs bottom tertile of baseline sRANKL, with its 95 % CI
@@ -214,6 +216,10 @@ def baseline_homa(people: pd.DataFrame) -> dict:
     nd = ok & ~base_dm
     ref = homa_reference_group(people)
     ifg = nd & (fpg >= NORMAL_FPG_MMOL)
+    igt = None
+    if "g2h_y0" in people:  # with the OGTT option: impaired glucose tolerance, as Bonora classified it
+        g2h = people["g2h_y0"].astype(float)
+        igt = nd & (g2h >= IGT_2H_MMOL) & (g2h < DIABETES_2H_MMOL)
 
     def share(mask) -> float | None:
         return float((h[mask] > BRUNECK_HOMA_IR_CUTOFF).mean()) if mask.any() else None
@@ -224,8 +230,10 @@ def baseline_homa(people: pd.DataFrame) -> dict:
         "reference_p80": float(h[ref].quantile(0.8)) if ref.any() else None,
         "n_reference": int(ref.sum()),
         "share_ir": {"non_diabetic": share(nd), "impaired_fasting_glucose": share(ifg),
-                     "baseline_diabetes": share(ok & base_dm)},
+                     "baseline_diabetes": share(ok & base_dm),
+                     **({"impaired_glucose_tolerance": share(igt)} if igt is not None else {})},
         "n_impaired_fasting_glucose": int(ifg.sum()),
+        **({"n_impaired_glucose_tolerance": int(igt.sum())} if igt is not None else {}),
         "bruneck_cutoff": BRUNECK_HOMA_IR_CUTOFF,
     }
 
@@ -250,6 +258,9 @@ def summary(result) -> dict:
         "cumulative_incidence": inc["cumulative_incidence"], "person_years": inc["person_years"],
         "incidence_per_1000_py": inc["per_1000_py"],
     }
+    if "onset_criterion" in data:  # OGTT option: which criterion diagnosed each case
+        crit = data.loc[data["case"] == 1, "onset_criterion"].value_counts()
+        out["cases_by_criterion"] = {k: int(crit.get(k, 0)) for k in ("fpg", "ogtt", "both")}
     if inc["n"] >= 3:
         cut, per = incidence_by_tertile(data)
         out["rankl_tertile_cutoffs_pM"] = list(cut)

@@ -74,6 +74,8 @@ def add_parsers(sub) -> None:
                    "'ensemble' section of summary.json are written")
     c.add_argument("--ensemble-size", type=_positive_int, default=None,
                    help="draw this many ensemble members (seeded by --seed; default: all rows)")
+    c.add_argument("--ogtt", action="store_true", help="also run a 75 g OGTT at every examination: a 2-h glucose "
+                   ">= 11.1 mmol/L is diabetes too (WHO 1999); ~3x the cost per person")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_cohort)
 
@@ -179,7 +181,7 @@ def _run_ensemble(ensemble, spec, args, arms, engine, out: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     ensemble.to_csv(folder / "members_parameters.csv", index_label="member")
     bands, members = cohort_ensemble(ensemble, spec, args.years, arms=arms, engine=engine, out_dir=folder,
-                                     chunk_size=args.chunk_size)
+                                     chunk_size=args.chunk_size, ogtt=bool(getattr(args, "ogtt", False)))
     bands.to_csv(out / "ensemble_bands.csv", index=False)
     members.to_csv(out / "ensemble_members.csv", index=False)
     section: dict = {"n_members": int(bands.attrs["n_members"]),
@@ -222,7 +224,8 @@ def cmd_cohort(args: argparse.Namespace) -> int:
                 raise ValueError(f"ensemble member {i}: {exc}") from exc
     with _engine(args) as engine:
         result = run_cohort(spec, years=args.years, engine=engine, out_dir=out,
-                            chunk_size=args.chunk_size, progress=not args.quiet, arms=arms)
+                            chunk_size=args.chunk_size, progress=not args.quiet, arms=arms,
+                            ogtt=bool(getattr(args, "ogtt", False)))
         summ = make_summary(result)
         if ensemble is not None and result.complete:
             summ["ensemble"] = _run_ensemble(ensemble, spec, args, arms, engine, out)

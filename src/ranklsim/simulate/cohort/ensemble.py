@@ -76,7 +76,8 @@ def _member_rows(i: int, s: dict) -> list[dict]:
 
 def cohort_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, years: float = 15, *, arms=None,
                     engine=None, chunk_size: int = 500, out_dir: str | Path | None = None,
-                    quantiles: tuple[float, float] = (0.025, 0.975)) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    quantiles: tuple[float, float] = (0.025, 0.975),
+                    ogtt: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the cohort of ``spec`` under every ensemble member (one row of parameter values each).
 
     Returns ``(bands, members)``: ``bands`` has per (arm, readout) the median and the ``quantiles``
@@ -99,7 +100,7 @@ def cohort_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, years: float =
         folder = None if out_dir is None else Path(out_dir) / f"member_{i:04d}"
         try:
             result = run_cohort(spec, years=years, engine=engine, out_dir=folder, chunk_size=chunk_size,
-                                arms=arms, model_overrides=member)
+                                arms=arms, model_overrides=member, ogtt=ogtt)
             if not result.complete:
                 raise RuntimeError(f"chunks failed: {sorted(result.failed_chunks)}")
             rows += _member_rows(i, summary(result))

@@ -17,7 +17,10 @@ Interventions (cohort arms, :mod:`ranklsim.simulate.cohort.arms`) enter through 
 
 Diagnosis: fasting plasma glucose >= 7.0 mmol/L at a scheduled examination after baseline
 (Kiechl 2013, ADA criteria); onset = first such examination year.  Baseline FPG >= 7.0 flags the
-person for exclusion (prevalent diabetes), as in the study.
+person for exclusion (prevalent diabetes), as in the study.  Optionally (``ogtt_model``, the acute
+view) every examination also runs a 75 g oral glucose tolerance test from the person's state at that
+time, and a 2-h plasma glucose >= 11.1 mmol/L is diabetes too (WHO 1999; Bruneck gave baseline OGTTs,
+Bonora 2004); the 2-h glucose is recorded per examination (``g2h_y<year>``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ DAYS_PER_YEAR = 365.0
 BURN_IN = 365.0
 #: fasting glucose threshold of diabetes, mmol/L (ADA / WHO; Bruneck)
 DIABETES_FPG_MMOL = 7.0
+#: 2-h OGTT plasma glucose of diabetes and of impaired glucose tolerance, mmol/L (WHO 1999)
+DIABETES_2H_MMOL = 11.1
+IGT_2H_MMOL = 7.8
+#: OGTT: 75 g oral glucose, 2-h glucose read at this minute of the acute run
+OGTT_READ_MIN = 120.0
 DEFAULT_EXAMS = (0, 5, 10, 15)
 _TOPP = (P.topp_d0, P.topp_r1, P.topp_r2)
 _SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O, V.beta, V.M_hep]
@@ -93,7 +101,8 @@ def _solver_settings(model, rtol: float, atol: float, max_steps: int, max_order:
         roadrunner.Logger.setLevel(level)
 
 
-def _simulate_scaled(model, times: list[float], overrides: dict, events: list[Event], scale: dict):
+def _simulate_scaled(model, times: list[float], overrides: dict, events: list[Event], scale: dict,
+                     selections: list[str] = _SELECTIONS):
     """As ``model.simulate`` but with the states in ``scale`` multiplied at ``BURN_IN``: the
     burn-in is run alone, then the follow-up restarts from its final state (scaled), with the
     burn-in's parameter values and the events shifted; the baseline row is the burn-in's (the
@@ -106,11 +115,11 @@ def _simulate_scaled(model, times: list[float], overrides: dict, events: list[Ev
     initial = {s: float(end[s]) * scale.get(s, 1.0) for s in states}
     shifted = [Event(e.time - BURN_IN, e.target, e.value, e.op) for e in events if e.time >= BURN_IN]
     follow = model.simulate(times=[t - BURN_IN for t in times if t >= BURN_IN], overrides=overrides,
-                            initial=initial, events=shifted, selections=_SELECTIONS)
+                            initial=initial, events=shifted, selections=selections)
     frame = follow.frame.copy()
-    frame.loc[0, _SELECTIONS] = end[_SELECTIONS].to_numpy()  # baseline exam: before the intervention
+    frame.loc[0, selections] = end[selections].to_numpy()  # baseline exam: before the intervention
     frame["time"] = frame["time"] + BURN_IN
-    first = burn.frame.iloc[:-1][["time", *_SELECTIONS]]
+    first = burn.frame.iloc[:-1][["time", *selections]]
     return SimpleNamespace(frame=pd.concat([first, frame], ignore_index=True))
 
 
@@ -124,13 +133,26 @@ def exam_schedule(years: float, exam_years: Sequence[float] = DEFAULT_EXAMS) -> 
     return tuple(exams)
 
 
-def result_columns(exams: Sequence[float]) -> list[str]:
-    """Column names of :func:`follow_person`'s record for an examination schedule."""
+def result_columns(exams: Sequence[float], ogtt: bool = False) -> list[str]:
+    """Column names of :func:`follow_person`'s record for an examination schedule (with ``ogtt``:
+    the 2-h OGTT glucose per examination and the criterion of the diagnosis)."""
     cols = ["baseline_diabetes", "diabetes", "onset_year", "followup_years", "solver_attempt", "homa_ir0", "insulin0",
             "rankl_free0", "rankl_total0"]
     for prefix, _ in _EXAM_COLUMNS:
         cols += [f"{prefix}_y{y:g}" for y in exams]
+    if ogtt:
+        cols += ["onset_criterion", *(f"g2h_y{y:g}" for y in exams)]
     return cols
+
+
+def ogtt_2h(acute_model, state: Mapping[str, float], overrides: Mapping[str, float]) -> float:
+    """2-h plasma glucose (mmol/L) of a 75 g OGTT run in the acute view from ``state`` (all states of
+    the chronic run at an examination) with the person's parameter values ``overrides``."""
+    from ranklsim.simulate.protocols import OralGlucose
+
+    res = acute_model.simulate(times=[0.0, OGTT_READ_MIN], overrides=dict(overrides), initial=dict(state),
+                               events=OralGlucose().events("human"), selections=[V.G_mM])
+    return float(res.frame[V.G_mM].iloc[-1])
 
 
 #: per-examination columns: prefix -> output id (free sRANKL pM; hepatic NF-kB tone M_hep uM, the
@@ -141,7 +163,7 @@ _EXAM_COLUMNS = (("fpg", V.G_mM), ("opg", V.O), ("beta", V.beta), ("rankl", V.L)
 def follow_person(model, overrides: Mapping[str, float], years: float = 15,
                   exam_years: Sequence[float] = DEFAULT_EXAMS, d0_drift: float = 0.0, *,
                   extra_overrides: Mapping[str, float] | None = None,
-                  extra_events: Sequence[Event] = ()) -> dict:
+                  extra_events: Sequence[Event] = (), ogtt_model=None) -> dict:
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
@@ -153,6 +175,10 @@ def follow_person(model, overrides: Mapping[str, float], years: float = 15,
     the person's Topp rates; not Topp rates themselves), ``extra_events`` are further events in
     the simulation clock (days; baseline = ``BURN_IN``, none before it), applied after the
     person's own events at equal times.
+
+    ``ogtt_model``: the acute view of the same species; when given, a 75 g OGTT is run at every
+    examination (:func:`ogtt_2h`; at baseline before, afterwards with the interventions) and a 2-h
+    glucose >= 11.1 mmol/L also diagnoses diabetes.
     """
     exams = exam_schedule(years, exam_years)
     ov = dict(overrides)
@@ -180,15 +206,17 @@ def follow_person(model, overrides: Mapping[str, float], years: float = 15,
     events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
     times = [0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams)]
     attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
+    states = list(model.state_ids) if ogtt_model is not None else []
+    selections = list(dict.fromkeys([*_SELECTIONS, *states]))
     for attempt, (rtol, atol, max_steps, grid, max_order) in enumerate(attempts):
         run_times = times if grid is None else sorted({*times, *(float(t) for t in np.arange(0.0, times[-1], grid))})
         try:
             with _solver_settings(model, rtol, atol, max_steps, max_order, quiet=attempt < len(attempts) - 1):
                 if scale:  # a receptor switch at baseline: restart from the scaled burn-in state
-                    res = _simulate_scaled(model, run_times, {**ov, **held}, events, scale)
+                    res = _simulate_scaled(model, run_times, {**ov, **held}, events, scale, selections)
                 else:
                     res = model.simulate(times=run_times, overrides={**ov, **held}, events=events,
-                                         selections=_SELECTIONS)
+                                         selections=selections)
             break
         except SimulationError:
             if attempt == len(attempts) - 1:
@@ -198,8 +226,18 @@ def follow_person(model, overrides: Mapping[str, float], years: float = 15,
         frame = frame[np.isin(frame["time"].to_numpy(), times)]
     f = frame.iloc[1:].reset_index(drop=True)  # drop t = 0 (reference state)
     fpg = f[V.G_mM].to_numpy()
-    base_dm = bool(fpg[0] >= DIABETES_FPG_MMOL)
-    onset = next((y for y, g in zip(exams[1:], fpg[1:], strict=True) if g >= DIABETES_FPG_MMOL), None)
+    by_fpg = fpg >= DIABETES_FPG_MMOL
+    g2h = None
+    if ogtt_model is not None:
+        g2h = np.array([ogtt_2h(ogtt_model, {s: float(f[s].iloc[k]) for s in states},
+                                {**ov, **held, **(extra if k > 0 else {})}) for k in range(len(exams))])
+        by_ogtt = g2h >= DIABETES_2H_MMOL
+    else:
+        by_ogtt = np.zeros_like(by_fpg)
+    dm = by_fpg | by_ogtt
+    base_dm = bool(dm[0])
+    first = next((k for k in range(1, len(exams)) if dm[k]), None)
+    onset = None if first is None else exams[first]
     out = {
         "baseline_diabetes": base_dm,
         "diabetes": (onset is not None) and not base_dm,
@@ -214,4 +252,9 @@ def follow_person(model, overrides: Mapping[str, float], years: float = 15,
     for prefix, col in _EXAM_COLUMNS:
         for y, v in zip(exams, f[col].to_numpy(), strict=True):
             out[f"{prefix}_y{y:g}"] = float(v)
+    if g2h is not None:
+        k = 0 if base_dm else first
+        out["onset_criterion"] = (None if k is None else
+                                  "both" if by_fpg[k] and by_ogtt[k] else "fpg" if by_fpg[k] else "ogtt")
+        out.update({f"g2h_y{y:g}": float(v) for y, v in zip(exams, g2h, strict=True)})
     return out

@@ -76,6 +76,14 @@ def _worker_model():
     return load_model(SPECIES, "chronic")
 
 
+@cache
+def _worker_acute_model():
+    """The acute model of this process (OGTT at the examinations), built once per worker."""
+    from ranklsim import load_model
+
+    return load_model(SPECIES, "acute")
+
+
 def run_chunk(context: dict, chunk: tuple) -> tuple[int, list[dict]]:
     """Engine task: follow every person of one chunk; failures are recorded, not raised.
 
@@ -86,7 +94,9 @@ def run_chunk(context: dict, chunk: tuple) -> tuple[int, list[dict]]:
     arm = context["arms"][chunk[2]] if len(chunk) > 2 else None
     model = _worker_model()
     exams = exam_schedule(context["years"], context["exam_years"])
-    empty = {c: np.nan for c in result_columns(exams)}
+    ogtt = bool(context.get("ogtt", False))
+    empty = {c: np.nan for c in result_columns(exams, ogtt)}
+    acute = _worker_acute_model() if ogtt else None
     out = []
     for row in rows:
         rec = {"person_id": int(row["person_id"])}
@@ -97,7 +107,7 @@ def run_chunk(context: dict, chunk: tuple) -> tuple[int, list[dict]]:
                 extra = {"extra_overrides": dict(arm.overrides),
                          "extra_events": arm.events(BURN_IN, context["years"], exams, model=model, person=ov)}
             rec.update(follow_person(model, ov, context["years"], exams,
-                                     d0_drift=context.get("d0_drift", 0.0), **extra))
+                                     d0_drift=context.get("d0_drift", 0.0), ogtt_model=acute, **extra))
             rec["error"] = None
         except Exception as exc:  # noqa: BLE001 - recorded per person by design
             rec.update(empty)
@@ -173,7 +183,7 @@ def check_model_overrides(overrides) -> dict[str, float]:
 def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: str | Path | None = None,
                chunk_size: int = 500, progress: bool = False, exam_years=DEFAULT_EXAMS,
                max_chunks: int | None = None, arms=None,
-               model_overrides: dict[str, float] | None = None) -> CohortResult:
+               model_overrides: dict[str, float] | None = None, ogtt: bool = False) -> CohortResult:
     """Generate the population of ``spec`` and follow it for ``years``.
 
     ``engine``: an engine of :mod:`ranklsim.fitting.engines` (default serial).  ``max_chunks``
@@ -186,6 +196,8 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: st
     fitted parameter ensemble, :func:`~ranklsim.simulate.cohort.ensemble.cohort_ensemble`); the
     person's own parameters (:data:`~ranklsim.simulate.cohort.population.PARAMETER_COLUMNS`) may
     not be among them.  Recorded in ``run.json``, so resuming with other values is an error.
+    ``ogtt``: a 75 g OGTT at every examination; a 2-h glucose >= 11.1 mmol/L is diabetes too
+    (:func:`~ranklsim.simulate.cohort.followup.follow_person`).
     """
     from ranklsim.fitting.engines import SerialEngine
 
@@ -207,6 +219,8 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: st
     context = {"years": float(years), "exam_years": list(exams), "d0_drift": float(spec.d0_drift_per_year)}
     if model_ov:
         context["model_overrides"] = model_ov
+    if ogtt:
+        context["ogtt"] = True
     # tasks: (chunk_id, rows) without arms; (chunk_id, rows, arm_index) chunk-major with arms
     tasks = ([(cid, rows, k) for cid, rows in chunks for k in range(len(arm_specs))] if arm_specs
              else list(chunks))
@@ -255,7 +269,7 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: st
         if bar is not None:
             bar.close()
     computed = len(done) - reused
-    cols = ["person_id", *result_columns(exams), "error"]
+    cols = ["person_id", *result_columns(exams, ogtt), "error"]
     order = {name: i for i, name in enumerate(arm_names)}
     parts = []
     for k in sorted(done, key=lambda k: (order.get(k[1], 0), k[0])):
