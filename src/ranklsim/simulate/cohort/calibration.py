@@ -27,7 +27,7 @@ import pandas as pd
 
 from ranklsim.models.ids import P
 from ranklsim.simulate.cohort.analysis import BRUNECK_HOMA_IR_CUTOFF, HOMA_COLUMN, homa_reference_group
-from ranklsim.simulate.cohort.population import PopulationSpec
+from ranklsim.simulate.cohort.population import PopulationSpec, ir_comp_values
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,7 @@ class HomaObjective:
     def homa(self, x: np.ndarray) -> np.ndarray:
         """Baseline HOMA-IR of every person under the ``ir_comp`` distribution ``x``."""
         p = self.to_parameters(x)
-        k = p["ir_comp_median"] * np.exp(self.spec.ir_comp_bmi_slope * (self._bmi - self.spec.bmi_mean)
-                                         + p["ir_comp_log_sd"] * self._z)
-        return self._homa1 * k
+        return self._homa1 * ir_comp_values(self.spec, self._bmi, self._z, p["ir_comp_median"], p["ir_comp_log_sd"])
 
     def statistics(self, x: np.ndarray) -> dict[str, float]:
         h = self.homa(x)

@@ -175,6 +175,7 @@ def plot_forest(summary: dict, path: str | Path) -> None:
 def _run_ensemble(ensemble, spec, args, arms, engine, out: Path) -> dict:
     """Re-run the cohort under every ensemble member (resumable in ``out/ensemble``); write the bands
     and the per-member table; return the summary.json section."""
+    from ranklsim.simulate.cohort.analysis import _clean
     from ranklsim.simulate.cohort.ensemble import cohort_ensemble
 
     folder = out / "ensemble"
@@ -189,14 +190,9 @@ def _run_ensemble(ensemble, spec, args, arms, engine, out: Path) -> dict:
                      "parameters": list(ensemble.columns)}
     for readout in ("cases", "incidence_per_1000_py", "rr_vs_control"):
         rows = bands[bands["readout"] == readout]
-        section[readout] = {r["arm"]: {"median": _num(r["median"]), "low": _num(r["q2.5"]), "high": _num(r["q97.5"]),
-                                       "n": int(r["n"])} for r in rows.to_dict("records") if r["n"] > 0}
-    return section
-
-
-def _num(value) -> float | None:
-    v = float(value)
-    return v if math.isfinite(v) else None
+        section[readout] = {r["arm"]: {"median": r["median"], "low": r["q2.5"], "high": r["q97.5"], "n": int(r["n"])}
+                            for r in rows.to_dict("records") if r["n"] > 0}
+    return _clean(section)
 
 
 def cmd_cohort(args: argparse.Namespace) -> int:
@@ -213,15 +209,10 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         arms = resolve_arms(args.arms)  # ValueError (exit 2) before any work
     ensemble = None
     if getattr(args, "ensemble", None):
-        from ranklsim.simulate.cohort.ensemble import load_ensemble
-        from ranklsim.simulate.cohort.runner import check_model_overrides
+        from ranklsim.simulate.cohort.ensemble import check_ensemble, load_ensemble
 
         ensemble = load_ensemble(args.ensemble, args.ensemble_size, seed=args.seed)
-        for i, member in enumerate(ensemble.to_dict("records")):  # unknown ids: error before any work
-            try:
-                check_model_overrides(member)
-            except ValueError as exc:
-                raise ValueError(f"ensemble member {i}: {exc}") from exc
+        check_ensemble(ensemble)  # unknown ids: error before any work
     with _engine(args) as engine:
         result = run_cohort(spec, years=args.years, engine=engine, out_dir=out,
                             chunk_size=args.chunk_size, progress=not args.quiet, arms=arms,

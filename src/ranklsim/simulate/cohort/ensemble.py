@@ -62,6 +62,20 @@ def load_ensemble(path: str | Path, size: int | None = None, seed: int = 0) -> p
     return table.reset_index(drop=True)
 
 
+def check_ensemble(ensemble: pd.DataFrame) -> list[dict[str, float]]:
+    """The members of ``ensemble`` as validated parameter dicts; an empty ensemble, or a member with an
+    unknown id, a bad value or a per-person parameter, raises ``ValueError`` naming the member."""
+    members = [{k: float(v) for k, v in row.items()} for row in ensemble.to_dict("records")]
+    if not members:
+        raise ValueError("the ensemble has no members (rows)")
+    for i, member in enumerate(members):
+        try:
+            check_model_overrides(member)
+        except ValueError as exc:
+            raise ValueError(f"ensemble member {i}: {exc}") from exc
+    return members
+
+
 def _member_rows(i: int, s: dict) -> list[dict]:
     arms = s.get("arms") or {"control": {"cases": s["cases"], "cumulative_incidence": s["cumulative_incidence"],
                                          "per_1000_py": s["incidence_per_1000_py"]}}
@@ -86,14 +100,7 @@ def cohort_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, years: float =
     Every member is validated before any work (unknown ids, bad values, per-person parameters).
     With ``out_dir``, member ``i`` streams its chunks to ``out_dir/member_<i>`` (resumable).
     """
-    members = [{k: float(v) for k, v in row.items()} for row in ensemble.to_dict("records")]
-    if not members:
-        raise ValueError("the ensemble has no members (rows)")
-    for i, member in enumerate(members):
-        try:
-            check_model_overrides(member)
-        except ValueError as exc:
-            raise ValueError(f"ensemble member {i}: {exc}") from exc
+    members = check_ensemble(ensemble)
     rows: list[dict] = []
     failures: dict[int, str] = {}
     for i, member in enumerate(members):

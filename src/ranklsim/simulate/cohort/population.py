@@ -147,6 +147,15 @@ class PopulationSpec:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def ir_comp_values(spec: PopulationSpec, bmi, z_comp, median: float | None = None,
+                   log_sd: float | None = None) -> np.ndarray:
+    """Compensated insulin resistance of people with ``bmi`` and standard-normal trait ``z_comp``
+    (``median``/``log_sd`` default to the spec's; the HOMA-IR calibration varies them)."""
+    median = spec.ir_comp_median if median is None else median
+    log_sd = spec.ir_comp_log_sd if log_sd is None else log_sd
+    return median * np.exp(spec.ir_comp_bmi_slope * (np.asarray(bmi) - spec.bmi_mean) + log_sd * np.asarray(z_comp))
+
+
 def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     """One row per person: ``person_id``, ``age``, ``sex`` ("M"/"F"), ``bmi``, the model
     parameter overrides (:data:`PARAMETER_COLUMNS`) and the latent traits (:data:`TRAIT_COLUMNS`).
@@ -171,8 +180,7 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
 
     # compensated insulin resistance: drawn last so the draws above do not depend on it
     z_comp = spec.rho_comp_ir * z_ir + np.sqrt(1.0 - spec.rho_comp_ir**2) * rng.standard_normal(n)
-    ir_comp = spec.ir_comp_median * np.exp(spec.ir_comp_bmi_slope * (bmi - spec.bmi_mean)
-                                           + spec.ir_comp_log_sd * z_comp)
+    ir_comp = ir_comp_values(spec, bmi, z_comp)
 
     adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
     g_periph = spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_ir)
