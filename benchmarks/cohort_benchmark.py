@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("SUNLOGGER_ERROR_FILENAME", os.devnull)
 os.environ.setdefault("SUNLOGGER_WARNING_FILENAME", os.devnull)
 
-from ranklsim.fitting.engines import ProcessPoolEngine, SerialEngine
-from ranklsim.simulate.cohort import PopulationSpec, generate_population, run_cohort, summary
-from ranklsim.simulate.cohort.followup import DEFAULT_EXAMS, exam_schedule, follow_person
-from ranklsim.simulate.cohort.population import person_overrides
-from ranklsim.simulate.cohort.runner import _worker_model
+from ranklsim.parallel import ProcessPoolEngine, SerialEngine
+from ranklsim.cohort import PopulationSpec, generate_population, run_cohort, summary
+from ranklsim.cohort.followup import DEFAULT_EXAMS, exam_schedule, follow_person
+from ranklsim.cohort.population import person_overrides
+from ranklsim.cohort.runner import _worker_model
 
 YEARS = 15.0
 SECTIONS = ("cost", "scaling", "workers")

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from ranklsim.fitting.engines import ProcessPoolEngine, SerialEngine
+from ranklsim.parallel import ProcessPoolEngine, SerialEngine
 from ranklsim.fitting.multistart import latin_hypercube_starts, run_multistart
 from ranklsim.fitting.objective import FAILED_VALUE, PetabObjective
 from ranklsim.fitting.problems import shipped_problem

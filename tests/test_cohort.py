@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ranklsim.fitting.engines import ProcessPoolEngine, SerialEngine
+from ranklsim.parallel import ProcessPoolEngine, SerialEngine
 from ranklsim.models.ids import P
-from ranklsim.simulate.cohort import PopulationSpec, generate_population, run_cohort, summary
-from ranklsim.simulate.cohort.cli import add_parsers
-from ranklsim.simulate.cohort.runner import run_chunk
+from ranklsim.cohort import PopulationSpec, generate_population, run_cohort, summary
+from ranklsim.cohort.cli import add_parsers
+from ranklsim.cohort.runner import run_chunk
 
 OUTCOMES = ["person_id", "baseline_diabetes", "diabetes", "onset_year", "fpg_y0", "fpg_y5", "fpg_y15",
             "rankl_free0", "opg_y0", "homa_ir0", "error"]
@@ -83,7 +83,7 @@ def test_serial_and_process_pool_agree():
 
 def test_dask_local_cluster_agrees_with_serial():
     pytest.importorskip("distributed")
-    from ranklsim.fitting.engines import DaskEngine
+    from ranklsim.parallel import DaskEngine
 
     spec = PopulationSpec(n=40, seed=5)
     serial = run_cohort(spec, years=15, chunk_size=10)
@@ -158,8 +158,8 @@ def test_cli_writes_outputs(tmp_path, capsys):
 
 
 def test_cli_default_engine_is_a_process_pool_capped_at_the_tasks(monkeypatch):
-    from ranklsim.fitting.engines import ProcessPoolEngine, SerialEngine
-    from ranklsim.simulate.cohort import cli
+    from ranklsim.parallel import ProcessPoolEngine, SerialEngine
+    from ranklsim.cohort import cli
 
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
     parser = argparse.ArgumentParser()
@@ -247,7 +247,7 @@ def test_baseline_fasting_glucose_distribution(cohort):
 
 
 def test_model_overrides_apply_to_everyone_and_are_validated(tmp_path):
-    from ranklsim.simulate.cohort.runner import check_model_overrides
+    from ranklsim.cohort.runner import check_model_overrides
 
     spec = PopulationSpec(n=40, seed=9)
     base = run_cohort(spec, years=10, chunk_size=20)
@@ -266,7 +266,7 @@ def test_model_overrides_apply_to_everyone_and_are_validated(tmp_path):
 
 
 def test_cohort_ensemble_gives_bands_over_members():
-    from ranklsim.simulate.cohort import cohort_ensemble
+    from ranklsim.cohort import cohort_ensemble
 
     ens = pd.DataFrame({P.bd_infl: [0.2, 0.35, 0.7]})
     bands, members = cohort_ensemble(ens, PopulationSpec(n=40, seed=9), years=10, chunk_size=20,
@@ -301,8 +301,8 @@ def test_ir_comp_scales_insulin_and_leaves_glucose_unchanged():
     16 simulated years, and a k-fold weaker response to infused insulin."""
     from ranklsim import load_model
     from ranklsim.models.ids import V
-    from ranklsim.simulate.cohort.followup import follow_person
-    from ranklsim.simulate.cohort.population import person_overrides
+    from ranklsim.cohort.followup import follow_person
+    from ranklsim.cohort.population import person_overrides
 
     model = load_model("human", "chronic")
     row = generate_population(PopulationSpec(n=3, seed=5)).iloc[2]
@@ -326,8 +326,8 @@ def test_homa_calibration_recovers_a_known_distribution(cohort):
     distribution that produced its targets, and its statistics agree with the analysis."""
     from dataclasses import replace
 
-    from ranklsim.simulate.cohort.analysis import baseline_homa
-    from ranklsim.simulate.cohort.calibration import HomaObjective, HomaTarget, calibrate_homa
+    from ranklsim.cohort.analysis import baseline_homa
+    from ranklsim.cohort.calibration import HomaObjective, HomaTarget, calibrate_homa
 
     spec = PopulationSpec(n=240, seed=3)
     obj = HomaObjective(cohort.people, spec)

@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from ranklsim.fitting.engines import ProcessPoolEngine
+from ranklsim.parallel import ProcessPoolEngine
 from ranklsim.models.ids import P, V
 from ranklsim.simulate.catalog import SUBJECTS
-from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
-from ranklsim.simulate.cohort.arms import BUILTIN_ARMS, CohortArm, resolve_arms
-from ranklsim.simulate.cohort.cli import add_parsers
+from ranklsim.cohort import PopulationSpec, run_cohort, summary
+from ranklsim.cohort.arms import BUILTIN_ARMS, CohortArm, resolve_arms
+from ranklsim.cohort.cli import add_parsers
 from ranklsim.simulate.scenario import loads_scenario
 
 #: 2.25 y is mid-way between two denosumab doses (doses every 182.5 d from baseline), where the

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.integrate import odeint
 
-from ranklsim.fitting.engines import DaskEngine, ProcessPoolEngine, SerialEngine, make_engine
+from ranklsim.parallel import DaskEngine, ProcessPoolEngine, SerialEngine, make_engine
 from ranklsim.fitting.ensemble import (
     parameter_ensemble_from_profiles,
     parameter_ensemble_from_samples,

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ranklsim.fitting.engines import make_engine
+from ranklsim.parallel import make_engine
 from ranklsim.fitting.multistart import run_multistart
 from ranklsim.fitting.objective import PetabObjective
 from ranklsim.fitting.problems import calibration_data, shipped_problem, write_problem

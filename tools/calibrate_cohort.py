@@ -13,7 +13,7 @@ explains, hence the OR).  ``d0_median`` is found by bisection on the median case
 
 ``--homa``: instead, calibrate the distribution of the compensated-insulin-resistance trait
 (``ir_comp_median``, ``ir_comp_log_sd``) to Bruneck's baseline HOMA-IR with the fitting tools
-(:mod:`ranklsim.simulate.cohort.calibration`): one simulated cohort per seed, pooled, then multistart
+(:mod:`ranklsim.cohort.calibration`): one simulated cohort per seed, pooled, then multistart
 least squares.  Glucose, and so every diagnosis and the bisection above, is invariant to ``ir_comp``.
 
     python tools/calibrate_cohort.py --homa --seeds 8
@@ -28,10 +28,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ranklsim.fitting.engines import ProcessPoolEngine
-from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
-from ranklsim.simulate.cohort.analysis import BRUNECK_CASES, BRUNECK_OR, baseline_homa
-from ranklsim.simulate.cohort.calibration import calibrate_homa
+from ranklsim.parallel import ProcessPoolEngine
+from ranklsim.cohort import PopulationSpec, run_cohort, summary
+from ranklsim.cohort.analysis import BRUNECK_CASES, BRUNECK_OR, baseline_homa
+from ranklsim.cohort.calibration import calibrate_homa
 
 TARGET_CASES = float(BRUNECK_CASES)
 TARGET_OR = BRUNECK_OR[0]

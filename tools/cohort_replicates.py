@@ -26,15 +26,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
-from ranklsim.simulate.cohort.analysis import (
+from ranklsim.cohort import PopulationSpec, run_cohort, summary
+from ranklsim.cohort.analysis import (
     BRUNECK_CASES,
     BRUNECK_HOMA_IR_CUTOFF,
     HOMA_COLUMN,
     analysed,
     odds_ratio,
 )
-from ranklsim.simulate.cohort.analysis import BRUNECK_OR as _BRUNECK_OR
+from ranklsim.cohort.analysis import BRUNECK_OR as _BRUNECK_OR
 
 BRUNECK_OR = _BRUNECK_OR[0]
 OUT = Path(__file__).resolve().parents[1] / "docs" / "figures"
@@ -60,7 +60,7 @@ def one(seed: int) -> dict:
 
 
 def one_arms(seed: int, arms: tuple[str, ...]) -> list[dict]:
-    from ranklsim.simulate.cohort.arms import resolve_arms
+    from ranklsim.cohort.arms import resolve_arms
 
     t0 = time.perf_counter()
     s = summary(run_cohort(PopulationSpec(n=844, seed=seed), years=15, chunk_size=844, arms=resolve_arms(list(arms))))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ranklsim.fitting.engines import ProcessPoolEngine, SerialEngine
+from ranklsim.parallel import ProcessPoolEngine, SerialEngine
 from ranklsim.fitting.gsa import UNCERTAIN, run_gsa, top_parameters
 
 

@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub)
 
-    from ranklsim.simulate.cohort.cli import add_parsers as add_cohort_parsers
+    from ranklsim.cohort.cli import add_parsers as add_cohort_parsers
 
     add_cohort_parsers(sub)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ranklsim.models.ids import P, V
-from ranklsim.plots import plot_timecourses
+from ranklsim.simulate.plots import plot_timecourses
 from ranklsim.simulate import load_model
 from ranklsim.simulate.library import builtin_names, load_scenario
 from ranklsim.simulate.protocols import OralGlucose, RanklChallenge
@@ -41,8 +41,8 @@ DEMO_COHORT_FAST_N = 60
 def run_demo_cohort(out: Path, fast: bool = False) -> tuple[dict, list[str]]:
     """Follow a small seeded cohort (serial) and write ``out/summary.json``, ``out/people.csv`` and
     ``out/incidence_by_tertile.png``; returns the summary and the report lines."""
-    from ranklsim.simulate.cohort import PopulationSpec, run_cohort, summary
-    from ranklsim.simulate.cohort.cli import plot_incidence_by_tertile
+    from ranklsim.cohort import PopulationSpec, run_cohort, summary
+    from ranklsim.cohort.cli import plot_incidence_by_tertile
 
     n, years, seed = DEMO_COHORT
     n = DEMO_COHORT_FAST_N if fast else n

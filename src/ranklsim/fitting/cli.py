@@ -23,7 +23,7 @@ def _objective(problem: str):
 
 
 def _engine(args):
-    from ranklsim.fitting.engines import make_engine
+    from ranklsim.parallel import make_engine
 
     if args.scheduler:
         return make_engine(args.scheduler)

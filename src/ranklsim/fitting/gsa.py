@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ranklsim.fitting.engines import Engine
+from ranklsim.parallel import Engine
 from ranklsim.fitting.sensitivity import plot_sobol, sobol_indices
 from ranklsim.models.ids import P
 from ranklsim.models.parameters import parameter_table

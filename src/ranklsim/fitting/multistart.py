@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ranklsim.fitting.engines import Engine, SerialEngine
+from ranklsim.parallel import Engine, SerialEngine
 from ranklsim.fitting.types import CHI2_DELTA_95, FAILED_VALUE, ObjectiveLike, bounds_of, to_linear
 
 __all__ = [

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ranklsim.fitting.engines import Engine, SerialEngine
+from ranklsim.parallel import Engine, SerialEngine
 from ranklsim.fitting.types import FITTING_EXTRA_HINT
 
 ModelFn = Callable[[dict[str, float]], Mapping[str, float]]

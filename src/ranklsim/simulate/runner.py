@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.models.ids import P, V
-from ranklsim.simulate.catalog import DIETS, DRUGS, SUBJECTS
+from ranklsim.simulate.catalog import DRUGS, SUBJECTS
+from ranklsim.simulate.dosing import dosing_events
 from ranklsim.simulate.protocols import (
     TEST_SELECTIONS,
     Clamp,
@@ -78,7 +79,7 @@ class ScenarioResult:
         (out / "failures.json").write_text(json.dumps(self.failures, indent=2))
         dump_scenario_file(self.scenario, out / "scenario.toml")
         if figures:
-            from ranklsim.plots import plot_scenario
+            from ranklsim.simulate.plots import plot_scenario
 
             plot_scenario(self, out)
         return out
@@ -111,29 +112,7 @@ class ArmRunner:
         return ov.get(pid, self.chronic.parameters[pid].value)
 
     def events(self, arm: Arm, ov: dict[str, float]) -> list[Event]:
-        end = self.scenario.duration_days
-        evs: list[Event] = []
-        for period in arm.diet:
-            evs.append(Event(period.start_day, P.diet_fat, DIETS[period.diet].fat_input))
-            stop = period.end_day(end)
-            if stop < end:
-                evs.append(Event(stop, P.diet_fat, DIETS["chow"].fat_input))
-        bw = self.body_weight(ov)
-        for tr in arm.treatments:
-            spec = DRUGS[tr.drug]
-            mg = tr.dose_mg(bw)
-            if spec.slot == "metformin":
-                target, amount = V.Met_gut, mg / spec.mw_g_per_mol * 1e3  # umol
-            else:
-                pmol = mg * 1e-3 / spec.mw_g_per_mol * 1e12
-                depot, central, vc = ((V.Ab_sc, V.Dg, P.ab_Vc) if spec.slot == "antibody"
-                                      else (V.Ofc_sc, V.OFc, P.ofc_Vc))
-                if tr.route_resolved == "iv":
-                    target, amount = central, pmol / self.param(vc, ov)  # pM in the central volume
-                else:
-                    target, amount = depot, pmol
-            evs += [Event(day, target, amount, "add") for day in tr.administration_days()]
-        return evs
+        return dosing_events(arm, self.scenario.duration_days, self.chronic.parameters, ov)
 
     def drug_readouts(self, arm: Arm, state: dict[str, float]) -> dict[str, tuple[float, str]]:
         out = {}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise
@@ -19,6 +20,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ranklsim.constants import MINUTES_PER_DAY
 from ranklsim.models.build import build_antimony, build_sbml, check_view, declared_units
 from ranklsim.models.parameters import (
     Parameter,
@@ -28,7 +30,6 @@ from ranklsim.models.parameters import (
     unknown_id_error,
 )
 
-MINUTES_PER_DAY = 1440.0
 #: time unit of the public API per view (the model itself runs in minutes)
 TIME_UNIT = {"acute": "min", "chronic": "day"}
 _TIME_FACTOR = {"acute": 1.0, "chronic": MINUTES_PER_DAY}
@@ -353,6 +354,40 @@ class Model:
         self._prepare({**ov, **held}, {})
         self._relax(ov)
         return {k: float(self._rr[k]) for k in sel}
+
+    @contextmanager
+    def solver_settings(self, *, rtol: float | None = None, atol: float | None = None,
+                        max_steps: int | None = None, max_order: int | None = None,
+                        quiet: bool = False) -> Iterator[None]:
+        """Temporarily change this model's CVODE settings (restored on exit, also after an error).
+
+        ``rtol``/``atol``: relative/absolute tolerance; ``max_steps``: internal steps allowed per
+        output interval; ``max_order``: maximum BDF order (1-5); ``quiet``: no solver log lines
+        (for fail-fast attempts whose failure is expected and handled).  ``None`` keeps a setting.
+        """
+        import roadrunner  # lazy: libroadrunner costs ~0.3 s to import
+
+        integ = self._rr.integrator
+        old = (integ.relative_tolerance, integ.absolute_tolerance, integ.getValue("maximum_num_steps"),
+               integ.getValue("maximum_bdf_order"))
+        level = roadrunner.Logger.getLevel()
+        try:
+            if rtol is not None:
+                integ.relative_tolerance = rtol
+            if atol is not None:
+                integ.absolute_tolerance = atol
+            if max_steps is not None:
+                integ.setValue("maximum_num_steps", int(max_steps))
+            if max_order is not None:
+                integ.setValue("maximum_bdf_order", int(max_order))
+            if quiet:
+                roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
+            yield
+        finally:
+            integ.relative_tolerance, integ.absolute_tolerance = old[0], old[1]
+            integ.setValue("maximum_num_steps", old[2])
+            integ.setValue("maximum_bdf_order", old[3])
+            roadrunner.Logger.setLevel(level)
 
     def parameter_value(self, pid: str) -> float:
         if pid not in self.parameters:

@@ -44,7 +44,7 @@ def _non_negative_int(text: str) -> int:
 
 def _arm_list(text: str) -> list[str]:
     """``--arms``: comma-separated arm names or scenario TOML paths, checked at parse time."""
-    from ranklsim.simulate.cohort.arms import check_arm_names
+    from ranklsim.cohort.arms import check_arm_names
 
     try:
         return check_arm_names([t for t in text.split(",")])
@@ -81,7 +81,7 @@ def add_parsers(sub) -> None:
 
 
 def _engine(args):
-    from ranklsim.fitting.engines import DaskEngine, ProcessPoolEngine, SerialEngine
+    from ranklsim.parallel import DaskEngine, ProcessPoolEngine, SerialEngine
 
     if args.scheduler:
         address = None if args.scheduler == "local" else args.scheduler
@@ -137,7 +137,7 @@ def plot_forest(summary: dict, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ranklsim.simulate.cohort.analysis import BRUNECK_OR
+    from ranklsim.cohort.analysis import BRUNECK_OR
 
     rows = []  # (label, estimate, low, high)
     ors = summary.get("odds_ratio_top_vs_bottom") or {}
@@ -175,8 +175,8 @@ def plot_forest(summary: dict, path: str | Path) -> None:
 def _run_ensemble(ensemble, spec, args, arms, engine, out: Path) -> dict:
     """Re-run the cohort under every ensemble member (resumable in ``out/ensemble``); write the bands
     and the per-member table; return the summary.json section."""
-    from ranklsim.simulate.cohort.analysis import _clean
-    from ranklsim.simulate.cohort.ensemble import cohort_ensemble
+    from ranklsim.cohort.analysis import _clean
+    from ranklsim.cohort.ensemble import cohort_ensemble
 
     folder = out / "ensemble"
     folder.mkdir(parents=True, exist_ok=True)
@@ -196,20 +196,20 @@ def _run_ensemble(ensemble, spec, args, arms, engine, out: Path) -> dict:
 
 
 def cmd_cohort(args: argparse.Namespace) -> int:
-    from ranklsim.simulate.cohort.analysis import summary as make_summary
-    from ranklsim.simulate.cohort.population import PopulationSpec
-    from ranklsim.simulate.cohort.runner import run_cohort
+    from ranklsim.cohort.analysis import summary as make_summary
+    from ranklsim.cohort.population import PopulationSpec
+    from ranklsim.cohort.runner import run_cohort
 
     spec = PopulationSpec(n=args.n, seed=args.seed)  # validated before any work
     out = Path(args.out)
     arms = None
     if getattr(args, "arms", None):
-        from ranklsim.simulate.cohort.arms import resolve_arms
+        from ranklsim.cohort.arms import resolve_arms
 
         arms = resolve_arms(args.arms)  # ValueError (exit 2) before any work
     ensemble = None
     if getattr(args, "ensemble", None):
-        from ranklsim.simulate.cohort.ensemble import check_ensemble, load_ensemble
+        from ranklsim.cohort.ensemble import check_ensemble, load_ensemble
 
         ensemble = load_ensemble(args.ensemble, args.ensemble_size, seed=args.seed)
         check_ensemble(ensemble)  # unknown ids: error before any work

@@ -1,7 +1,7 @@
 """Parameter uncertainty in cohort predictions: the same virtual people under every member of a
 parameter ensemble (e.g. the profile-likelihood or posterior ensembles of :mod:`ranklsim.fitting`).
 
-Each member is one :func:`~ranklsim.simulate.cohort.runner.run_cohort` with the member's values as
+Each member is one :func:`~ranklsim.cohort.runner.run_cohort` with the member's values as
 ``model_overrides`` (same population, same arms), so the spread across members is parameter
 uncertainty only; replicate seeds (tools/cohort_replicates.py) give the sampling uncertainty.
 A member whose cohort fails as a whole is recorded, not fatal.
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.fitting.ensemble import summarise_members
-from ranklsim.simulate.cohort.analysis import summary
-from ranklsim.simulate.cohort.population import PopulationSpec
-from ranklsim.simulate.cohort.runner import check_model_overrides, run_cohort
+from ranklsim.cohort.analysis import summary
+from ranklsim.cohort.population import PopulationSpec
+from ranklsim.cohort.runner import check_model_overrides, run_cohort
 
 #: per-member readouts of :func:`cohort_ensemble` (long table columns: member, arm, readout, value)
 READOUTS = ("cases", "cumulative_incidence", "incidence_per_1000_py", "rr_vs_control")

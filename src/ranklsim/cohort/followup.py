@@ -12,7 +12,7 @@ their long-run glucose at baseline; with mass held, baseline glucose reflects in
 and beta-cell function at the reference mass (assumption; documented in the cohort README of the
 full issue).
 
-Interventions (cohort arms, :mod:`ranklsim.simulate.cohort.arms`) enter through ``extra_overrides``
+Interventions (cohort arms, :mod:`ranklsim.cohort.arms`) enter through ``extra_overrides``
 (parameter values set at baseline) and ``extra_events`` (same clock: baseline is ``BURN_IN``).
 
 Diagnosis: fasting plasma glucose >= 7.0 mmol/L at a scheduled examination after baseline
@@ -167,7 +167,7 @@ def follow_person(model, overrides: Mapping[str, float], years: float = 15,
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
-    :func:`~ranklsim.simulate.cohort.population.person_overrides`); Topp rates given there are
+    :func:`~ranklsim.cohort.population.person_overrides`); Topp rates given there are
     applied from baseline on, reference Topp rates otherwise.  ``d0_drift`` (per year) raises the
     Topp death rate by ``exp(d0_drift * k)`` at the k-th anniversary of baseline (beta-cell ageing).
 

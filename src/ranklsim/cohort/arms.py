@@ -206,7 +206,7 @@ class CohortArm:
         ``offset`` is the baseline day (``BURN_IN``); ``exam_years`` the examinations (metformin's
         explicit pre-exam window); ``person``: the person's parameter overrides (body weight,
         values the metformin approximation scales).  ``overrides`` are not included (see
-        :func:`~ranklsim.simulate.cohort.followup.follow_person`'s ``extra_overrides``).
+        :func:`~ranklsim.cohort.followup.follow_person`'s ``extra_overrides``).
         """
         model = model or _model()
         person = dict(person or {})

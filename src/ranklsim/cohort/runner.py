@@ -9,7 +9,7 @@
   ``out_dir/run.json`` records the spec and follow-up settings; a different spec in the same
   folder is an error, not a silent mix.
 * A person whose simulation fails is recorded with the message in ``error`` (outcomes NaN).
-* Intervention arms (``arms=[...]``, :mod:`ranklsim.simulate.cohort.arms`): every arm follows the
+* Intervention arms (``arms=[...]``, :mod:`ranklsim.cohort.arms`): every arm follows the
   same people; one task per (chunk, arm), chunk-major so an interrupted run holds whole people;
   chunks are stored per arm (``out_dir/chunks/<arm>/chunk_XXXXX.csv``) and the people frame is
   long (an ``arm`` column, arms in the given order, then ``person_id``).  ``run.json`` records
@@ -30,14 +30,14 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.models.parameters import check_value, parameter_table, unknown_id_error
-from ranklsim.simulate.cohort.followup import (
+from ranklsim.cohort.followup import (
     BURN_IN,
     DEFAULT_EXAMS,
     exam_schedule,
     follow_person,
     result_columns,
 )
-from ranklsim.simulate.cohort.population import (
+from ranklsim.cohort.population import (
     PARAMETER_COLUMNS,
     PopulationSpec,
     generate_population,
@@ -61,7 +61,7 @@ class CohortResult:
     complete: bool = True
     failed_chunks: dict[int | str, str] = field(default_factory=dict)  #: "arm/chunk" keys with arms
     arms: tuple[str, ...] = ()  #: arm names in order (empty: control-only run without an arm column)
-    arm_specs: tuple = ()  #: the :class:`~ranklsim.simulate.cohort.arms.CohortArm` objects
+    arm_specs: tuple = ()  #: the :class:`~ranklsim.cohort.arms.CohortArm` objects
 
     @property
     def n_errors(self) -> int:
@@ -186,20 +186,20 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: st
                model_overrides: dict[str, float] | None = None, ogtt: bool = False) -> CohortResult:
     """Generate the population of ``spec`` and follow it for ``years``.
 
-    ``engine``: an engine of :mod:`ranklsim.fitting.engines` (default serial).  ``max_chunks``
+    ``engine``: an engine of :mod:`ranklsim.parallel` (default serial).  ``max_chunks``
     stops after computing that many new chunks (the result is then ``complete=False``; rerun to
     finish).  A chunk whose task fails as a whole is reported in ``failed_chunks`` (its people are
     absent) and the run is incomplete.  ``arms``: intervention arms (names, scenario TOML paths
-    or :class:`~ranklsim.simulate.cohort.arms.CohortArm`; see :func:`~ranklsim.simulate.cohort.arms.resolve_arms`),
+    or :class:`~ranklsim.cohort.arms.CohortArm`; see :func:`~ranklsim.cohort.arms.resolve_arms`),
     validated before any work; each (chunk, arm) pair is then one chunk of the counts.
     ``model_overrides``: model parameter values applied to every person (e.g. one member of a
-    fitted parameter ensemble, :func:`~ranklsim.simulate.cohort.ensemble.cohort_ensemble`); the
-    person's own parameters (:data:`~ranklsim.simulate.cohort.population.PARAMETER_COLUMNS`) may
+    fitted parameter ensemble, :func:`~ranklsim.cohort.ensemble.cohort_ensemble`); the
+    person's own parameters (:data:`~ranklsim.cohort.population.PARAMETER_COLUMNS`) may
     not be among them.  Recorded in ``run.json``, so resuming with other values is an error.
     ``ogtt``: a 75 g OGTT at every examination; a 2-h glucose >= 11.1 mmol/L is diabetes too
-    (:func:`~ranklsim.simulate.cohort.followup.follow_person`).
+    (:func:`~ranklsim.cohort.followup.follow_person`).
     """
-    from ranklsim.fitting.engines import SerialEngine
+    from ranklsim.parallel import SerialEngine
 
     exams = exam_schedule(years, exam_years)  # validates years before any work
     if not isinstance(chunk_size, int) or chunk_size < 1:
@@ -208,7 +208,7 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: st
         raise ValueError(f"max_chunks must be >= 0, got {max_chunks!r}")
     arm_specs: tuple = ()
     if arms is not None:
-        from ranklsim.simulate.cohort.arms import resolve_arms
+        from ranklsim.cohort.arms import resolve_arms
 
         arm_specs = tuple(resolve_arms(arms))  # unknown names raise here, before any output
     arm_names = tuple(a.name for a in arm_specs)

@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ranklsim.simulate.cohort.followup import DIABETES_2H_MMOL, IGT_2H_MMOL
+from ranklsim.cohort.followup import DIABETES_2H_MMOL, IGT_2H_MMOL
 
 TERTILE_LABELS = ("T1", "T2", "T3")
 #: Kiechl et al. 2013 (Bruneck): people without diabetes at baseline, incident cases over 15 years,
@@ -239,7 +239,7 @@ def baseline_homa(people: pd.DataFrame) -> dict:
 
 
 def summary(result) -> dict:
-    """JSON-serialisable summary of a :class:`~ranklsim.simulate.cohort.runner.CohortResult`."""
+    """JSON-serialisable summary of a :class:`~ranklsim.cohort.runner.CohortResult`."""
     people = result.people
     arms = tuple(getattr(result, "arms", ()) or ())
     if arms and "arm" in people:

@@ -11,7 +11,7 @@ subpackage's ``ObjectiveLike`` protocol).
 Targets (:data:`HOMA_TARGETS`; log scale, each with the SD used as its weight):
 
 * the top-quintile cut-off of HOMA-IR in the reference group (nonobese, no impaired fasting
-  glucose; :func:`~ranklsim.simulate.cohort.analysis.homa_reference_group`) = 2.77 (Bonora 1998
+  glucose; :func:`~ranklsim.cohort.analysis.homa_reference_group`) = 2.77 (Bonora 1998
   Diabetes 47:1643; SD 0.05 on the log scale, the sampling error of a quintile of 225 people);
 * the SD of log HOMA-IR among people without diabetes = 0.5 (the IQRs 1.1-2.1 and 1.7-3.5 of US
   primary-care adults give 0.48 and 0.53, calibration-data.md section 9; SD 0.05).
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.models.ids import P
-from ranklsim.simulate.cohort.analysis import BRUNECK_HOMA_IR_CUTOFF, HOMA_COLUMN, homa_reference_group
-from ranklsim.simulate.cohort.population import PopulationSpec, ir_comp_values
+from ranklsim.cohort.analysis import BRUNECK_HOMA_IR_CUTOFF, HOMA_COLUMN, homa_reference_group
+from ranklsim.cohort.population import PopulationSpec, ir_comp_values
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class HomaObjective:
     """Negative log-likelihood of the HOMA targets as a function of the ``ir_comp`` distribution.
 
     ``people``: a followed control cohort (population columns merged, as in
-    :attr:`~ranklsim.simulate.cohort.runner.CohortResult.people`) generated from ``spec``.
+    :attr:`~ranklsim.cohort.runner.CohortResult.people`) generated from ``spec``.
     """
 
     parameter_ids = tuple(PARAMETERS)
