@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from ranklsim.models.ids import P, V
-from ranklsim.simulate.plots import plot_timecourses
 from ranklsim.simulate import load_model
 from ranklsim.simulate.library import builtin_names, load_scenario
+from ranklsim.simulate.plots import plot_timecourses
 from ranklsim.simulate.protocols import OralGlucose, RanklChallenge
 from ranklsim.simulate.runner import run_batch
 

@@ -21,3 +21,7 @@ def unknown_name_message(kind: str, name: object, known: Iterable[object]) -> st
 def unknown_id_error(kind: str, name: object, known: Iterable[object]) -> ValueError:
     """A ValueError for an unknown id that names the closest known ids."""
     return ValueError(f"unknown {kind} id {name!r}" + did_you_mean(name, known))
+
+
+class UsageError(ValueError):
+    """A user error on the command line or in an input file: reported in one line, exit code 2."""

@@ -25,9 +25,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ranklsim.models.ids import P
 from ranklsim.cohort.analysis import BRUNECK_HOMA_IR_CUTOFF, HOMA_COLUMN, homa_reference_group
 from ranklsim.cohort.population import PopulationSpec, ir_comp_values
+from ranklsim.models.ids import P
 
 
 @dataclass(frozen=True)

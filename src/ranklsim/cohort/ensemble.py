@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ranklsim.fitting.ensemble import summarise_members
 from ranklsim.cohort.analysis import summary
 from ranklsim.cohort.population import PopulationSpec
 from ranklsim.cohort.runner import check_model_overrides, run_cohort
+from ranklsim.fitting.ensemble import summarise_members
 
 #: per-member readouts of :func:`cohort_ensemble` (long table columns: member, arm, readout, value)
 READOUTS = ("cases", "cumulative_incidence", "incidence_per_1000_py", "rr_vs_control")

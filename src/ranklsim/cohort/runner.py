@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ranklsim.models.parameters import check_value, parameter_table, unknown_id_error
 from ranklsim.cohort.followup import (
     BURN_IN,
     DEFAULT_EXAMS,
@@ -43,6 +42,7 @@ from ranklsim.cohort.population import (
     generate_population,
     person_overrides,
 )
+from ranklsim.models.parameters import check_value, parameter_table, unknown_id_error
 
 SPECIES = "human"
 

@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ranklsim.parallel import Engine, SerialEngine
 from ranklsim.fitting.profile import ProfileResult
 from ranklsim.fitting.sampling import SamplingResult
 from ranklsim.fitting.types import to_linear
+from ranklsim.parallel import Engine, SerialEngine
 
 RunFn = Callable[[dict[str, float]], pd.DataFrame]
 

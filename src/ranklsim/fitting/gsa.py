@@ -29,10 +29,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ranklsim.parallel import Engine
 from ranklsim.fitting.sensitivity import plot_sobol, sobol_indices
 from ranklsim.models.ids import P
 from ranklsim.models.parameters import parameter_table
+from ranklsim.parallel import Engine
 
 SPECIES = "human"
 SUBJECT = "prediabetic"

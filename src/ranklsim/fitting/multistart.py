@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ranklsim.parallel import Engine, SerialEngine
 from ranklsim.fitting.types import CHI2_DELTA_95, FAILED_VALUE, ObjectiveLike, bounds_of, to_linear
+from ranklsim.parallel import Engine, SerialEngine
 
 __all__ = [
     "CHI2_DELTA_95",

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ranklsim.parallel import Engine, SerialEngine
 from ranklsim.fitting.types import FITTING_EXTRA_HINT
+from ranklsim.parallel import Engine, SerialEngine
 
 ModelFn = Callable[[dict[str, float]], Mapping[str, float]]
 

@@ -7,11 +7,13 @@ initial state (steady state of the default parameters) is ``initial_state.tsv``.
 from __future__ import annotations
 
 import csv
-import difflib
 import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from ranklsim.errors import did_you_mean
+from ranklsim.models.ids import P
 
 DATA_DIR = Path(__file__).parent
 PARAMETER_TABLE = DATA_DIR / "parameters.tsv"
@@ -35,6 +37,11 @@ MOUSE = "mouse"
 BOTH = "both"
 SPECIES_NAMES = (HUMAN, MOUSE)
 
+#: overrides that hold beta-cell mass at its value: Topp's death and replication rates set to 0.
+#: Topp's dynamics return fasting glucose to its set point over years (integral control), so steady
+#: states for interventions, calibration and fitting are taken at fixed beta-cell mass.
+HOLD_BETA_CELL_MASS: dict[str, float] = {P.topp_d0: 0.0, P.topp_r1: 0.0, P.topp_r2: 0.0}
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -56,19 +63,9 @@ def check_species(species: str) -> str:
     if species not in SPECIES_NAMES:
         raise ValueError(
             f"unknown species {species!r}; choose one of {', '.join(SPECIES_NAMES)}"
-            + _suggest(species, SPECIES_NAMES)
+            + did_you_mean(species, SPECIES_NAMES)
         )
     return species
-
-
-def _suggest(name: str, candidates) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-
-
-def unknown_id_error(kind: str, name: str, candidates) -> ValueError:
-    """A ValueError for an unknown id that names the closest known ids."""
-    return ValueError(f"unknown {kind} id {name!r}" + _suggest(name, candidates))
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:

@@ -20,9 +20,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ranklsim.constants import MINUTES_PER_DAY
+from ranklsim.constants import MINUTES_PER_DAY, RELAX_DAYS
 from ranklsim.models.build import build_antimony, build_sbml, check_view, declared_units
 from ranklsim.models.parameters import (
+    HOLD_BETA_CELL_MASS,
     Parameter,
     check_species,
     check_value,
@@ -143,6 +144,19 @@ def silence_sundials_loggers() -> None:
     tolerances) is not an error.  Call before a RoadRunner is created."""
     os.environ.setdefault("SUNLOGGER_WARNING_FILENAME", os.devnull)
     os.environ.setdefault("SUNLOGGER_ERROR_FILENAME", os.devnull)
+
+
+def relax(rr, horizon_days: float = RELAX_DAYS) -> None:
+    """Integrate RoadRunner ``rr`` towards its steady state under its current settings, keeping no
+    output, then set its clock back to 0.  The one steady-state relaxation of the package.
+
+    Integration rather than a Newton solve: the secretion and EGP terms have max() kinks.  Daily
+    output points keep CVODE's steps moderate, so that a kink never meets one huge step.
+    """
+    horizon = horizon_days * MINUTES_PER_DAY
+    rr.timeCourseSelections = ["time"]
+    rr.simulate(times=list(np.linspace(0.0, horizon, int(horizon_days) + 1)))
+    rr.model.setTime(0.0)
 
 
 @cache
@@ -327,17 +341,13 @@ class Model:
         rr = self._rr
         rr[ev.target] = ev.value if ev.op == "set" else rr[ev.target] + ev.value
 
-    def _relax(self, overrides: dict[str, float], horizon_days: float = 3 * 365.0) -> None:
-        """Integrate towards the steady state under the current settings (no output kept).
-
-        Dense output points keep CVODE's steps moderate: the secretion and EGP terms have
-        max() kinks that make a single huge step grind.
-        """
-        rr = self._rr
-        rr.timeCourseSelections = ["time"]
-        horizon = horizon_days * MINUTES_PER_DAY
-        self._integrate(0.0, horizon, np.linspace(0.0, horizon, int(horizon_days) + 1), overrides)
-        rr.model.setTime(0.0)
+    def _relax(self, overrides: dict[str, float]) -> None:
+        try:
+            relax(self._rr)
+        except RuntimeError as exc:
+            raise SimulationError(
+                f"{self.species}/{self.view} relaxation to steady state failed; parameters changed: "
+                f"{overrides or 'none'}; solver said: {str(exc).splitlines()[0]}") from exc
 
     def steady_state(self, overrides: Mapping[str, float] | None = None,
                      selections: Iterable[str] | None = None, *,
@@ -350,7 +360,7 @@ class Model:
         """
         ov = self.check_overrides(overrides)
         sel = self.check_selections(selections)
-        held = {"topp_d0": 0.0, "topp_r1": 0.0, "topp_r2": 0.0} if hold_beta_cell_mass else {}
+        held = HOLD_BETA_CELL_MASS if hold_beta_cell_mass else {}
         self._prepare({**ov, **held}, {})
         self._relax(ov)
         return {k: float(self._rr[k]) for k in sel}
