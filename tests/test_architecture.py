@@ -1,6 +1,6 @@
 """Code shape: imports run one way, modules and functions stay small, function-level imports say why.
 
-Layers (lowest first): ``constants``, ``errors``, ``parallel`` <- ``models`` <- ``simulate`` <-
+Layers (lowest first): ``constants``, ``errors``, ``parallel``, ``cli_options`` <- ``models`` <- ``simulate`` <-
 ``fitting`` <- ``cohort`` <- ``cli``/``demo``/``regenerate`` and the package facade ``ranklsim``.
 A module may import its own layer or any lower one, never a higher one.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ranklsim"
-LAYERS = {"constants": 0, "errors": 0, "parallel": 0, "models": 1, "simulate": 2, "fitting": 3,
+LAYERS = {"constants": 0, "errors": 0, "parallel": 0, "cli_options": 0, "models": 1, "simulate": 2, "fitting": 3,
           "cohort": 4, "cli": 5, "demo": 5, "regenerate": 5, "__main__": 5}
 FACADE = 5  # ``import ranklsim`` / ``from ranklsim import load_model``: the public facade
 MAX_MODULE_LINES = 400

@@ -42,7 +42,8 @@ from ranklsim.cohort.population import (
     generate_population,
     person_overrides,
 )
-from ranklsim.models.parameters import check_value, parameter_table, unknown_id_error
+from ranklsim.errors import unknown_id_error
+from ranklsim.models.parameters import check_value, parameter_table
 
 SPECIES = "human"
 

@@ -16,8 +16,9 @@ from typing import Annotated, Any
 import tomli_w
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from ranklsim.errors import unknown_id_error
 from ranklsim.models.ids import PARAMETER_IDS, VARIABLE_IDS
-from ranklsim.models.parameters import MOUSE, parameter_table, unknown_id_error
+from ranklsim.models.parameters import MOUSE, parameter_table
 from ranklsim.simulate.catalog import DRUGS, GENOTYPES, SPECIES_VARIANTS, SUBJECTS
 from ranklsim.simulate.scenario_parts import (
     EPS,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.constants import MINUTES_PER_DAY, RELAX_DAYS
+from ranklsim.errors import unknown_id_error
 from ranklsim.models.build import build_antimony, build_sbml, check_view, declared_units
 from ranklsim.models.parameters import (
     HOLD_BETA_CELL_MASS,
@@ -28,7 +29,6 @@ from ranklsim.models.parameters import (
     check_species,
     check_value,
     parameter_table,
-    unknown_id_error,
 )
 
 #: time unit of the public API per view (the model itself runs in minutes)
