@@ -21,6 +21,7 @@ def _code_cells(nb):
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_executes_in_fast_mode(name, monkeypatch):
     for module in NEEDS_FITTING.get(name, ()):
@@ -44,6 +45,7 @@ def test_notebook_is_stored_without_outputs(name):
         assert not cell.get("outputs") and cell.get("execution_count") is None
 
 
+@pytest.mark.slow
 def test_demo_writes_tables_figures_and_report(tmp_path):
     assert main(["demo", "--out", str(tmp_path), "--fast"]) == 0
     for name in ("report.md", "basal_state.csv", "ogtt_human.png", "rankl_challenge_mouse.png",

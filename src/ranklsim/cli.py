@@ -1,12 +1,25 @@
-"""The ``ranklsim`` command line."""
+"""The ``ranklsim`` command line.
+
+One convention for every subcommand: numbers are parsed by :mod:`ranklsim.cli_options` (range errors
+name the option), ``--workers``/``--scheduler`` mean the same everywhere, and a user error (bad id,
+bad file, bad value, a requested simulation that fails) ends with one ``ranklsim: error: ...`` line
+and exit code 2; ``--debug`` shows the traceback instead.  A run whose parts failed exits 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
+from ranklsim.cli_options import bounded, positive_float
+from ranklsim.errors import UsageError
 from ranklsim.models.parameters import SPECIES_NAMES
+from ranklsim.simulate.simulator import SimulationError
+
+#: the most output points a plain ``simulate`` call may ask for (one million rows per output id)
+MAX_POINTS = 1_000_000
 
 
 def _parse_sets(items: list[str] | None) -> dict[str, float]:
@@ -14,16 +27,16 @@ def _parse_sets(items: list[str] | None) -> dict[str, float]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"--set expects ID=VALUE, got {item!r}")
+            raise UsageError(f"--set expects ID=VALUE, got {item!r}")
         try:
             out[key.strip()] = float(value)
         except ValueError:
-            raise SystemExit(f"--set {key}: {value!r} is not a number") from None
+            raise UsageError(f"--set {key}: {value!r} is not a number") from None
     return out
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from ranklsim.simulate import load_model
+    from ranklsim.simulate import load_model  # lazy: builds the model (libroadrunner import ~0.3 s)
 
     model = load_model(args.species, "acute")
     sel = args.select.split(",") if args.select else None
@@ -37,7 +50,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_export_sbml(args: argparse.Namespace) -> int:
-    from ranklsim.models.build import build_sbml
+    from ranklsim.models.build import build_sbml  # lazy: libsbml and antimony are imported at use
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +60,7 @@ def cmd_export_sbml(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    import pandas as pd
+    import pandas as pd  # lazy: pandas costs ~0.4 s of start-up for the other commands
 
     from ranklsim.models.parameters import parameters_frame
 
@@ -55,6 +68,10 @@ def cmd_params(args: argparse.Namespace) -> int:
     if args.module:
         df = df[df["module"] == args.module]
     if args.grep:
+        try:
+            re.compile(args.grep)
+        except re.error as exc:
+            raise UsageError(f"--grep {args.grep!r} is not a regular expression: {exc}") from None
         mask = df["id"].str.contains(args.grep, case=False) | df["description"].str.contains(
             args.grep, case=False)
         df = df[mask]
@@ -69,14 +86,14 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ranklsim.demo import run_demo
+    from ranklsim.demo import run_demo  # lazy: the demo imports every layer
 
     run_demo(Path(args.out), fast=args.fast)
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ranklsim.simulate.library import list_scenarios
+    from ranklsim.simulate.library import list_scenarios  # lazy: pydantic schema import
 
     for name, description in list_scenarios():
         print(f"{name:28s} {description}")
@@ -84,14 +101,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ranklsim.simulate.library import load_scenario
-    from ranklsim.simulate.runner import run_batch
+    from ranklsim.simulate.library import load_scenario  # lazy: pydantic schema import
+    from ranklsim.simulate.runner import run_batch, run_scenario  # lazy: as above
 
     scenarios = [load_scenario(s) for s in args.scenario]  # all validated before any run
     out = Path(args.out)
     if len(scenarios) == 1:
-        from ranklsim.simulate.runner import run_scenario
-
         res = run_scenario(scenarios[0], progress=not args.quiet)
         res.write(out, figures=not args.no_figures)
         failures, errors = res.failures, {}
@@ -106,8 +121,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ranklsim", description=__doc__.strip() + ": RANKL -> hepatic "
-                                "NF-kB -> insulin resistance -> glucose simulator.")
+    from ranklsim.cohort.cli import add_parsers as add_cohort_parsers  # lazy: keeps --help fast
+    from ranklsim.fitting.cli import add_parsers as add_fitting_parsers  # lazy: as above
+    from ranklsim.regenerate import add_parsers as add_dev_parsers  # lazy: as above
+
+    p = argparse.ArgumentParser(prog="ranklsim", description=__doc__.splitlines()[0].strip("`. ") + ": RANKL -> "
+                                "hepatic NF-kB -> insulin resistance -> glucose simulator.")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="run the headline scenarios, write tables, figures and a report")
@@ -126,18 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
-    from ranklsim.fitting.cli import add_parsers
-
-    add_parsers(sub)
-
-    from ranklsim.cohort.cli import add_parsers as add_cohort_parsers
-
+    add_fitting_parsers(sub)
     add_cohort_parsers(sub)
 
     s = sub.add_parser("simulate", help="plain time course of the acute model from the reference state")
     s.add_argument("--species", choices=SPECIES_NAMES, default="human")
-    s.add_argument("--hours", type=float, default=24.0)
-    s.add_argument("--points", type=int, default=241)
+    s.add_argument("--hours", type=positive_float, default=24.0, help="simulated hours (> 0, default 24)")
+    s.add_argument("--points", type=bounded(int, low=2, high=MAX_POINTS), default=241,
+                   help=f"output points (2-{MAX_POINTS:,}, default 241)")
     s.add_argument("--select", help="comma-separated output ids (default: fasting readouts)")
     s.add_argument("--set", action="append", metavar="ID=VALUE", help="parameter override (repeatable)")
     s.add_argument("--equilibrate", action="store_true", help="relax to steady state under the overrides first")
@@ -152,18 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("params", help="list or filter the parameter table")
     q.add_argument("--species", choices=SPECIES_NAMES)
     q.add_argument("--module", help="only this module (rankl_axis, nfkb, insulin_signalling, ...)")
-    q.add_argument("--grep", help="substring of id or description")
+    q.add_argument("--grep", help="regular expression matched in id or description (case-insensitive)")
     q.add_argument("--out", help="write CSV instead of printing")
     q.set_defaults(func=cmd_params)
+
+    add_dev_parsers(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 done, 1 some parts of a run failed, 2 user error)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as exc:
-        print(f"ranklsim: error: {exc}", file=sys.stderr)
+    except (ValueError, SimulationError, OSError) as exc:  # UsageError is a ValueError
+        if args.debug:
+            raise
+        print(f"ranklsim: error: {str(exc).strip() or type(exc).__name__}", file=sys.stderr)
         return 2
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ranklsim.cohort import PopulationSpec, run_cohort, summary
+from ranklsim.cohort.plots import plot_incidence_by_tertile
 from ranklsim.models.ids import P, V
 from ranklsim.simulate import load_model
 from ranklsim.simulate.library import builtin_names, load_scenario
@@ -41,9 +43,6 @@ DEMO_COHORT_FAST_N = 60
 def run_demo_cohort(out: Path, fast: bool = False) -> tuple[dict, list[str]]:
     """Follow a small seeded cohort (serial) and write ``out/summary.json``, ``out/people.csv`` and
     ``out/incidence_by_tertile.png``; returns the summary and the report lines."""
-    from ranklsim.cohort import PopulationSpec, run_cohort, summary
-    from ranklsim.cohort.cli import plot_incidence_by_tertile
-
     n, years, seed = DEMO_COHORT
     n = DEMO_COHORT_FAST_N if fast else n
     out.mkdir(parents=True, exist_ok=True)
@@ -76,48 +75,44 @@ def run_demo_cohort(out: Path, fast: bool = False) -> tuple[dict, list[str]]:
     return summ, lines
 
 
-def run_demo(out: Path, fast: bool = False) -> dict[str, pd.DataFrame]:
-    out.mkdir(parents=True, exist_ok=True)
-    basal_rows, tables = [], {}
-    for species in ("human", "mouse"):
-        model = load_model(species)
-        basal = model.simulate(60, n_points=2, selections=BASAL).final()
-        basal_rows += [{"species": species, "readout": k, "value": basal[k], "unit": model.units[k]}
-                       for k in BASAL]
-        ogtt_min = 240 if species == "human" else 120
-        ogtt = model.simulate(ogtt_min, n_points=ogtt_min // (5 if fast else 1) + 1,
-                              events=OralGlucose().events(species), selections=OGTT)
-        ogtt.tidy().assign(species=species).to_csv(out / f"ogtt_{species}.csv", index=False)
-        plot_timecourses({f"{species} OGTT": ogtt}, OGTT, out / f"ogtt_{species}.png",
-                         title=f"{species}: oral glucose tolerance test")
-        hours = 96
-        runs = {}
-        for label, fold in (("basal", 1.0), ("RANKL x5", 5.0)):
-            events = RanklChallenge(fold=fold, start=0, duration=48 * 60).events(species) if fold > 1 else []
-            runs[label] = model.simulate(hours * 60, n_points=hours * (1 if fast else 4) + 1,
-                                         events=events, selections=CHALLENGE)
-        for label, res in runs.items():
-            res.tidy().assign(species=species, arm=label).to_csv(
-                out / f"rankl_challenge_{species}_{label.replace(' ', '_')}.csv", index=False)
-        plot_timecourses(runs, CHALLENGE, out / f"rankl_challenge_{species}.png", time_scale=1 / 60,
-                         time_label="h", title=f"{species}: sRANKL production x5 for 48 h")
-        ko = model.steady_state({P.rank_hep_expr: 0.0}, selections=[V.NFkBn, V.EGP, V.G])
-        wt = model.steady_state({}, selections=[V.NFkBn, V.EGP, V.G])
-        tables[f"ko_{species}"] = pd.DataFrame([{"species": species, "genotype": g, **v}
-                                                for g, v in (("WT", wt), ("hepatocyte Rank KO", ko))])
-        tables[f"ogtt_{species}"] = pd.DataFrame([{
-            "species": species, "G_peak_mg_per_dL": ogtt[V.G].max(),
-            "G_peak_time_min": float(ogtt.time[ogtt[V.G].argmax()]),
-            "I_peak_pmol_per_L": ogtt[V.I].max(), "EGP_nadir_mg_per_kg_per_min": ogtt[V.EGP].min()}])
-    basal_df = pd.DataFrame(basal_rows)
-    basal_df.to_csv(out / "basal_state.csv", index=False)
-    ko_df = pd.concat([tables["ko_human"], tables["ko_mouse"]], ignore_index=True)
-    ko_df.to_csv(out / "hepatic_rank_ko_steady_state.csv", index=False)
-    ogtt_df = pd.concat([tables["ogtt_human"], tables["ogtt_mouse"]], ignore_index=True)
-    ogtt_df.to_csv(out / "ogtt_summary.csv", index=False)
-    batch = run_batch([load_scenario(n) for n in builtin_names()], out / "scenarios", progress=not fast)
-    summary = []
-    for name, res in batch.results.items():
+def _species_outputs(species: str, out: Path, fast: bool) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
+    """Basal state rows, OGTT summary and hepatocyte Rank KO table of one species; writes the OGTT and
+    RANKL challenge time courses and figures."""
+    model = load_model(species)
+    basal = model.simulate(60, n_points=2, selections=BASAL).final()
+    basal_rows = [{"species": species, "readout": k, "value": basal[k], "unit": model.units[k]} for k in BASAL]
+    ogtt_min = 240 if species == "human" else 120
+    ogtt = model.simulate(ogtt_min, n_points=ogtt_min // (5 if fast else 1) + 1,
+                          events=OralGlucose().events(species), selections=OGTT)
+    ogtt.tidy().assign(species=species).to_csv(out / f"ogtt_{species}.csv", index=False)
+    plot_timecourses({f"{species} OGTT": ogtt}, OGTT, out / f"ogtt_{species}.png",
+                     title=f"{species}: oral glucose tolerance test")
+    hours = 96
+    runs = {}
+    for label, fold in (("basal", 1.0), ("RANKL x5", 5.0)):
+        events = RanklChallenge(fold=fold, start=0, duration=48 * 60).events(species) if fold > 1 else []
+        runs[label] = model.simulate(hours * 60, n_points=hours * (1 if fast else 4) + 1,
+                                     events=events, selections=CHALLENGE)
+    for label, res in runs.items():
+        res.tidy().assign(species=species, arm=label).to_csv(
+            out / f"rankl_challenge_{species}_{label.replace(' ', '_')}.csv", index=False)
+    plot_timecourses(runs, CHALLENGE, out / f"rankl_challenge_{species}.png", time_scale=1 / 60,
+                     time_label="h", title=f"{species}: sRANKL production x5 for 48 h")
+    ko = model.steady_state({P.rank_hep_expr: 0.0}, selections=[V.NFkBn, V.EGP, V.G])
+    wt = model.steady_state({}, selections=[V.NFkBn, V.EGP, V.G])
+    ko_table = pd.DataFrame([{"species": species, "genotype": g, **v}
+                             for g, v in (("WT", wt), ("hepatocyte Rank KO", ko))])
+    ogtt_table = pd.DataFrame([{
+        "species": species, "G_peak_mg_per_dL": ogtt[V.G].max(),
+        "G_peak_time_min": float(ogtt.time[ogtt[V.G].argmax()]),
+        "I_peak_pmol_per_L": ogtt[V.I].max(), "EGP_nadir_mg_per_kg_per_min": ogtt[V.EGP].min()}])
+    return basal_rows, ogtt_table, ko_table
+
+
+def headline_table(results: dict) -> pd.DataFrame:
+    """The :data:`HEADLINE` readouts of every scenario result, one row per arm and readout."""
+    rows = []
+    for name, res in results.items():
         r = res.readouts
         for test, readout, *day in HEADLINE.get(name, []):
             sub = r[(r.test == test) & (r.readout == readout)]
@@ -125,17 +120,19 @@ def run_demo(out: Path, fast: bool = False) -> dict[str, pd.DataFrame]:
                 sub = sub[sub.day == day[0]]
             for arm, grp in sub.groupby("arm", sort=False):
                 row = grp.iloc[-1]
-                summary.append({"scenario": name, "arm": arm, "test": test, "day": row["day"],
-                                "readout": readout, "value": row["value"], "unit": row["unit"]})
-    summary_df = pd.DataFrame(summary)
-    summary_df.to_csv(out / "scenario_summary.csv", index=False)
-    cohort_summary, cohort_lines = run_demo_cohort(out / "cohort", fast=fast)
-    failed = {**batch.errors, **{f"{n}: {k}": v for n, r in batch.results.items() for k, v in r.failures.items()}}
-    report = [
+                rows.append({"scenario": name, "arm": arm, "test": test, "day": row["day"],
+                             "readout": readout, "value": row["value"], "unit": row["unit"]})
+    return pd.DataFrame(rows)
+
+
+def _report(tables: dict[str, pd.DataFrame], cohort_lines: list[str], failed: dict) -> list[str]:
+    summary_df = tables["scenarios"]
+    return [
         "# ranklsim demo report", "",
-        "Reference fasting state (default parameters):", "", basal_df.to_string(index=False), "",
-        "OGTT (human 75 g; mouse 2 g/kg oral):", "", ogtt_df.to_string(index=False), "",
-        "Hepatocyte Rank knockout, steady state at fixed beta-cell mass:", "", ko_df.to_string(index=False), "",
+        "Reference fasting state (default parameters):", "", tables["basal"].to_string(index=False), "",
+        "OGTT (human 75 g; mouse 2 g/kg oral):", "", tables["ogtt"].to_string(index=False), "",
+        "Hepatocyte Rank knockout, steady state at fixed beta-cell mass:", "",
+        tables["ko"].to_string(index=False), "",
         "Headline scenarios (scenarios/NAME/: readouts.csv, timecourse.csv, *.png):", "",
         summary_df.assign(value=summary_df.value.round(3)).to_string(index=False), "",
         *cohort_lines, "",
@@ -147,8 +144,28 @@ def run_demo(out: Path, fast: bool = False) -> dict[str, pd.DataFrame]:
         "The cohort's sRANKL-diabetes association rests on an assumed link: the beta-cell death rate",
         "rises with hepatic NF-kB tone, (M_hep/M_ref)^bd_infl, with bd_infl calibrated to Bruneck.",
     ]
-    (out / "report.md").write_text("\n".join(report) + "\n")
-    print(f"ranklsim demo: wrote {len(list(out.iterdir()))} files to {out}")
-    return {"basal": basal_df, "ogtt": ogtt_df, "ko": ko_df, "scenarios": summary_df,
-            "cohort": pd.DataFrame([{k: v for k, v in cohort_summary.items() if not isinstance(v, dict | list)}])}
 
+
+def run_demo(out: Path, fast: bool = False) -> dict[str, pd.DataFrame]:
+    """Run the demo into ``out`` and return its tables (basal, ogtt, ko, scenarios, cohort)."""
+    out.mkdir(parents=True, exist_ok=True)
+    basal_rows, ogtt_tables, ko_tables = [], [], []
+    for species in ("human", "mouse"):
+        rows, ogtt_table, ko_table = _species_outputs(species, out, fast)
+        basal_rows += rows
+        ogtt_tables.append(ogtt_table)
+        ko_tables.append(ko_table)
+    tables = {"basal": pd.DataFrame(basal_rows), "ogtt": pd.concat(ogtt_tables, ignore_index=True),
+              "ko": pd.concat(ko_tables, ignore_index=True)}
+    tables["basal"].to_csv(out / "basal_state.csv", index=False)
+    tables["ko"].to_csv(out / "hepatic_rank_ko_steady_state.csv", index=False)
+    tables["ogtt"].to_csv(out / "ogtt_summary.csv", index=False)
+    batch = run_batch([load_scenario(n) for n in builtin_names()], out / "scenarios", progress=not fast)
+    tables["scenarios"] = headline_table(batch.results)
+    tables["scenarios"].to_csv(out / "scenario_summary.csv", index=False)
+    cohort_summary, cohort_lines = run_demo_cohort(out / "cohort", fast=fast)
+    failed = {**batch.errors, **{f"{n}: {k}": v for n, r in batch.results.items() for k, v in r.failures.items()}}
+    (out / "report.md").write_text("\n".join(_report(tables, cohort_lines, failed)) + "\n")
+    print(f"ranklsim demo: wrote {len(list(out.iterdir()))} files to {out}")
+    tables["cohort"] = pd.DataFrame([{k: v for k, v in cohort_summary.items() if not isinstance(v, dict | list)}])
+    return tables
