@@ -1,15 +1,12 @@
-"""tools/parameter_summary.py: every parameter row has a category, and docs/model.md Section 17 is in
-step with parameters.tsv."""
+"""ranklsim.models.summary: every parameter row has a category, and docs/model.md Section 17 is in step
+with parameters.tsv."""
 
-import sys
 from pathlib import Path
 
+from ranklsim.models import summary as ps
 from ranklsim.models.parameters import SPECIES_NAMES, parameter_table
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import parameter_summary as ps
 
 
 def test_every_row_has_a_known_category():
@@ -38,3 +35,14 @@ def test_docs_section_17_is_in_step_with_the_table():
     text = (ROOT / "docs/model.md").read_text()
     assert ps.docs_tables(text) == ps.tables()
     assert ps.update(text) == text  # counts sentence and the published G count too
+
+
+def test_update_rewrites_the_counts_after_a_row_is_split():
+    rows = ps.read_rows()
+    text = (ROOT / "docs/model.md").read_text()
+    shared = next(i for i, r in enumerate(rows) if r["species"] == "both")
+    split = [*rows[:shared], dict(rows[shared], species="human"), dict(rows[shared], species="mouse"),
+             *rows[shared + 1:]]
+    n_ids, n_split, n_rows = ps.id_counts(rows)
+    assert ps.id_counts(split) == (n_ids, n_split + 1, n_rows + 1)
+    assert f"({n_rows + 1} rows in" in ps.update(text, split).replace("\n", " ")

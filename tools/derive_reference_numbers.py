@@ -3,12 +3,15 @@
 
 Usage (from the repository root):
 
-    python tools/derive_reference_numbers.py ../shared/reference/biomodels
+    python tools/derive_reference_numbers.py --biomodels DIR [--only NAME ...]
 
-The argument is the folder holding the BioModels SBML files (CC0) listed in its
-SOURCES.md.  The files themselves are NOT part of this repository; only the
-numbers derived from them are written to tests/reference/*.json, each with a
-`provenance` block describing exactly how they were computed.
+DIR is a folder holding the BioModels SBML files (CC0) used here (BIOMD0000000786,
+BIOMD0000000379, MODEL1204060000, BIOMD0000000341, BIOMD0000000140, BIOMD0000000139;
+file names in the functions below) and optionally a SOURCES.md table naming the repository and
+commit each file came from.  The files themselves are NOT part of this repository;
+only the numbers derived from them are written to tests/reference/*.json, each with
+a `provenance` block describing exactly how they were computed (file name and
+sha256 of each model file).
 
 Not needed at test time.  Requires libroadrunner (tested with 2.10), antimony,
 python-libsbml, numpy, scipy.
@@ -31,7 +34,7 @@ import scipy
 try:
     import antimony
     _ANTIMONY_VERSION = getattr(antimony, "__version__", None)
-except Exception:  # noqa: BLE001  # pragma: no cover
+except Exception:  # pragma: no cover
     _ANTIMONY_VERSION = None
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
@@ -151,7 +154,7 @@ def base_provenance(biomodels_dir: Path, model_id: str, filename: str) -> dict:
         "model_id": model_id,
         "source": source_info(biomodels_dir, filename),
         "generated_by": SCRIPT,
-        "regenerate": f"python {SCRIPT} ../shared/reference/biomodels",
+        "regenerate": f"python {SCRIPT} --biomodels <folder with {filename}>",
         "generated_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "software": software_versions(),
     }
@@ -234,21 +237,24 @@ def _dallaman_run(path: Path, part: float):
     # part enters only the assignment rule V_mmax, so no re-initialisation is needed.
     sel = ["time", "G", "I", "EGP", "Ra", "U", "Q_gut", "Q_sto1", "Q_sto2", "S"]
     # initial derivatives (basal steadiness check)
-    d0 = dict(zip(rr.model.getFloatingSpeciesIds(), rr.getRatesOfChange()))
+    d0 = dict(zip(rr.model.getFloatingSpeciesIds(), rr.getRatesOfChange(), strict=False))
     res = rr.simulate(0, 420, 4201, sel)
     t = res[:, 0]
     col = {n: res[:, i] for i, n in enumerate(sel)}
-    G, I, EGP, Ra = col["G"], col["I"], col["EGP"], col["Ra"]
+    G, Ins, EGP, Ra = col["G"], col["I"], col["EGP"], col["Ra"]
     D, f, BW = rr["D"], rr["f"], rr["BW"]
 
     def first(lst):
         return lst[0] if lst else (None, None)
 
     gpk = max(parabolic_peaks(t, G, "max"), key=lambda p: p[1])
-    ipk = max(parabolic_peaks(t, I, "max"), key=lambda p: p[1])
+    ipk = max(parabolic_peaks(t, Ins, "max"), key=lambda p: p[1])
     rapk = max(parabolic_peaks(t, Ra, "max"), key=lambda p: p[1])
     egp_min = min(parabolic_peaks(t, EGP, "min"), key=lambda p: p[1])
-    idx = lambda tt: round(tt / 0.1)
+
+    def idx(tt):
+        return round(tt / 0.1)
+
     q_end = col["Q_sto1"][-1] + col["Q_sto2"][-1] + col["Q_gut"][-1]
     vals = {
         "G_basal_mg_per_dL": G[0],
@@ -257,11 +263,11 @@ def _dallaman_run(path: Path, part: float):
         "G_120min_mg_per_dL": G[idx(120)],
         "G_240min_mg_per_dL": G[idx(240)],
         "G_420min_mg_per_dL": G[-1],
-        "I_basal_pmol_per_L": I[0],
+        "I_basal_pmol_per_L": Ins[0],
         "I_peak_pmol_per_L": ipk[1],
         "I_peak_time_min": ipk[0],
-        "I_120min_pmol_per_L": I[idx(120)],
-        "I_240min_pmol_per_L": I[idx(240)],
+        "I_120min_pmol_per_L": Ins[idx(120)],
+        "I_240min_pmol_per_L": Ins[idx(240)],
         "EGP_basal_mg_per_kg_per_min": EGP[0],
         "EGP_nadir_mg_per_kg_per_min": egp_min[1],
         "EGP_nadir_time_min": egp_min[0],
@@ -340,7 +346,7 @@ def pivonka_algebra(x, p):
     dOBp = p["D_OBu_pM_per_d"] * pi_act_OBu - p["D_OBp_per_d"] * pi_rep_OBp * OBp
     dOBa = p["D_OBp_per_d"] * pi_rep_OBp * OBp - p["A_OBa_per_d"] * OBa
     dOCa = p["D_OCp_pM_per_d"] * pi_RANKL - p["A_OCa_per_d"] * pi_act_OCa * OCa
-    aux = dict(  # noqa: C408
+    aux = dict(
           OB_p_pM=OBp, OB_a_pM=OBa, OC_a_pM=OCa, TGFb_pM=TGFb, PTH_pM=PTH,
                pi_act_PTH=pi_act_PTH, pi_rep_PTH=pi_rep_PTH, pi_act_TGFb_OBu=pi_act_OBu,
                pi_rep_TGFb_OBp=pi_rep_OBp, pi_act_TGFb_OCa=pi_act_OCa,
@@ -397,7 +403,8 @@ def pivonka(bdir: Path):
     J = np.zeros((3, 3))
     for j in range(3):
         h = xs[j] * 1e-6
-        e = np.zeros(3); e[j] = h
+        e = np.zeros(3)
+        e[j] = h
         J[:, j] = (pivonka_algebra(xs + e, p)[0] - pivonka_algebra(xs - e, p)[0]) / (2 * h)
     eig = np.linalg.eigvals(J)
     # independent cross-check: the same equations as an antimony/roadrunner model, integrated 2000 d
@@ -421,7 +428,7 @@ def pivonka(bdir: Path):
             r2.simulate(0, 100, 1001)
             scen[name] = {"OC_a_ratio_day100": r2["OCa"] / xs[2], "OB_a_ratio_day100": r2["OBa"] / xs[1],
                           "OB_p_ratio_day100": r2["OBp"] / xs[0]}
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover
+    except Exception as exc:  # pragma: no cover
         rr_check = {"error": repr(exc)}
         scen = {}
     ref = {"OB_p_pM": 6.19639e-4, "OB_a_pM": 5.58393e-4, "OC_a_pM": 8.06964e-4, "RANKL_free_pM": 0.5522,
@@ -445,7 +452,7 @@ def pivonka(bdir: Path):
         "source": {
             "file_name": None,
             "note": "No SBML file. Equations and corrected parameters transcribed from "
-                    "/work/shared/reference/published-models.md section 1.2, which cites "
+                    "the published-model notes (section 1.2), which cite "
                     "github.com/cmodiz/Bone-Models (MIT) bone_models/bone_cell_population_models/parameters/pivonka_parameters.py "
                     "(corrected values 'wrong in the paper'); full-precision values as in that file (commit 0c62d8d) were used.",
         },
@@ -510,7 +517,7 @@ def kubota(bdir: Path):
         rr0.getIntegrator().setValue(k, v)
     rr0["insulin"] = 0.0
     ids = rr0.model.getFloatingSpeciesIds()
-    rates0 = dict(zip(ids, rr0.getRatesOfChange()))
+    rates0 = dict(zip(ids, rr0.getRatesOfChange(), strict=False))
     sinks = ("phi_1", "phi_2", "phi_3", "phi_4")  # degradation-product sinks, accumulate by construction
     rates0_core = {k: v for k, v in rates0.items() if k not in sinks}
     init_state = {s: rr0[s] for s in ids}
@@ -593,9 +600,9 @@ def topp(bdir: Path):
     g_hi = (r1 + np.sqrt(disc)) / (2 * r2)
 
     def fp(G):
-        I = (par["R0"] / G - par["Eg0"]) / par["si"]
-        B = par["k"] * I * (par["alpha"] + G * G) / (par["sigma"] * G * G)
-        return G, I, B
+        ins = (par["R0"] / G - par["Eg0"]) / par["si"]
+        B = par["k"] * ins * (par["alpha"] + G * G) / (par["sigma"] * G * G)
+        return G, ins, B
 
     runs = {}
     Gfp = g_lo
@@ -707,8 +714,8 @@ HOFFMANN_NFKBN = "NFkB_nuc"
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("biomodels", nargs="?", default="../shared/reference/biomodels",
-                    help="folder with the BioModels SBML files and SOURCES.md")
+    ap.add_argument("--biomodels", required=True, metavar="DIR",
+                    help="folder with the BioModels SBML files (and optionally SOURCES.md)")
     ap.add_argument("--only", nargs="*", default=None,
                     help="subset: lipniacki dallaman pivonka kubota topp hoffmann")
     a = ap.parse_args(argv)

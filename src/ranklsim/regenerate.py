@@ -1,0 +1,233 @@
+"""Rebuild the generated files of the model from their sources (``ranklsim dev regenerate``).
+
+In dependency order:
+
+1. ``src/ranklsim/models/ids.py`` from the parameter table and the Antimony modules;
+2. the derived reference rows of ``parameters.tsv`` and all of ``initial_state.tsv``, per species:
+   ``L_prod``, ``O_prod`` (free sRANKL and OPG at their reference levels, analytic), the fasting
+   steady state (beta-cell mass held), ``topp_G_scale`` (Topp's 100 mg/dL fixed point = reference
+   fasting glucose), ``G_bf_ref``, ``I_ref`` and ``M_ref``; with ``keep_normalisation=False`` also
+   ``gng_ref`` and ``irs_ref`` (hepatic modifiers = 1 at the reference state, by fixed-point
+   iteration) -- by default they keep their values, because the adopted fits were made with them;
+3. the shipped PEtab problems of both species (:func:`ranklsim.fitting.problems.write_problem`);
+4. the generated parameter counts of docs/model.md Section 17 (:mod:`ranklsim.models.summary`).
+
+Regenerated numbers that agree with the stored ones to solver precision keep their stored digits
+(:func:`ranklsim.models.tables.same_value`), so regenerating current files changes nothing.  In check
+mode nothing is written, and each step compares against what the files as they stand give.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ranklsim.constants import RELAX_DAYS
+from ranklsim.fitting.problems import PROBLEM_DIR, write_problem
+from ranklsim.models import build, parameters, summary, tables
+from ranklsim.models.ids import P, V
+from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, SPECIES_NAMES
+from ranklsim.simulate.simulator import relax
+
+#: the repository checkout holding the imported package (src/ranklsim/models -> root)
+CHECKOUT = parameters.DATA_DIR.resolve().parents[2]
+DOCS = Path("docs/model.md")
+#: solver settings of the reference-state relaxation (stricter than the simulator's)
+REL_TOL, ABS_TOL, MAX_STEPS = 1e-9, 1e-13, 500000
+#: fixed-point iteration of gng_ref and irs_ref: at most this many relaxations, to this relative change
+MAX_ITERATIONS, ITERATION_TOL = 30, 1e-12
+#: hepatic normalisations fitted with the shipped parameters (kept unless renormalising)
+NORMALISATION = (P.gng_ref, P.irs_ref)
+#: states set by initial assignments (binding quasi-equilibrium), not stored in the initial state
+ASSIGNED_STATES = (V.Rb, V.LRb, V.Rh, V.LRh)
+#: start of the relaxation for states the stored initial state lacks (a new model is far from rest)
+GUESS = {
+    "L": 0.5, "O": 3.0, "LO": 0.0, "Dg": 0.0, "LD": 0.0,
+    "IKKn": 0.2, "IKKa": 0.0, "IKKi": 0.0, "IKKa_IkBa": 0.0, "IKKa_IkBa_NFkB": 0.0,
+    "IkBa": 0.0, "IkBa_NFkB": 0.06, "NFkB": 0.0, "NFkBn": 0.0, "IkBan": 0.0,
+    "IkBan_NFkBn": 0.0, "IkBa_mRNA": 0.0, "A20_mRNA": 0.0, "A20": 0.0,
+    "proIR": 46.22225, "IR": 46.22225, "p1IR": 0.0, "p2IR": 0.0, "p1p2IR": 0.0,
+    "IRS1": 1.0, "beta_fn": 1.0, "G_pre": 100.0, "EGP_pre": 2.0, "IRS1_pY": 0.0, "IRS1_pS": 0.0,
+    "AKT": 4.33812, "pAKT": 0.0, "mTOR": 0.09592, "pmTOR": 0.0, "FoxO1": 0.43571, "pFoxO1": 0.0,
+    "G6Pase": 38.54029, "PEPCK": 1.0, "Qsto1": 0.0, "Qsto2": 0.0, "Qgut": 0.0, "X": 0.0, "Y": 0.0,
+    "M_hep": 0.0, "A_diet": 0.0,
+}
+
+
+# ----------------------------------------------------------------------------- reference state
+def guess(species: str) -> dict[str, float]:
+    """Start of the relaxation: the stored reference state, else :data:`GUESS` and basal values."""
+    t = parameters.parameter_table(species)
+    g = dict(GUESS)
+    gb, ib, vg, vi = t[P.gi_Gb].value, t[P.gi_Ib].value, t[P.gi_VG].value, t[P.gi_VI].value
+    g.update(Gp=gb * vg, Gt=gb * vg * 0.76, Ip=ib * vi, Il=ib * vi * 3.6, I1=ib, Id=ib,
+             Ipo=t[P.gi_Sb].value / t[P.gi_gamma].value, G_mem=gb, beta=t[P.beta_ref].value)
+    g.update(parameters.initial_state(species))
+    return g
+
+
+def make_runner(species: str):
+    """A fresh RoadRunner of the species' model (from the current files) started at :func:`guess`."""
+    import antimony  # lazy: antimony and roadrunner cost ~0.5 s to import
+    import roadrunner  # lazy: as above
+
+    antimony.clearPreviousLoads()
+    if antimony.loadAntimonyString(build.build_antimony(species, initial=guess(species))) < 0:
+        raise RuntimeError(f"Antimony could not load the {species} model: {antimony.getLastError()}")
+    rr = roadrunner.RoadRunner(antimony.getSBMLString(build.MODEL_ID))
+    rr.integrator.relative_tolerance = REL_TOL
+    rr.integrator.absolute_tolerance = ABS_TOL
+    rr.integrator.setValue("maximum_num_steps", MAX_STEPS)
+    return rr
+
+
+def relax_to_reference(rr, settings: Mapping[str, float]) -> None:
+    """Relax ``rr`` to the fasting steady state with beta-cell mass held and ``settings`` applied."""
+    rr.resetAll()
+    for key, value in {**HOLD_BETA_CELL_MASS, **settings}.items():
+        rr[key] = value
+    rr.reset()
+    relax(rr, RELAX_DAYS)
+
+
+def production_rates(species: str) -> dict[str, float]:
+    """``L_prod`` and ``O_prod`` that hold free sRANKL and OPG at ``L_ref`` and ``O_ref`` (module R)."""
+    t = parameters.parameter_table(species)
+
+    def v(key: str) -> float:
+        return t[key].value
+
+    free_l, free_o = v(P.L_ref), v(P.O_ref)
+    lo = v(P.kon_LO) * free_l * free_o / (v(P.kon_LO) * v(P.Kd_LO) + v(P.k_LO_clr))
+    kd_eff = (v(P.kon_LR) * v(P.Kd_LR) + v(P.k_L_int)) / v(P.kon_LR)
+    lr = (v(P.Rb_tot_wt) + v(P.Rh_tot_wt)) * free_l / (kd_eff + free_l)
+    return {
+        P.L_prod: v(P.k_L_deg) * free_l + v(P.k_LO_clr) * lo + v(P.k_L_int) * lr,
+        P.O_prod: v(P.k_O_deg) * free_o + v(P.k_LO_clr) * lo,
+    }
+
+
+def _normalise(rr, settings: dict[str, float]) -> None:
+    """Fixed-point iteration: gng_ref and irs_ref = gng_index and irs_avail at the reference state."""
+    for _ in range(MAX_ITERATIONS):
+        relax_to_reference(rr, settings)
+        new = {P.gng_ref: rr[V.gng_index], P.irs_ref: rr[V.irs_avail]}
+        done = all(abs(new[k] / settings[k] - 1) < ITERATION_TOL for k in new)
+        settings.update(new)
+        if done:
+            return
+
+
+def reference(species: str, keep_normalisation: bool = True) -> tuple[dict[str, float], dict[str, float]]:
+    """Derived parameter values and the reference initial state of ``species``."""
+    t = parameters.parameter_table(species)
+    settings = production_rates(species)
+    rr = make_runner(species)
+    if keep_normalisation:
+        settings.update({k: t[k].value for k in NORMALISATION})
+    else:
+        settings.update(dict.fromkeys(NORMALISATION, 1.0))
+        _normalise(rr, settings)
+    relax_to_reference(rr, settings)
+    settings.update({P.topp_G_scale: 100.0 / rr[V.G], P.G_bf_ref: rr[V.G], P.I_ref: rr[V.I],
+                     P.M_ref: rr[V.M_hep]})
+    if keep_normalisation:
+        for key in NORMALISATION:
+            del settings[key]
+    state = {sid: float(rr[sid]) for sid in rr.getRateRuleIds() if sid not in ASSIGNED_STATES}
+    return {k: float(x) for k, x in settings.items()}, state
+
+
+# ----------------------------------------------------------------------------- artifacts
+class _Artifacts:
+    """Compares generated texts with the files under ``root``; writes the differing ones unless checking."""
+
+    def __init__(self, root: Path, check: bool, log: Callable[[str], None] | None) -> None:
+        self.root, self.check, self.log = root, check, log
+        self.stale: list[str] = []
+
+    def put(self, path: Path, text: str) -> bool:
+        """Compare ``text`` with the file at ``path``; True (and noted as stale) if they differ."""
+        path = Path(path)
+        if path.exists() and path.read_text() == text:
+            return False
+        name = path.resolve().relative_to(self.root).as_posix()
+        self.stale.append(name)
+        if not self.check:
+            path.write_text(text)
+            tables.clear_caches()
+        if self.log:
+            self.log(("stale: " if self.check else "rewrote ") + name)
+        return True
+
+
+def _reference_tables(out: _Artifacts, keep_normalisation: bool) -> None:
+    derived: dict[str, dict[str, float]] = {}
+    states: dict[str, dict[str, float]] = {}
+    for species in SPECIES_NAMES:
+        values, states[species] = reference(species, keep_normalisation)
+        for key, value in values.items():
+            derived.setdefault(key, {})[species] = value
+    out.put(parameters.PARAMETER_TABLE, tables.rows_text(tables.set_values(tables.read_rows(), derived)))
+    previous = tables.read_rows(parameters.INITIAL_STATE_TABLE)
+    out.put(parameters.INITIAL_STATE_TABLE, tables.initial_state_text(states, previous))
+
+
+def _petab(out: _Artifacts) -> None:
+    with tempfile.TemporaryDirectory(prefix="ranklsim-petab-") as tmp:
+        for species in SPECIES_NAMES:
+            write_problem(species, tmp)
+        for new in sorted(Path(tmp).iterdir()):
+            out.put(PROBLEM_DIR / new.name, new.read_text())
+
+
+def checkout(root: Path | None = None) -> Path:
+    """The repository checkout to regenerate: ``root``, which must hold the imported package."""
+    root = CHECKOUT if root is None else Path(root).resolve()
+    if (root / "src/ranklsim/models").resolve() != parameters.DATA_DIR.resolve():
+        raise ValueError(f"{root} is not the checkout ranklsim is imported from ({CHECKOUT}); "
+                         "regenerate needs an editable install (pip install -e .)")
+    if not (root / DOCS).exists():
+        raise ValueError(f"{root} has no {DOCS}: regenerate needs the source checkout")
+    return root
+
+
+def regenerate(check: bool = False, root: Path | None = None, *, keep_normalisation: bool = True,
+               log: Callable[[str], None] | None = None) -> list[str]:
+    """Rebuild the generated files (module docstring); return those that differed, relative to ``root``.
+
+    ``check``: write nothing, only compare.  ``root``: the checkout (default: the one the package is
+    imported from; another one is refused, since the model is read from the imported package).
+    ``keep_normalisation``: keep ``gng_ref`` and ``irs_ref`` (False recomputes them).  ``log`` is
+    called with one line per differing file.
+    """
+    out = _Artifacts(checkout(root), check, log)
+    tables.clear_caches()
+    out.put(tables.IDS_MODULE, tables.render_ids())
+    _reference_tables(out, keep_normalisation)
+    _petab(out)
+    docs = out.root / DOCS
+    out.put(docs, summary.update(docs.read_text(), tables.read_rows()))
+    return out.stale
+
+
+# ----------------------------------------------------------------------------- command line
+def cmd_regenerate(args: argparse.Namespace) -> int:
+    stale = regenerate(check=args.check, keep_normalisation=not args.renormalise, log=print)
+    if not stale:
+        print("all generated files are current")
+    return 1 if stale and args.check else 0
+
+
+def add_parsers(sub) -> None:
+    """Register ``dev`` (developer commands) with its ``regenerate`` subcommand."""
+    dev = sub.add_parser("dev", help="developer commands (rebuild the generated files of a checkout)")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True)
+    r = dev_sub.add_parser("regenerate", help="rebuild ids.py, the derived parameters and initial state, "
+                           "the PEtab problems and the parameter counts of docs/model.md")
+    r.add_argument("--check", action="store_true", help="write nothing; list stale files and exit 1 if any")
+    r.add_argument("--renormalise", action="store_true",
+                   help="recompute gng_ref and irs_ref (default: keep them; the adopted fits used them)")
+    r.set_defaults(func=cmd_regenerate)
