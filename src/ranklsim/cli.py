@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ranklsim.cli_options import bounded, positive_float
 from ranklsim.errors import UsageError
-from ranklsim.models.parameters import SPECIES_NAMES
+from ranklsim.models.parameters import SPECIES_NAMES, parameters_frame
 from ranklsim.simulate.simulator import SimulationError
 
 #: the most output points a plain ``simulate`` call may ask for (one million rows per output id)
@@ -61,8 +61,6 @@ def cmd_export_sbml(args: argparse.Namespace) -> int:
 
 def cmd_params(args: argparse.Namespace) -> int:
     import pandas as pd  # lazy: pandas costs ~0.4 s of start-up for the other commands
-
-    from ranklsim.models.parameters import parameters_frame
 
     df = parameters_frame(args.species)
     if args.module:
