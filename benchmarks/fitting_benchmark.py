@@ -15,20 +15,20 @@ import json
 import os
 import platform
 import statistics
-import sys
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ranklsim.constants import FAILED_VALUE
+from ranklsim.fitting.multistart import latin_hypercube_starts, run_multistart
+from ranklsim.fitting.objective import PetabObjective
+from ranklsim.fitting.problems import shipped_problem
+from ranklsim.parallel import ProcessPoolEngine, SerialEngine
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "src"))
-
-from ranklsim.parallel import ProcessPoolEngine, SerialEngine
-from ranklsim.fitting.multistart import latin_hypercube_starts, run_multistart
-from ranklsim.fitting.objective import FAILED_VALUE, PetabObjective
-from ranklsim.fitting.problems import shipped_problem
 
 SPECIES = ("mouse", "human")
 
@@ -47,8 +47,6 @@ def _machine() -> dict:
 
 
 def _git_commit() -> str:
-    import subprocess
-
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                              text=True, check=True)

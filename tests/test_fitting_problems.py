@@ -10,8 +10,9 @@ import pytest
 
 petab = pytest.importorskip("petab.v1", reason="the fitting extra (petab) is not installed")
 
+from ranklsim.constants import FAILED_VALUE
 from ranklsim.fitting import problems as C
-from ranklsim.fitting.objective import FAILED_VALUE, PetabObjective
+from ranklsim.fitting.objective import PetabObjective
 from ranklsim.fitting.petab_io import FitProblemError, load_problem
 from ranklsim.fitting.problems import calibration_data, shipped_problem, write_problem
 
@@ -63,6 +64,7 @@ def test_preequilibration_is_a_steady_state_at_nominal():
     assert with_pre(with_pre.x_nominal) == pytest.approx(without(without.x_nominal), rel=1e-7)
 
 
+@pytest.mark.slow
 def test_pypesto_roadrunner_objective_agrees():
     pytest.importorskip("pypesto", reason="the pypesto extra is not installed")
     from pypesto.objective.roadrunner import PetabImporterRR
@@ -95,7 +97,7 @@ def _edit_tsv(path, fn):
 def test_unknown_model_id_is_rejected_before_simulation(tmp_path):
     yaml = _broken(tmp_path, edit=lambda d: _edit_tsv(
         d / "human_conditions.tsv", lambda df: df.rename(columns={"clamp_on": "clamp_onn"})))
-    with pytest.raises(FitProblemError, match=r"human\.yaml.*clamp_onn.*did you mean clamp_on"):
+    with pytest.raises(FitProblemError, match=r"human\.yaml.*clamp_onn.*did you mean 'clamp_on'"):
         load_problem(yaml)
 
 
@@ -145,6 +147,80 @@ def test_calibrated_defaults_reproduce_the_calibration_data(species):
     h, y, s = table["simulation"], table["measurement"], table["sigma"]
     log = obj.transform == "log"
     z = np.where(log, (np.log(y) - np.log(h)) / s, (y - h) / s)
-    assert np.all(np.abs(z) < 2.0), dict(zip(table["datasetId"], np.round(z, 2)))
+    assert np.all(np.abs(z) < 2.0), dict(zip(table["datasetId"], np.round(z, 2), strict=False))
     beyond_one = set(table["datasetId"][np.abs(z) > 1.0])
     assert beyond_one <= {"mouse_chow_G", "mouse_chow_I"}, beyond_one  # documented (README, Fitting)
+
+
+@pytest.mark.parametrize("sd", [0.0, -1.0])
+def test_zero_or_negative_noise_sd_is_rejected(tmp_path, sd):
+    def bad_noise(df):
+        df[C.NOISE_FORMULA] = df[C.NOISE_FORMULA].astype(object)
+        df.loc[0, C.NOISE_FORMULA] = sd
+        return df
+
+    yaml = _broken(tmp_path, edit=lambda d: _edit_tsv(d / "human_observables.tsv", bad_noise))
+    with pytest.raises(FitProblemError, match="noise SD must be a positive number"):
+        load_problem(yaml)
+
+
+def test_noise_parameters_must_be_given_and_positive(tmp_path):
+    def placeholder(df):
+        df[C.NOISE_FORMULA] = df[C.NOISE_FORMULA].astype(object)
+        df.loc[0, C.NOISE_FORMULA] = f"noiseParameter1_{df.loc[0, C.OBSERVABLE_ID]}"
+        return df
+
+    def no_sd(d):
+        _edit_tsv(d / "human_observables.tsv", placeholder)
+
+    with pytest.raises(FitProblemError, match="noiseParameters must be positive"):
+        load_problem(_broken(tmp_path / "a", edit=no_sd))
+
+    def sd_for_first_observable(value):
+        def edit(df):
+            first = df[C.OBSERVABLE_ID] == "obs_human_basal_G"
+            return df.assign(**{C.NOISE_PARAMETERS: np.where(first, value, np.nan)})
+        return edit
+
+    def negative_sd(d):
+        no_sd(d)
+        _edit_tsv(d / "human_measurements.tsv", sd_for_first_observable(-2.0))
+
+    with pytest.raises(FitProblemError, match="noiseParameters must be positive"):
+        load_problem(_broken(tmp_path / "b", edit=negative_sd))
+
+    def positive_sd(d):
+        no_sd(d)
+        _edit_tsv(d / "human_measurements.tsv", sd_for_first_observable(5.0))
+
+    obj = PetabObjective(_broken(tmp_path / "c", edit=positive_sd))
+    assert np.all(obj.sigma[obj.meas[C.OBSERVABLE_ID] == "obs_human_basal_G"] == 5.0)
+
+
+def test_every_issue_is_listed_once(tmp_path):
+    """Several broken tables: one error that lists each issue on its own line."""
+    def edit(d):
+        _edit_tsv(d / "human_conditions.tsv", lambda df: df.rename(columns={"clamp_on": "clamp_onn"}))
+        _edit_tsv(d / "human_observables.tsv", lambda df: df.assign(**{
+            C.OBSERVABLE_FORMULA: ["Gg" if i == 0 else f for i, f in enumerate(df[C.OBSERVABLE_FORMULA])],
+            C.NOISE_DISTRIBUTION: "laplace"}))
+        _edit_tsv(d / "human_measurements.tsv", lambda df: df.assign(**{C.TIME: -df[C.TIME]}))
+
+    with pytest.raises(FitProblemError) as info:
+        load_problem(_broken(tmp_path, edit=edit))
+    issues = info.value.issues
+    assert any("clamp_onn" in i for i in issues)
+    assert any("unknown id 'Gg'" in i and "did you mean 'G'" in i for i in issues)
+    assert any("noiseDistribution 'laplace'" in i for i in issues)
+    assert "measurement table: negative times" in issues
+    assert len(issues) == len(set(issues)) and str(info.value).count("\n") == len(issues)
+
+
+@pytest.mark.parametrize("species", SPECIES)
+def test_nll_equals_petab_calculate(species):
+    """Our vectorised nll is PEtab's: ``petab.v1.calculate.calculate_llh`` on the simulation table."""
+    obj = PetabObjective(shipped_problem(species))
+    for x in (obj.x_nominal, obj.x_nominal + 0.05):
+        assert obj(x) == pytest.approx(obj.petab_nll(x), rel=1e-12)
+    sim = obj.simulation_table(obj.x_nominal)
+    assert "simulation" in sim and C.MEASUREMENT not in sim and len(sim) == len(obj.meas)

@@ -37,6 +37,7 @@ def synthetic():
     return PetabObjective(prob), x_true
 
 
+@pytest.mark.slow
 def test_known_parameters_are_recovered(synthetic):
     obj, x_true = synthetic
     assert obj.parameter_ids == (P.gi_kp3, P.gi_Vmx)
@@ -45,7 +46,7 @@ def test_known_parameters_are_recovered(synthetic):
     assert res.best_fval <= truth + 1e-6
     assert truth - res.best_fval < CHI2_DELTA_95 * 2  # chi2(2 dof) 95 % threshold: 5.99 / 2
     profiles = profile_all(obj, res.best_x, n_points=8)
-    for prof, xt in zip(profiles, x_true):
+    for prof, xt in zip(profiles, x_true, strict=False):
         # CI bounds are on the optimisation (log10) scale, NaN when a side is open
         lo = -np.inf if np.isnan(prof.ci_lower) else prof.ci_lower
         hi = np.inf if np.isnan(prof.ci_upper) else prof.ci_upper
@@ -53,6 +54,7 @@ def test_known_parameters_are_recovered(synthetic):
         assert prof.identifiable
 
 
+@pytest.mark.slow
 def test_fit_cli_writes_results_and_reloads(tmp_path, capsys):
     out = tmp_path / "fit"
     assert main(["fit", "human", "--starts", "2", "--max-nfev", "5", "--out", str(out), "--quiet"]) == 0
@@ -93,6 +95,6 @@ name = "reference"
     assert g["n"] == 3 and g["q2.5"] < g["median"] < g["q97.5"]
     # more hepatic insulin action -> lower fasting glucose: the band spans the members' spread
     single = [ScenarioRun(sc, ids=("G",))({P.gi_kp3: k, P.gi_Vmx: v})["value"].iloc[0]
-              for k, v in zip(ens[P.gi_kp3], ens[P.gi_Vmx])]
+              for k, v in zip(ens[P.gi_kp3], ens[P.gi_Vmx], strict=False)]
     assert min(single) <= g["q2.5"] + 1e-9 and g["q97.5"] <= max(single) + 1e-9
     assert single[0] > single[2]

@@ -29,6 +29,7 @@ def test_model_outputs_at_the_nominal_parameters():
         gsa.model_outputs({"no_such_parameter": 1.0})
 
 
+@pytest.mark.slow
 def test_small_sobol_run_is_finite_and_total_at_least_first_order(tmp_path):
     names = ["s_rank", "u_infl0", "gi_Vmx"]
     df = gsa.run_gsa(n_base=8, seed=0, out_dir=tmp_path, parameters=names)

@@ -8,6 +8,9 @@ shared row is updated (its source says which species' data).  Then the reference
 regenerated (keeping the fitted normalisations) and the PEtab files rewritten.
 
     python tools/adopt_fit.py --starts 20 --workers 2 --out fits/
+
+Needs an editable install (``pip install -e .``); the regeneration is
+:func:`ranklsim.regenerate.regenerate` (as ``ranklsim regenerate``) with the fitted normalisations kept.
 """
 
 from __future__ import annotations
@@ -15,19 +18,15 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from ranklsim.parallel import make_engine
+from ranklsim.cli_options import add_engine_options, engine_from_args, non_negative_int, positive_int
 from ranklsim.fitting.multistart import run_multistart
 from ranklsim.fitting.objective import PetabObjective
-from ranklsim.fitting.problems import calibration_data, shipped_problem, write_problem
+from ranklsim.fitting.problems import calibration_data, shipped_problem
 from ranklsim.models.ids import P
-from ranklsim.models.parameters import PARAMETER_TABLE
+from ranklsim.models.parameters import PARAMETER_TABLE, SPECIES_NAMES
+from ranklsim.regenerate import regenerate
 
 #: shared ("both") rows that become species-specific when fitted to one species' data
 SPLIT = {"human": {P.gi_kp3, P.gi_Vm0, P.gi_Vmx}, "mouse": set()}
@@ -68,31 +67,34 @@ def adopt(species: str, best: dict[str, float], fval: float, n_starts: int) -> l
     return changed
 
 
-def main() -> None:
+def fit_and_adopt(species: str, args: argparse.Namespace) -> None:
+    """Multistart fit of the species' shipped problem; the best values go into parameters.tsv."""
+    obj = PetabObjective(shipped_problem(species))
+    out = Path(args.out) / species
+    with engine_from_args(args, args.starts) as engine:
+        res = run_multistart(obj, args.starts, seed=args.seed, engine=engine, out_dir=out, progress=True)
+    res.save(out)
+    print(species, "best nll", res.best_fval, "nominal nll", obj(obj.x_nominal))
+    for line in adopt(species, obj.to_parameters(res.best_x), res.best_fval, args.starts):
+        print("  adopted", line)
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--starts", type=int, default=20)
-    ap.add_argument("--workers", default="processes:2", help="engine spec (serial, processes:N, dask:N)")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", default="fits")
-    ap.add_argument("--species", nargs="+", default=["mouse", "human"])
-    args = ap.parse_args()
+    ap.add_argument("--starts", type=positive_int, default=20, help="multistart starts per species (>= 1)")
+    ap.add_argument("--seed", type=non_negative_int, default=1)
+    ap.add_argument("--out", default="fits", help="folder for the fit results (one sub-folder per species)")
+    ap.add_argument("--species", nargs="+", choices=SPECIES_NAMES, default=["mouse", "human"])
+    add_engine_options(ap)
+    args = ap.parse_args(argv)
     for species in args.species:
-        obj = PetabObjective(shipped_problem(species))
-        with make_engine(args.workers) as engine:
-            res = run_multistart(obj, args.starts, seed=args.seed, engine=engine,
-                                 out_dir=Path(args.out) / species, progress=True)
-        res.save(Path(args.out) / species)
-        best = obj.to_parameters(res.best_x)
-        print(species, "best nll", res.best_fval, "nominal nll", obj(obj.x_nominal))
-        for line in adopt(species, best, res.best_fval, args.starts):
-            print("  adopted", line)
-    subprocess.run([sys.executable, str(ROOT / "tools/generate_ids.py")], check=True)
-    subprocess.run([sys.executable, str(ROOT / "tools/calibrate_reference.py"), "--keep-normalisation"],
-                   check=True)
-    for species in ("mouse", "human"):
-        write_problem(species)
+        fit_and_adopt(species, args)
+    # ids.py, the derived reference parameters with the fitted normalisations kept, the reference
+    # initial state, the PEtab files (their nominal values are the adopted ones) and the docs summary
+    regenerate(keep_normalisation=True, log=print)
     print("adopted; parameters.tsv, initial_state.tsv and the PEtab files are updated")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

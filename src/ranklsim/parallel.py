@@ -44,7 +44,7 @@ class SerialEngine(_Base):
         for i, item in enumerate(items):
             try:
                 out = fn(context, item)
-            except Exception as exc:  # noqa: BLE001 - returned to the caller by design
+            except Exception as exc:  # returned to the caller by design
                 out = exc
             yield i, out
 
@@ -113,7 +113,7 @@ class ProcessPoolEngine(_Base):
 # --- dask -----------------------------------------------------------------------------------------
 def _import_distributed():
     try:
-        import distributed
+        import distributed  # optional: dask is the ranklsim[dask] extra
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(f"DaskEngine needs dask.distributed: {DASK_EXTRA_HINT}") from exc
     return distributed
@@ -169,7 +169,7 @@ class DaskEngine(_Base):
                 try:
                     fut.result()
                     raise RuntimeError(f"dask task ended with status {fut.status!r}")
-                except Exception as exc:  # noqa: BLE001 - returned to the caller by design
+                except Exception as exc:  # returned to the caller by design
                     yield index[fut.key], exc
         finally:
             self.client.cancel(futures)

@@ -1,8 +1,10 @@
-"""``ranklsim fit`` / ``profile`` / ``sample``: the fitting pipeline from the command line.
+"""``ranklsim fit`` / ``profile`` / ``sample`` / ``gsa``: the fitting pipeline from the command line.
 
 PROBLEM is a PEtab YAML file, or ``human`` / ``mouse`` for the shipped problems.  ``fit``
 writes starts.csv, best.json, fit_table.csv, waterfall.png and fit.png; ``profile`` and
-``sample`` start from the best.json of a fit folder (``--from``).
+``sample`` start from the best.json of a fit folder (``--from``).  ``gsa`` writes the Sobol
+indices of the prediabetic subject (sobol.csv, sobol.json, sobol.png).  Numbers and engine
+options follow :mod:`ranklsim.cli_options`.
 """
 
 from __future__ import annotations
@@ -13,43 +15,49 @@ from pathlib import Path
 
 import numpy as np
 
+from ranklsim.cli_options import add_engine_options, bounded, engine_from_args, non_negative_int, positive_int
+from ranklsim.errors import UsageError, unknown_name_message
+
+SHIPPED = ("human", "mouse")
+
 
 def _objective(problem: str):
-    from ranklsim.fitting.objective import PetabObjective
-    from ranklsim.fitting.problems import shipped_problem
+    from ranklsim.fitting.objective import PetabObjective  # lazy: petab and libsbml cost ~1 s of import
+    from ranklsim.fitting.problems import shipped_problem  # lazy: as above
 
-    path = shipped_problem(problem) if problem in ("human", "mouse") else Path(problem)
+    path = shipped_problem(problem) if problem in SHIPPED else Path(problem)
     return PetabObjective(path)
-
-
-def _engine(args):
-    from ranklsim.parallel import make_engine
-
-    if args.scheduler:
-        return make_engine(args.scheduler)
-    if args.workers and args.workers > 1:
-        return make_engine(f"processes:{args.workers}")
-    return make_engine("serial")
 
 
 def _best_x(objective, folder: str) -> np.ndarray:
     path = Path(folder) / "best.json"
     if not path.exists():
-        raise ValueError(f"{path} not found: run `ranklsim fit ... --out {folder}` first")
+        raise UsageError(f"{path} not found: run `ranklsim fit ... --out {folder}` first")
     values = json.loads(path.read_text()).get("x_linear", {})
     missing = [p for p in objective.parameter_ids if p not in values]
     if missing:
-        raise ValueError(f"{path} lacks estimated parameters {missing} of this problem")
+        raise UsageError(f"{path} lacks estimated parameters {missing} of this problem")
     return objective.from_parameters(values)
 
 
+def _parameter_list(text: str | None, known: tuple[str, ...]) -> list[str] | None:
+    """Comma-separated ids, each one of ``known`` (None for all)."""
+    if not text:
+        return None
+    ids = [p.strip() for p in text.split(",") if p.strip()]
+    for pid in ids:
+        if pid not in known:
+            raise UsageError("--parameters: " + unknown_name_message("parameter", pid, known))
+    return ids
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
-    from ranklsim.fitting.multistart import run_multistart
-    from ranklsim.fitting.plots import plot_fit, plot_waterfall
+    from ranklsim.fitting.multistart import run_multistart  # lazy: scipy.optimize
+    from ranklsim.fitting.plots import plot_fit, plot_waterfall  # lazy: matplotlib at use
 
     obj = _objective(args.problem)  # validated before anything runs
     out = Path(args.out)
-    with _engine(args) as engine:
+    with engine_from_args(args, args.starts) as engine:
         res = run_multistart(obj, args.starts, seed=args.seed, optimizer=args.optimizer, engine=engine,
                              out_dir=out, max_nfev=args.max_nfev, progress=not args.quiet)
     res.save(out)
@@ -65,13 +73,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from ranklsim.fitting.plots import plot_profiles
-    from ranklsim.fitting.profile import profile_all, profile_table
+    from ranklsim.fitting.plots import plot_profiles  # lazy: matplotlib at use
+    from ranklsim.fitting.profile import profile_all, profile_table  # lazy: scipy.optimize
 
     obj = _objective(args.problem)
     x = _best_x(obj, getattr(args, "from"))
-    params = args.parameters.split(",") if args.parameters else None
-    with _engine(args) as engine:
+    params = _parameter_list(args.parameters, obj.parameter_ids)
+    n_tasks = 2 * len(params or obj.parameter_ids)  # one task per side of each profile
+    with engine_from_args(args, n_tasks) as engine:
         profiles = profile_all(obj, x, params, n_points=args.points, engine=engine)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +94,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from ranklsim.fitting.sampling import sample_posterior
+    from ranklsim.fitting.sampling import sample_posterior  # optional: emcee is the fitting extra
 
     obj = _objective(args.problem)
     x = _best_x(obj, getattr(args, "from"))
@@ -100,25 +109,67 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gsa(args: argparse.Namespace) -> int:
+    from ranklsim.fitting.gsa import UNCERTAIN, run_gsa, top_parameters  # lazy: SALib and the scenario runner
+
+    params = _parameter_list(args.parameters, tuple(UNCERTAIN))
+    n_evaluations = args.n_base * (len(params or UNCERTAIN) + 2)
+    with engine_from_args(args, -(-n_evaluations // args.chunk_size)) as engine:
+        df = run_gsa(args.n_base, args.seed, engine=engine, out_dir=args.out, parameters=params,
+                     chunk_size=args.chunk_size, num_resamples=args.resamples)
+    failed = ", ".join(f"{o} {int(g.n_failed.iloc[0])}" for o, g in df.groupby("output", sort=False))
+    print(f"{df.attrs['n_evaluations']} evaluations in {df.attrs['seconds']:.1f} s ({type(engine).__name__}); "
+          f"failures per output: {failed}")
+    for output, top in top_parameters(df, 3).items():
+        print(f"  {output:24s} " + ", ".join(f"{p} (ST {st:.2f})" for p, st in top))
+    print(f"wrote {Path(args.out) / 'sobol.csv'}, sobol.json and sobol.png")
+    return 0
+
+
+def power_of_two(text: str) -> int:
+    """An argparse type: a power of 2 (Saltelli's sequence is balanced only for those)."""
+    value = positive_int(text)
+    if value & (value - 1):
+        lower = 1 << (value.bit_length() - 1)
+        raise argparse.ArgumentTypeError(f"must be a power of 2, got {text} (try {lower} or {2 * lower})")
+    return value
+
+
 def add_parsers(sub) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("problem", help="PEtab YAML file, or 'human' / 'mouse' for the shipped problems")
-    common.add_argument("--out", required=True, help="output folder")
-    common.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    common.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) instead of local workers")
-    common.add_argument("--seed", type=int, default=0)
+    out_seed = argparse.ArgumentParser(add_help=False)
+    out_seed.add_argument("--out", required=True, help="output folder")
+    out_seed.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    common = argparse.ArgumentParser(add_help=False, parents=[out_seed])
     common.add_argument("--quiet", action="store_true", help="no progress bar")
-    f = sub.add_parser("fit", parents=[common], help="multistart fit of a PEtab problem")
-    f.add_argument("--starts", type=int, default=20)
+    problem = argparse.ArgumentParser(add_help=False)
+    problem.add_argument("problem", help="PEtab YAML file, or 'human' / 'mouse' for the shipped problems")
+    engine = argparse.ArgumentParser(add_help=False)
+    add_engine_options(engine)
+    fit_folder = argparse.ArgumentParser(add_help=False)
+    fit_folder.add_argument("--from", required=True, help="folder of a fit (with best.json)")
+
+    f = sub.add_parser("fit", parents=[problem, common, engine], help="multistart fit of a PEtab problem")
+    f.add_argument("--starts", type=positive_int, default=20, help="local optimisations (>= 1, default 20)")
     f.add_argument("--optimizer", choices=("least_squares", "L-BFGS-B"), default="least_squares")
-    f.add_argument("--max-nfev", type=int, default=None, help="evaluation cap per start")
+    f.add_argument("--max-nfev", type=positive_int, default=None, help="evaluation cap per start (>= 1)")
     f.set_defaults(func=cmd_fit)
-    p = sub.add_parser("profile", parents=[common], help="profile likelihoods around a fit's best point")
-    p.add_argument("--from", required=True, help="folder of a fit (with best.json)")
+    p = sub.add_parser("profile", parents=[problem, common, engine, fit_folder],
+                       help="profile likelihoods around a fit's best point")
     p.add_argument("--parameters", help="comma-separated ids (default: all estimated)")
-    p.add_argument("--points", type=int, default=15)
+    p.add_argument("--points", type=bounded(int, low=2), default=15,
+                   help="points per side of each profile (>= 2, default 15)")
     p.set_defaults(func=cmd_profile)
-    s = sub.add_parser("sample", parents=[common], help="posterior sampling with emcee from a fit's best point")
-    s.add_argument("--from", required=True, help="folder of a fit (with best.json)")
-    s.add_argument("--steps", type=int, default=2000)
+    s = sub.add_parser("sample", parents=[problem, common, fit_folder],
+                       help="posterior sampling with emcee from a fit's best point (serial)")
+    s.add_argument("--steps", type=positive_int, default=2000, help="emcee steps (>= 1, default 2000)")
     s.set_defaults(func=cmd_sample)
+    g = sub.add_parser("gsa", parents=[out_seed, engine],
+                       help="Sobol sensitivity of the prediabetic subject's glucose readouts")
+    g.add_argument("--n-base", type=power_of_two, default=128,
+                   help="Saltelli base sample size, a power of 2 (default 128; n_base * (d + 2) runs)")
+    g.add_argument("--parameters", help="comma-separated subset of the uncertain parameters (default all)")
+    g.add_argument("--chunk-size", type=positive_int, default=16, help="evaluations per engine task (default 16)")
+    g.add_argument("--resamples", type=bounded(int, low=10), default=100,
+                   help="bootstrap resamples for the confidence intervals (>= 10, default 100)")
+    g.set_defaults(func=cmd_gsa)
+

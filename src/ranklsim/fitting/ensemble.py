@@ -38,7 +38,7 @@ def parameter_ensemble_from_profiles(profile_results: Sequence[ProfileResult],
     for p in profile_results:
         keep = np.isfinite(p.delta) & (p.delta <= p.threshold)
         lin = to_linear(p.xs[keep], p.scales)
-        rows.extend({**best_params, **dict(zip(p.parameter_ids, map(float, r)))} for r in lin)
+        rows.extend({**best_params, **dict(zip(p.parameter_ids, map(float, r), strict=True))} for r in lin)
     df = pd.DataFrame(rows)
     return df.drop_duplicates().reset_index(drop=True)
 

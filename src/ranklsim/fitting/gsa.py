@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from ranklsim.fitting.sensitivity import plot_sobol, sobol_indices
+from ranklsim.fitting.types import package_version
 from ranklsim.models.ids import P
 from ranklsim.models.parameters import parameter_table
 from ranklsim.parallel import Engine
@@ -111,7 +112,7 @@ treatments = [{{ drug = "denosumab", dose = {DENOSUMAB_MG!r}, unit = "mg", route
 
 @cache
 def _base_scenario():
-    from ranklsim.simulate.scenario import loads_scenario
+    from ranklsim.simulate.scenario import loads_scenario  # lazy: pydantic schema import
 
     return loads_scenario(scenario_text(), "gsa scenario")
 
@@ -130,7 +131,7 @@ def _readout(readouts: pd.DataFrame, arm: str, test: str, readout: str, day: flo
 def model_outputs(params: Mapping[str, float]) -> dict[str, float]:
     """The four :data:`OUTPUTS` of the prediabetic subject with ``params`` (linear values) overriding
     the subject's settings. Failed readouts are NaN; unknown parameter ids raise KeyError."""
-    from ranklsim.simulate.runner import run_scenario
+    from ranklsim.simulate.runner import run_scenario  # lazy: builds the model on first use
 
     table = parameter_table(SPECIES)
     unknown = [k for k in params if k not in table]
@@ -156,8 +157,7 @@ def run_gsa(n_base: int = 128, seed: int = 0, engine: Engine | None = None, out_
     """Sobol indices (S1, ST with 95 % confidence) of :data:`OUTPUTS` for the uncertain parameters
     (default all of :data:`UNCERTAIN`; ``parameters`` picks a subset), ``n_base * (d + 2)`` evaluations.
 
-    With ``out_dir``: writes ``sobol.csv``, ``sobol.png`` and ``sobol.json`` (settings, bounds,
-    evaluation count, failures per output, wall time).
+    With ``out_dir``: writes them with :func:`write_gsa`.
     """
     ids = tuple(UNCERTAIN) if parameters is None else tuple(parameters)
     bounds = {p: UNCERTAIN[p] if p in UNCERTAIN else uncertain_bounds([p])[p] for p in ids}
@@ -171,20 +171,29 @@ def run_gsa(n_base: int = 128, seed: int = 0, engine: Engine | None = None, out_
     df.insert(1, "unit", df["output"].map(OUTPUTS).fillna(""))
     df.attrs.update(seconds=seconds, n_base=int(n_base), seed=int(seed))
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out / "sobol.csv", index=False, float_format="%.6g")
-        plot_sobol(df, out / "sobol.png")
-        meta = {
-            "species": SPECIES, "subject": SUBJECT, "n_base": int(n_base), "seed": int(seed),
-            "n_parameters": len(ids), "n_evaluations": int(df.attrs.get("n_evaluations", 0)),
-            "seconds": round(seconds, 2), "engine": type(engine).__name__ if engine else "SerialEngine",
-            "bounds_linear_log10_uniform": {p: list(b) for p, b in bounds.items()},
-            "outputs": OUTPUTS,
-            "n_failed": {o: int(g["n_failed"].iloc[0]) for o, g in df.groupby("output", sort=False)},
-        }
-        (out / "sobol.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_gsa(df, out_dir, bounds, engine)
     return df
+
+
+def write_gsa(df: pd.DataFrame, out_dir: str | Path, bounds: Mapping[str, tuple[float, float]],
+              engine: Engine | None = None) -> Path:
+    """Write ``sobol.csv``, ``sobol.png`` and ``sobol.json`` (settings, bounds, evaluation count,
+    failures per output, wall time, ranklsim version) of a :func:`run_gsa` result into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "sobol.csv", index=False, float_format="%.6g")
+    plot_sobol(df, out / "sobol.png")
+    meta = {
+        "species": SPECIES, "subject": SUBJECT, "n_base": df.attrs.get("n_base"), "seed": df.attrs.get("seed"),
+        "n_parameters": len(bounds), "n_evaluations": int(df.attrs.get("n_evaluations", 0)),
+        "seconds": round(float(df.attrs.get("seconds", 0.0)), 2),
+        "engine": type(engine).__name__ if engine else "SerialEngine", "ranklsim": package_version(),
+        "bounds_linear_log10_uniform": {p: list(b) for p, b in bounds.items()},
+        "outputs": OUTPUTS,
+        "n_failed": {o: int(g["n_failed"].iloc[0]) for o, g in df.groupby("output", sort=False)},
+    }
+    (out / "sobol.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return out
 
 
 def top_parameters(df: pd.DataFrame, k: int = 3, by: str = "ST") -> dict[str, list[tuple[str, float]]]:

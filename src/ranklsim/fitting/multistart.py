@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ranklsim.fitting.types import CHI2_DELTA_95, FAILED_VALUE, ObjectiveLike, bounds_of, to_linear
+from ranklsim.constants import FAILED_VALUE
+from ranklsim.fitting.types import CHI2_DELTA_95, ObjectiveLike, bounds_of, package_version, to_linear
 from ranklsim.parallel import Engine, SerialEngine
 
 __all__ = [
     "CHI2_DELTA_95",
-    "FAILED_VALUE",
     "MultistartResult",
     "ObjectiveLike",
     "latin_hypercube_starts",
@@ -32,7 +32,7 @@ OPTIMIZERS = ("least_squares", "L-BFGS-B")
 
 def latin_hypercube_starts(lower: np.ndarray, upper: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """``n`` Latin-hypercube points within the bounds (optimisation scale), shape ``(n, d)``."""
-    from scipy.stats import qmc
+    from scipy.stats import qmc  # lazy: scipy.stats costs ~0.5 s of import
 
     lo, hi = np.asarray(lower, float), np.asarray(upper, float)
     if n <= 0:
@@ -69,7 +69,7 @@ def local_optimize(objective: Any, x0: np.ndarray, lower: np.ndarray, upper: np.
     Returns ``x``, ``fval`` (nll incl. constants), ``n_fev`` (all objective calls), ``converged``,
     ``message``.
     """
-    from scipy.optimize import least_squares, minimize
+    from scipy.optimize import least_squares, minimize  # lazy: as scipy.stats above
 
     lo, hi = np.asarray(lower, float), np.asarray(upper, float)
     x0 = np.clip(np.asarray(x0, float), lo, hi)
@@ -80,13 +80,13 @@ def local_optimize(objective: Any, x0: np.ndarray, lower: np.ndarray, upper: np.
             ok, x = res.status > 0, np.clip(res.x, lo, hi)
         elif optimizer == "L-BFGS-B":
             opts = {"maxfun": max_nfev} if max_nfev else {}
-            res = minimize(c.fun, x0, method="L-BFGS-B", bounds=list(zip(lo, hi)), options=opts)
+            res = minimize(c.fun, x0, method="L-BFGS-B", bounds=list(zip(lo, hi, strict=True)), options=opts)
             ok, x = bool(res.success), np.clip(res.x, lo, hi)
         else:
             raise ValueError(f"unknown optimizer {optimizer!r}; use one of {OPTIMIZERS}")
         fval = c.fun(x)
         message = str(res.message)
-    except Exception as exc:  # noqa: BLE001 - a failed start must never crash the run
+    except Exception as exc:  # a failed start must never crash the run
         x, fval, ok, message = x0, FAILED_VALUE, False, f"{type(exc).__name__}: {exc}"
     ok = bool(ok and fval < FAILED_VALUE)
     return {"x": x, "fval": fval, "n_fev": c.n, "converged": ok, "message": message}
@@ -167,7 +167,7 @@ class MultistartResult:
     @property
     def best_parameters(self) -> dict[str, float]:
         """Best estimated parameters on the linear scale."""
-        return dict(zip(self.parameter_ids, map(float, to_linear(self.best_x, self.scales))))
+        return dict(zip(self.parameter_ids, map(float, to_linear(self.best_x, self.scales)), strict=True))
 
     @property
     def x_all(self) -> np.ndarray:
@@ -195,12 +195,10 @@ class MultistartResult:
 
     def write_best(self, directory: str | Path) -> Path:
         """Write ``best.json`` only."""
-        from ranklsim import __version__ as version
-
-        meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "ranklsim": version,
+        meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "ranklsim": package_version(),
                 **self.summary(), **self.metadata}
         best = {"parameter_ids": list(self.parameter_ids), "scales": list(self.scales),
-                "fval": self.best_fval, "x": dict(zip(self.parameter_ids, map(float, self.best_x))),
+                "fval": self.best_fval, "x": dict(zip(self.parameter_ids, map(float, self.best_x), strict=True)),
                 "x_linear": self.best_parameters, "metadata": meta}
         path = Path(directory) / "best.json"
         path.write_text(json.dumps(best, indent=2, default=str) + "\n")
@@ -224,6 +222,21 @@ def _planned_starts(objective: ObjectiveLike, n_starts: int, seed: int, x0: np.n
     return np.vstack([np.clip(given, lo, hi), latin_hypercube_starts(lo, hi, n_lhs, seed)])
 
 
+def _resume(csv_path: Path | None, starts: np.ndarray, pids: tuple[str, ...]) -> pd.DataFrame:
+    """The starts already recorded in ``csv_path`` (checked against the planned ``starts``)."""
+    if csv_path is None or not csv_path.exists() or csv_path.stat().st_size == 0:
+        return pd.DataFrame(columns=_columns(pids))
+    done = _read_starts(csv_path, pids)
+    _check_resume(done, starts, pids, csv_path)
+    return done
+
+
+def _engine_failure(start_id: int, x0: np.ndarray, exc: Exception) -> dict[str, Any]:
+    """The record of a start whose task failed in the engine (e.g. a crashed worker)."""
+    return {"start_id": start_id, "x0": x0, "x": x0, "fval": FAILED_VALUE, "n_fev": 0, "converged": False,
+            "seconds": 0.0, "message": f"engine error: {type(exc).__name__}: {exc}"}
+
+
 def run_multistart(objective: ObjectiveLike, n_starts: int, *, seed: int = 0,
                    optimizer: str = "least_squares", engine: Engine | None = None,
                    out_dir: str | Path | None = None, max_nfev: int | None = None, progress: bool = False,
@@ -240,39 +253,39 @@ def run_multistart(objective: ObjectiveLike, n_starts: int, *, seed: int = 0,
     pids, scales = tuple(objective.parameter_ids), tuple(objective.scales)
     starts = _planned_starts(objective, n_starts, seed, x0)
     csv_path = None
-    done = pd.DataFrame(columns=_columns(pids))
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         csv_path = Path(out_dir) / "starts.csv"
-        if csv_path.exists() and csv_path.stat().st_size > 0:
-            done = _read_starts(csv_path, pids)
-            _check_resume(done, starts, pids, csv_path)
-    finished = set(done["start_id"])
-    todo = [i for i in range(len(starts)) if i not in finished]
-    meta = {"optimizer": optimizer, "seed": seed, "n_starts_requested": int(n_starts),
-            "max_nfev": max_nfev, "engine": type(engine or SerialEngine()).__name__,
-            "n_resumed": len(done)}
+    done = _resume(csv_path, starts, pids)
+    todo = [i for i in range(len(starts)) if i not in set(done["start_id"])]
+    engine = engine or SerialEngine()
+    meta = {"optimizer": optimizer, "seed": seed, "n_starts_requested": int(n_starts), "max_nfev": max_nfev,
+            "engine": type(engine).__name__, "n_resumed": len(done)}
     rows: list[list[Any]] = []
     bar = _progress(len(todo), progress)
     try:
         items = [(i, starts[i], optimizer, max_nfev) for i in todo]
-        for k, out in (engine or SerialEngine()).map(_start_task, items, objective):
+        for k, out in engine.map(_start_task, items, objective):
             if isinstance(out, Exception):
-                out = {"start_id": todo[k], "x0": starts[todo[k]], "x": starts[todo[k]], "fval": FAILED_VALUE,
-                       "n_fev": 0, "converged": False, "seconds": 0.0,
-                       "message": f"engine error: {type(out).__name__}: {out}"}
+                out = _engine_failure(todo[k], starts[todo[k]], out)
             elif csv_path is not None:
                 _append_row(csv_path, pids, _row(out))
             rows.append(_row(out))
             bar.update(1)
     finally:
         bar.close()
-        new = pd.DataFrame(rows, columns=_columns(pids))
-        table = pd.concat([done, new], ignore_index=True) if len(done) and rows else (new if rows else done)
-        result = MultistartResult(table.astype({"fval": float}), pids, scales, meta)
-        if csv_path is not None and len(table):
+        result = _collect(done, rows, pids, scales, meta)
+        if csv_path is not None and len(result.table):
             result.write_best(csv_path.parent)
     return result
+
+
+def _collect(done: pd.DataFrame, rows: list[list[Any]], pids: tuple[str, ...], scales: tuple[str, ...],
+             meta: dict[str, Any]) -> MultistartResult:
+    """The resumed and the new starts as one result (whatever finished, also after an interrupt)."""
+    new = pd.DataFrame(rows, columns=_columns(pids))
+    table = pd.concat([done, new], ignore_index=True) if len(done) and rows else (new if rows else done)
+    return MultistartResult(table.astype({"fval": float}), pids, scales, meta)
 
 
 def _check_resume(done: pd.DataFrame, starts: np.ndarray, pids: tuple[str, ...], path: Path) -> None:
@@ -286,7 +299,7 @@ def _check_resume(done: pd.DataFrame, starts: np.ndarray, pids: tuple[str, ...],
 
 def _progress(total: int, enabled: bool) -> Any:
     if enabled:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # lazy: tqdm.auto probes for IPython widgets
 
         return tqdm(total=total, desc="multistart", unit="start")
     return _NoBar()

@@ -1,11 +1,13 @@
 """Negative log-likelihood of a PEtab problem, computed with one reused RoadRunner.
 
 Per (pre-equilibration, simulation) condition pair the model is reset, the parameters set,
-pre-equilibrated by relaxation (integration over ``RELAX_DAYS``; Newton steady-state solvers
-fail on rate-rule models with conserved totals), and simulated only at the measured times
-with only the states/outputs the observables need.  Noise: normal on the lin, log or log10
-scale of the observable (PEtab v1 definitions, the same constants as pyPESTO).  A failed
-simulation makes the evaluation return :data:`FAILED_VALUE`, never an exception.
+pre-equilibrated by :func:`ranklsim.simulate.simulator.relax` (integration over ``RELAX_DAYS``;
+Newton steady-state solvers fail on rate-rule models with conserved totals), and simulated only
+at the measured times with only the states/outputs the observables need.  Observable formulas
+are parsed by ``petab.v1.math``.  Noise: normal on the lin, log or log10 scale of the observable
+(PEtab v1 definitions); :meth:`PetabObjective.petab_nll` computes the same number with
+``petab.v1.calculate`` from :meth:`PetabObjective.simulation_table`.  A failed simulation makes the
+evaluation return :data:`FAILED_VALUE`, never an exception.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranklsim.constants import FAILED_VALUE
 from ranklsim.fitting import problems as C
-from ranklsim.fitting.petab_io import load_problem, model_ids
+from ranklsim.fitting.petab_io import load_problem, model_ids, noise_value
+from ranklsim.simulate.simulator import relax
+from ranklsim.simulate.solver import silence_sundials_loggers
 
-FAILED_VALUE = 1e10
-#: pre-equilibration horizon (days) and output spacing
-RELAX_DAYS = 200.0
-MINUTES_PER_DAY = 1440.0
 TOLERANCES = (1e-8, 1e-12)
 _SCALE_FWD = {"lin": lambda v: v, "log": np.log, "log10": np.log10}
 _SCALE_INV = {"lin": lambda v: v, "log": np.exp, "log10": lambda v: 10.0 ** v}
@@ -37,11 +38,15 @@ class _Pair:
     rows: np.ndarray  # measurement-table row positions, in time order
 
 
+def _on_scale(scales, values) -> np.ndarray:
+    return np.array([_SCALE_FWD[s](v) for s, v in zip(scales, values, strict=True)], float)
+
+
 class PetabObjective:
     """NLL of a PEtab problem for the estimated parameters on their PEtab scales."""
 
     def __init__(self, problem, name: str = "problem") -> None:
-        if isinstance(problem, (str, Path)):
+        if isinstance(problem, str | Path):
             name = Path(problem).name
             problem = load_problem(problem)
         self.problem = problem
@@ -50,9 +55,9 @@ class PetabObjective:
         est = par[par[C.ESTIMATE].astype(int) == 1]
         self.parameter_ids: tuple[str, ...] = tuple(est.index)
         self.scales: tuple[str, ...] = tuple(est[C.PARAMETER_SCALE])
-        self.lower = np.array([_SCALE_FWD[s](v) for s, v in zip(self.scales, est[C.LOWER])], float)
-        self.upper = np.array([_SCALE_FWD[s](v) for s, v in zip(self.scales, est[C.UPPER])], float)
-        self.x_nominal = np.array([_SCALE_FWD[s](v) for s, v in zip(self.scales, est[C.NOMINAL])], float)
+        self.lower = _on_scale(self.scales, est[C.LOWER])
+        self.upper = _on_scale(self.scales, est[C.UPPER])
+        self.x_nominal = _on_scale(self.scales, est[C.NOMINAL])
         fixed = par[par[C.ESTIMATE].astype(int) == 0]
         ids = model_ids(problem)
         self.fixed = {pid: float(v) for pid, v in fixed[C.NOMINAL].items() if pid in ids}
@@ -68,22 +73,16 @@ class PetabObjective:
         obs = self.problem.observable_df
         self.meas = meas
         self.y = meas[C.MEASUREMENT].to_numpy(float)
-        self.sigma = np.array([_noise(obs.loc[o, C.NOISE_FORMULA], row)
-                               for o, (_, row) in zip(meas[C.OBSERVABLE_ID], meas.iterrows())])
-        trans = obs.get(C.OBSERVABLE_TRANSFORMATION)
-        self.transform = np.array([str(trans[o]) if trans is not None and isinstance(trans[o], str)
-                                   else "lin" for o in meas[C.OBSERVABLE_ID]])
+        noise_pars = meas[C.NOISE_PARAMETERS] if C.NOISE_PARAMETERS in meas else [None] * len(meas)
+        self.sigma = np.array([noise_value(obs.loc[o, C.NOISE_FORMULA], n)
+                               for o, n in zip(meas[C.OBSERVABLE_ID], noise_pars, strict=True)])
+        trans = obs.get(C.OBSERVABLE_TRANSFORMATION, pd.Series(dtype=object))
+        self.transform = np.array([t if isinstance(t := trans.get(o), str) else "lin"
+                                   for o in meas[C.OBSERVABLE_ID]])
         self.formula = {o: str(obs.loc[o, C.OBSERVABLE_FORMULA]) for o in obs.index}
         self._compiled = {o: _compile(f) for o, f in self.formula.items()}
         self.outputs = sorted({s for f in self._compiled.values() for s in f[1]})
-        preeq = meas[C.PREEQ_ID] if C.PREEQ_ID in meas else pd.Series([None] * len(meas))
-        preeq = preeq.where(preeq.notna() & (preeq.astype(str) != ""), None)
-        self.pairs: list[_Pair] = []
-        keys = pd.DataFrame({"p": preeq.fillna(""), "s": meas[C.SIM_ID]})
-        for (p, s), grp in keys.groupby(["p", "s"], sort=False):
-            t = meas.loc[grp.index, C.TIME].to_numpy(float)
-            order = np.argsort(t, kind="stable")
-            self.pairs.append(_Pair(p or None, s, t[order], grp.index.to_numpy()[order]))
+        self.pairs = _condition_pairs(meas)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -98,9 +97,7 @@ class PetabObjective:
     @property
     def rr(self):
         if self._rr is None:
-            import roadrunner
-
-            from ranklsim.simulate.simulator import silence_sundials_loggers
+            import roadrunner  # lazy: importing libroadrunner costs ~0.3 s
 
             # solver failures at odd parameter vectors are expected while fitting; they are
             # counted as failed evaluations, so keep the solver's error log quiet
@@ -115,55 +112,61 @@ class PetabObjective:
     # ------------------------------------------------------------------ parameters
     def to_parameters(self, x) -> dict[str, float]:
         x = np.asarray(x, float)
-        return {pid: float(_SCALE_INV[s](v)) for pid, s, v in zip(self.parameter_ids, self.scales, x)}
+        return {pid: float(_SCALE_INV[s](v)) for pid, s, v in zip(self.parameter_ids, self.scales, x, strict=True)}
 
     def from_parameters(self, values: dict[str, float]) -> np.ndarray:
-        return np.array([_SCALE_FWD[s](values[p]) for p, s in zip(self.parameter_ids, self.scales)])
+        return np.array([_SCALE_FWD[s](values[p]) for p, s in zip(self.parameter_ids, self.scales, strict=True)])
 
     # ------------------------------------------------------------------ simulation
-    def _condition(self, cid: str) -> dict[str, float]:
+    def _condition(self, cid: str | None) -> dict[str, float]:
+        if not cid:
+            return {}
         row = self.problem.condition_df.loc[cid]
         return {k: float(v) for k, v in row.items() if k != C.CONDITION_NAME and pd.notna(v)}
+
+    def _apply(self, settings: dict[str, float], states: set[str]) -> None:
+        """Set the entries of ``settings`` that are not states (states are set after ``reset``)."""
+        for k, v in settings.items():
+            if k not in states:
+                self.rr[k] = v
+
+    def _start(self, pair: _Pair, params: dict[str, float], states: set[str]) -> None:
+        """Reset, set parameters, pre-equilibrate, then apply the simulation condition."""
+        rr = self.rr
+        rr.resetAll()
+        pre = self._condition(pair.preeq)
+        self._apply({**params, **pre}, states)
+        rr.reset()
+        for k in pre.keys() & states:
+            rr[k] = pre[k]
+        if pair.preeq:
+            relax(rr)
+        sim = self._condition(pair.sim)
+        self._apply({**params, **sim}, states)
+        for k in sim.keys() & states:
+            rr[k] = sim[k]
+
+    def _outputs_at(self, times: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Columns of the needed outputs on the grid {0} U times, and each time's grid index."""
+        rr = self.rr
+        grid = np.unique(np.concatenate([[0.0], times]))
+        rr.timeCourseSelections = ["time", *self.outputs]
+        res = np.asarray(rr.simulate(times=list(grid))) if len(grid) > 1 else \
+            np.array([[0.0, *(rr[o] for o in self.outputs)]])
+        return {o: res[:, i + 1] for i, o in enumerate(self.outputs)}, np.searchsorted(grid, times)
 
     def simulate(self, x) -> np.ndarray:
         """Simulated observable value for every measurement row (NaN where it failed)."""
         params = {**self.fixed, **self.to_parameters(x)}
         out = np.full(len(self.meas), np.nan)
-        rr = self.rr
-        states = set(rr.getRateRuleIds()) | set(rr.model.getFloatingSpeciesIds())
+        states = set(self.rr.getRateRuleIds()) | set(self.rr.model.getFloatingSpeciesIds())
+        observable = self.meas[C.OBSERVABLE_ID].to_numpy()
         for pair in self.pairs:
-            rr.resetAll()
-            pre = self._condition(pair.preeq) if pair.preeq else {}
-            sim = self._condition(pair.sim)
-            for k, v in {**params, **{k: v for k, v in pre.items() if k not in states}}.items():
-                rr[k] = v
-            rr.reset()
-            for k, v in pre.items():
-                if k in states:
-                    rr[k] = v
-            if pair.preeq:
-                horizon = RELAX_DAYS * MINUTES_PER_DAY
-                rr.timeCourseSelections = ["time"]
-                rr.simulate(times=list(np.linspace(0.0, horizon, int(RELAX_DAYS) + 1)))
-                rr.model.setTime(0.0)
-            for k, v in {**params, **sim}.items():
-                if k not in states:
-                    rr[k] = v
-            for k, v in sim.items():
-                if k in states:
-                    rr[k] = v
-            times = pair.times
-            grid = np.unique(np.concatenate([[0.0], times]))
-            rr.timeCourseSelections = ["time", *self.outputs]
-            res = np.asarray(rr.simulate(times=list(grid))) if len(grid) > 1 else \
-                np.array([[0.0, *(rr[o] for o in self.outputs)]])
-            cols = {o: res[:, i + 1] for i, o in enumerate(self.outputs)}
-            idx = np.searchsorted(grid, times)
+            self._start(pair, params, states)
+            cols, idx = self._outputs_at(pair.times)
             for j, row in enumerate(pair.rows):
-                oid = self.meas.at[row, C.OBSERVABLE_ID]
-                fn, syms = self._compiled[oid]
-                args = [cols[s][idx[j]] if s in cols else params[s] for s in syms]
-                out[row] = fn(*args)
+                fn, syms = self._compiled[observable[row]]
+                out[row] = fn(*(cols[s][idx[j]] if s in cols else params[s] for s in syms))
         return out
 
     # ------------------------------------------------------------------ objective
@@ -183,29 +186,31 @@ class PetabObjective:
         return float(np.sum(self._nll_terms(h)))
 
     def _nll_terms(self, h: np.ndarray) -> np.ndarray:
+        """Per measurement: 0.5 log(2 pi sigma^2) + 0.5 r^2 on the observable's scale, plus the
+        Jacobian of the transformation (log(y), log(y ln 10)), as ``petab.v1.calculate``."""
+        s, tr = self.sigma, self.transform
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jac = np.where(tr == "log", np.log(self.y), np.where(tr == "log10", np.log(self.y * np.log(10)), 0.0))
+            terms = 0.5 * np.log(2 * np.pi * s**2) + jac + 0.5 * self._weighted(h) ** 2
+        return np.where(np.isfinite(terms), terms, FAILED_VALUE)
+
+    def _weighted(self, h: np.ndarray) -> np.ndarray:
         y, s, tr = self.y, self.sigma, self.transform
         with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(
-                tr == "log", 0.5 * np.log(2 * np.pi * s**2 * y**2) + 0.5 * ((np.log(y) - np.log(h)) / s) ** 2,
-                np.where(tr == "log10",
-                         0.5 * np.log(2 * np.pi * s**2 * y**2 * np.log(10) ** 2)
-                         + 0.5 * ((np.log10(y) - np.log10(h)) / s) ** 2,
-                         0.5 * np.log(2 * np.pi * s**2) + 0.5 * ((y - h) / s) ** 2))
-        return np.where(np.isfinite(terms), terms, FAILED_VALUE)
+            return np.where(tr == "log", (np.log(y) - np.log(h)) / s,
+                            np.where(tr == "log10", (np.log10(y) - np.log10(h)) / s, (y - h) / s))
 
     def __call__(self, x) -> float:
         return self.nll(x)
 
     def residuals(self, x) -> np.ndarray:
         """Weighted residuals r with nll = 0.5 * sum(r**2) + constant."""
+        big = math.sqrt(2 * FAILED_VALUE / len(self.y))
         h = self._safe_simulate(x)
         if h is None:
-            return np.full(len(self.y), math.sqrt(2 * FAILED_VALUE / len(self.y)))
-        y, s, tr = self.y, self.sigma, self.transform
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(tr == "log", (np.log(y) - np.log(h)) / s,
-                         np.where(tr == "log10", (np.log10(y) - np.log10(h)) / s, (y - h) / s))
-        return np.where(np.isfinite(r), r, math.sqrt(2 * FAILED_VALUE / len(self.y)))
+            return np.full(len(self.y), big)
+        r = self._weighted(h)
+        return np.where(np.isfinite(r), r, big)
 
     def fit_table(self, x) -> pd.DataFrame:
         """Measurement table with the simulation at ``x`` (for fit-vs-data plots)."""
@@ -214,34 +219,62 @@ class PetabObjective:
         df["sigma"] = self.sigma
         return df
 
+    # ------------------------------------------------------------------ PEtab and pyPESTO
+    def simulation_table(self, x) -> pd.DataFrame:
+        """The PEtab simulation table at ``x``: the measurement table with ``simulation`` in place
+        of ``measurement`` (the input of ``petab.v1.calculate``)."""
+        return self.meas.drop(columns=[C.MEASUREMENT]).assign(simulation=self.simulate(x))
 
-def _noise(formula, row) -> float:
-    """The noise SD of one measurement: a number, or noiseParameter1_<obs> from the row."""
-    try:
-        return float(formula)
-    except (TypeError, ValueError):
-        pass
-    values = str(row.get(C.NOISE_PARAMETERS, "")).split(";")
-    text = str(formula).strip()
-    if text.startswith("noiseParameter1_") and values and values[0] not in ("", "nan"):
-        return float(values[0])
-    raise ValueError(f"noise formula {formula!r} not supported (use a number or noiseParameter1_<id>)")
+    def petab_nll(self, x) -> float:
+        """The nll at ``x`` computed by ``petab.v1.calculate.calculate_llh`` (a reference for
+        :meth:`nll`, which is the same formula vectorised; this one is slower)."""
+        from petab.v1.calculate import calculate_llh  # optional: petab is the fitting extra
+
+        p = self.problem
+        par = p.parameter_df.copy()
+        for pid, value in self.to_parameters(x).items():
+            par.loc[pid, C.NOMINAL] = value
+        return -float(calculate_llh(self.meas, self.simulation_table(x), p.observable_df, par))
+
+    def to_pypesto(self):
+        """This objective as a ``pypesto.Objective`` (``fun`` = nll, ``res`` = weighted residuals;
+        no gradients: pyPESTO's least-squares optimisers use finite differences, like ours)."""
+        import pypesto  # optional: the pypesto extra
+
+        return pypesto.Objective(fun=self.nll, res=self.residuals, x_names=list(self.parameter_ids))
+
+    def to_pypesto_problem(self):
+        """A ``pypesto.Problem`` on :meth:`to_pypesto` with this objective's bounds and names."""
+        import pypesto  # optional: the pypesto extra
+
+        return pypesto.Problem(self.to_pypesto(), lb=self.lower, ub=self.upper,
+                               x_names=list(self.parameter_ids), x_scales=list(self.scales))
+
+
+def _condition_pairs(meas: pd.DataFrame) -> list[_Pair]:
+    """One (pre-equilibration, simulation) pair per group of measurements, in first-seen order."""
+    preeq = meas[C.PREEQ_ID] if C.PREEQ_ID in meas else pd.Series([None] * len(meas))
+    preeq = preeq.where(preeq.notna() & (preeq.astype(str) != ""), None)
+    keys = pd.DataFrame({"p": preeq.fillna(""), "s": meas[C.SIM_ID]})
+    pairs = []
+    for (p, s), grp in keys.groupby(["p", "s"], sort=False):
+        t = meas.loc[grp.index, C.TIME].to_numpy(float)
+        order = np.argsort(t, kind="stable")
+        pairs.append(_Pair(p or None, s, t[order], grp.index.to_numpy()[order]))
+    return pairs
 
 
 def _compile(formula: str):
-    import re
+    """``(numpy function, argument names)`` of a PEtab math formula (parsed by ``petab.v1.math``)."""
+    import sympy  # optional: sympy comes with petab (the fitting extra)
+    from petab.v1.math import sympify_petab  # optional: petab is the fitting extra
 
-    import sympy as sp
-
-    funcs = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs,
-             "log10": lambda a: sp.log(a, 10), "max": sp.Max, "min": sp.Min}
-    names = {n: sp.Symbol(n) for n in re.findall(r"[A-Za-z_]\w*", formula) if n not in funcs}
-    expr = sp.sympify(formula, locals={**names, **funcs})
+    expr = sympify_petab(formula)
     syms = sorted(expr.free_symbols, key=lambda s: s.name)
-    return sp.lambdify(syms, expr, "numpy"), [s.name for s in syms]
+    return sympy.lambdify(syms, expr, "numpy"), [s.name for s in syms]
 
 
 def _sbml_text(problem) -> str:
-    import libsbml
+    import libsbml  # lazy: python-libsbml is imported by petab only when a problem has a model
 
     return libsbml.writeSBMLToString(problem.sbml_document)

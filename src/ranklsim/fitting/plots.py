@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ranklsim.fitting.types import FAILED_VALUE
+from ranklsim.constants import FAILED_VALUE
 
 
 def new_figure(n_panels: int, *, cols: int = 3, size: tuple[float, float] = (4.2, 3.1)) -> tuple[Any, np.ndarray]:
     """A standalone figure with a grid of at least ``n_panels`` axes (extra axes switched off)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: matplotlib costs ~0.5 s of import
 
     cols = max(1, min(cols, n_panels))
     rows = max(1, math.ceil(n_panels / cols))
@@ -60,7 +60,7 @@ def plot_waterfall(result: Any, path: str | Path) -> Path:
 def plot_profiles(profiles: Sequence[Any], path: str | Path) -> Path:
     """Delta nll vs parameter value (linear value; log axis for log-scale parameters) per profile."""
     fig, axes = new_figure(len(profiles))
-    for ax, p in zip(axes, profiles):
+    for ax, p in zip(axes, profiles, strict=False):  # axes may outnumber panels
         ok = np.isfinite(p.delta)
         ax.plot(p.values_linear[ok], p.delta[ok], "o-", ms=3, lw=1)
         ax.axhline(p.threshold, color="grey", ls=":", lw=0.8)
@@ -82,7 +82,7 @@ def plot_fit(table: pd.DataFrame, path: str | Path) -> Path:
     """Measurement vs simulation per observable (colour = time), with the identity line."""
     obs = list(dict.fromkeys(table["observableId"]))
     fig, axes = new_figure(len(obs))
-    for ax, o in zip(axes, obs):
+    for ax, o in zip(axes, obs, strict=False):  # as above
         sub = table[table["observableId"] == o]
         m, s = sub["measurement"].to_numpy(float), sub["simulation"].to_numpy(float)
         sc = ax.scatter(s, m, c=sub["time"].to_numpy(float), s=14, cmap="viridis")
@@ -109,7 +109,7 @@ def plot_bands(pred: pd.DataFrame, path: str | Path, *, x: str = "time", panel: 
     panels = list(dict.fromkeys(pred[panel])) if panel else [None]
     fig, axes = new_figure(len(panels))
     numeric = pd.api.types.is_numeric_dtype(pred[x])
-    for ax, pv in zip(axes, panels):
+    for ax, pv in zip(axes, panels, strict=False):  # as above
         sub = pred if pv is None else pred[pred[panel] == pv]
         groups = sub.groupby(hue, sort=False, dropna=False) if hue else [(None, sub)]
         for j, (hv, g) in enumerate(groups):

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ranklsim.constants import METFORMIN_HCL_MW, PMOL_PER_MU
 from ranklsim.models.build import build_sbml
 from ranklsim.models.ids import P, V
-from ranklsim.models.parameters import parameter_table
+from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, parameter_table
 
 DATA_DIR = Path(__file__).parent / "data"
 CALIBRATION_TABLE = DATA_DIR / "calibration.tsv"
@@ -45,11 +46,8 @@ UPPER = "upperBound"
 NOMINAL = "nominalValue"
 ESTIMATE = "estimate"
 
-HOLD_BETA = {P.topp_d0: 0.0, P.topp_r1: 0.0, P.topp_r2: 0.0}
 #: diet level whose steady diet state equals the state after 4 weeks of HFD (tau 14 d)
 HFD_4W = 1.0 - math.exp(-28.0 / 14.0)
-PMOL_PER_MU = 6.0
-METFORMIN_HCL_MW = 165.62
 
 
 def _clamp(mU_per_kg_per_min: float) -> dict[str, float]:
@@ -114,14 +112,14 @@ def problem_tables(species: str) -> dict[str, pd.DataFrame]:
     """Condition, observable, measurement and parameter tables of the species' problem."""
     data = calibration_data(species)
     conds = CONDITIONS[species]
-    columns = sorted({k for c in conds.values() for k in c} | set(HOLD_BETA))
+    columns = sorted({k for c in conds.values() for k in c} | set(HOLD_BETA_CELL_MASS))
     rows = []
     for cid, settings in conds.items():
         steady = {k: v for k, v in settings.items() if k not in _PROTOCOL_KEYS}
         for rid, values in ((f"steady_{cid}", steady), (cid, settings)):
             row = {CONDITION_ID: rid, CONDITION_NAME: rid.replace("_", " ")}
             row.update({c: values.get(c, _default(species, c)) for c in columns})
-            row.update(HOLD_BETA)
+            row.update(HOLD_BETA_CELL_MASS)
             rows.append(row)
     condition_df = pd.DataFrame(rows).drop_duplicates(CONDITION_ID)
     # one observable per datum, with its noise SD as a number (no noise-parameter mapping needed)
@@ -159,7 +157,7 @@ def _default(species: str, key: str) -> float:
 
 def write_problem(species: str, out_dir: str | Path = PROBLEM_DIR) -> ProblemFiles:
     """Write the species' PEtab problem (YAML + TSV tables + our SBML) into ``out_dir``."""
-    import yaml
+    import yaml  # optional: pyyaml is the fitting extra
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

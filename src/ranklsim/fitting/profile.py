@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ranklsim.constants import FAILED_VALUE
+from ranklsim.errors import unknown_id_error
 from ranklsim.fitting.multistart import local_optimize
-from ranklsim.fitting.types import CHI2_DELTA_95, FAILED_VALUE, ObjectiveLike, bounds_of, to_linear
+from ranklsim.fitting.types import CHI2_DELTA_95, ObjectiveLike, bounds_of, to_linear
 from ranklsim.parallel import Engine, SerialEngine
 
 
@@ -123,7 +125,7 @@ def _point(objective: Any, i: int, v: float, warm: np.ndarray, lo: np.ndarray, h
         x = np.array([v])
         try:
             f = float(objective(x))
-        except Exception:  # noqa: BLE001
+        except Exception:
             f = FAILED_VALUE
     else:
         out = local_optimize(_Fixed(objective, i, v), np.delete(warm, i), np.delete(lo, i), np.delete(hi, i),
@@ -132,31 +134,38 @@ def _point(objective: Any, i: int, v: float, warm: np.ndarray, lo: np.ndarray, h
     return (math.nan if not math.isfinite(f) or f >= FAILED_VALUE else f), x
 
 
+def _side_range(item: dict[str, Any], lo: np.ndarray, hi: np.ndarray) -> tuple[float, float] | None:
+    """``(end, max_step)`` of one side of a profile, or None when there is no room to walk."""
+    i, sign, xb = item["index"], item["direction"], np.asarray(item["x_best"], float)
+    limit = hi[i] if sign > 0 else lo[i]
+    room = abs(limit - xb[i])
+    reach = room if item["span"] is None else min(float(item["span"]), room)
+    n = int(item["n_points"])
+    if reach <= 0 or n < 1:
+        return None
+    end = limit if reach == room else xb[i] + sign * reach
+    return end, reach / n
+
+
 def _walk_task(objective: Any, item: dict[str, Any]) -> list[tuple[float, float, np.ndarray]]:
     """Points of one side of one profile, warm-started from the neighbour, with adaptive steps:
     a step raising nll by more than ``max_jump`` is halved; a flat step is doubled (up to reach / n)."""
     i, sign, xb, f0 = item["index"], item["direction"], np.asarray(item["x_best"], float), item["nll_best"]
-    stop, jump, opt, nfev = item["stop_delta"], item["max_jump"], item["optimizer"], item["max_nfev"]
     lo, hi = bounds_of(objective)
-    limit = hi[i] if sign > 0 else lo[i]
-    reach = abs(limit - xb[i]) if item["span"] is None else min(float(item["span"]), abs(limit - xb[i]))
-    n = int(item["n_points"])
-    if reach <= 0 or n < 1:
+    side = _side_range(item, lo, hi)
+    if side is None:
         return []
-    end = limit if item["span"] is None or reach == abs(limit - xb[i]) else xb[i] + sign * reach
-    max_step = reach / n
-    min_step = max_step * 1e-4
-    step = max_step
+    end, max_step = side
+    min_step, step, jump = max_step * 1e-4, max_step, item["max_jump"]
     pts: list[tuple[float, float, np.ndarray]] = []
     prev_v, prev_f, prev_x = xb[i], f0, xb
-    for _ in range(20 * n + 50):  # proposal budget
+    for _ in range(20 * int(item["n_points"]) + 50):  # proposal budget
         left = sign * (end - prev_v)
         if left <= 1e-12 * max(1.0, abs(end)):
             break
         v = end if step >= left else prev_v + sign * step
-        f, x = _point(objective, i, v, prev_x, lo, hi, opt, nfev)
-        shrink = step > min_step and (math.isnan(f) or f - prev_f > jump)
-        if shrink:
+        f, x = _point(objective, i, v, prev_x, lo, hi, item["optimizer"], item["max_nfev"])
+        if step > min_step and (math.isnan(f) or f - prev_f > jump):
             step = max(step / 2, min_step)
             continue
         pts.append((v, f, x))
@@ -165,7 +174,7 @@ def _walk_task(objective: Any, item: dict[str, Any]) -> list[tuple[float, float,
             continue
         rise = f - prev_f
         prev_v, prev_f, prev_x = v, f, x
-        if f - f0 > stop:
+        if f - f0 > item["stop_delta"]:
             break
         if rise < jump / 4:
             step = min(2 * step, max_step)
@@ -188,24 +197,31 @@ def _profiles(objective: ObjectiveLike, x_best: np.ndarray, indices: list[int], 
             warnings.warn(f"profile of {objective.parameter_ids[i]}: {msgs[i][-1]}", stacklevel=3)
         else:
             pts[i].extend(out)
-    results = []
-    for i in indices:
-        p = sorted(pts[i], key=lambda t: t[0])
-        nll = np.array([t[1] for t in p])
-        ref = min(f0, float(np.nanmin(nll)))
-        if ref < f0 - 1e-6:
-            msgs[i].append(f"profile found a lower nll ({ref:.6g} < {f0:.6g}): x_best is not the optimum")
-            warnings.warn(f"profile of {objective.parameter_ids[i]}: {msgs[i][-1]}", stacklevel=3)
-        results.append(ProfileResult(objective.parameter_ids[i], i, tuple(objective.parameter_ids),
-                                     tuple(objective.scales), xb, ref, np.array([t[0] for t in p]), nll,
-                                     np.array([t[2] for t in p]), opts["threshold"], msgs[i]))
-    return results
+    return [_result(objective, i, pts[i], msgs[i], xb, f0, opts["threshold"]) for i in indices]
+
+
+def _result(objective: ObjectiveLike, i: int, points: list[tuple[float, float, np.ndarray]], msgs: list[str],
+            xb: np.ndarray, f0: float, threshold: float) -> ProfileResult:
+    """The profile of parameter ``i`` from its points (both sides and the best point)."""
+    p = sorted(points, key=lambda t: t[0])
+    nll = np.array([t[1] for t in p])
+    ref = min(f0, float(np.nanmin(nll)))
+    if ref < f0 - 1e-6:
+        msgs.append(f"profile found a lower nll ({ref:.6g} < {f0:.6g}): x_best is not the optimum")
+        warnings.warn(f"profile of {objective.parameter_ids[i]}: {msgs[-1]}", stacklevel=4)
+    return ProfileResult(objective.parameter_ids[i], i, tuple(objective.parameter_ids), tuple(objective.scales),
+                         xb, ref, np.array([t[0] for t in p]), nll, np.array([t[2] for t in p]), threshold, msgs)
 
 
 def _index(objective: ObjectiveLike, index_or_id: int | str) -> int:
+    ids = list(objective.parameter_ids)
     if isinstance(index_or_id, str):
-        return list(objective.parameter_ids).index(index_or_id)
-    return int(index_or_id)
+        if index_or_id not in ids:
+            raise unknown_id_error("estimated parameter", index_or_id, ids)
+        return ids.index(index_or_id)
+    if not -len(ids) <= int(index_or_id) < len(ids):
+        raise ValueError(f"parameter index {index_or_id} out of range for {len(ids)} estimated parameters")
+    return int(index_or_id) % len(ids)
 
 
 def _opts(n_points: int, span: float | None, optimizer: str, max_nfev: int | None, threshold: float,

@@ -12,14 +12,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ranklsim.fitting.types import FAILED_VALUE, FITTING_EXTRA_HINT, ObjectiveLike, bounds_of, to_linear
+from ranklsim.constants import FAILED_VALUE
+from ranklsim.fitting.types import FITTING_EXTRA_HINT, ObjectiveLike, bounds_of, to_linear
 
 LogPrior = Callable[[np.ndarray], float]
 
 
 def _import_emcee():
     try:
-        import emcee
+        import emcee  # optional: emcee is the fitting extra
     except ImportError as exc:
         raise ImportError(f"posterior sampling needs emcee: {FITTING_EXTRA_HINT}") from exc
     return emcee
@@ -41,7 +42,7 @@ class LogPosterior:
             return -math.inf
         try:
             nll = float(self.objective(x))
-        except Exception:  # noqa: BLE001 - a failing simulation is a zero-probability point
+        except Exception:  # a failing simulation is a zero-probability point
             return -math.inf
         if not math.isfinite(nll) or nll >= FAILED_VALUE:
             return -math.inf

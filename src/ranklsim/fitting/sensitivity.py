@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ranklsim.fitting.plots import new_figure, save
 from ranklsim.fitting.types import FITTING_EXTRA_HINT
 from ranklsim.parallel import Engine, SerialEngine
 
@@ -19,8 +20,8 @@ ModelFn = Callable[[dict[str, float]], Mapping[str, float]]
 
 def _import_salib():
     try:
-        from SALib.analyze import sobol as analyze
-        from SALib.sample import sobol as sample
+        from SALib.analyze import sobol as analyze  # optional: SALib is the fitting extra
+        from SALib.sample import sobol as sample  # optional: as above
     except ImportError as exc:
         raise ImportError(f"Sobol indices need SALib: {FITTING_EXTRA_HINT}") from exc
     return sample, analyze
@@ -31,9 +32,48 @@ def _chunk_task(model_fn: ModelFn, chunk: list[dict[str, float]]) -> list[dict[s
     for params in chunk:
         try:
             out.append({str(k): float(v) for k, v in dict(model_fn(params)).items()})
-        except Exception as exc:  # noqa: BLE001 - counted as a failed evaluation
+        except Exception as exc:  # counted as a failed evaluation
             out.append(f"{type(exc).__name__}: {exc}")
     return out
+
+
+def _saltelli_problem(bounds: Mapping[str, tuple[float, float]],
+                      log_scale: Mapping[str, bool] | None) -> tuple[dict[str, Any], np.ndarray]:
+    """SALib's problem dict (log10 bounds for log-scaled parameters) and the log flags."""
+    names = list(bounds)
+    logs = dict(log_scale or {})
+    unknown = set(logs) - set(names)
+    if unknown:
+        raise ValueError(f"log_scale names unknown parameters: {sorted(unknown)}")
+    is_log = np.array([bool(logs.get(n, False)) for n in names])
+    b = np.array([bounds[n] for n in names], float)
+    if np.any(b[:, 0] >= b[:, 1]) or np.any(is_log & (b[:, 0] <= 0)):
+        raise ValueError("bounds need lower < upper (and lower > 0 for log-scaled parameters)")
+    b[is_log] = np.log10(b[is_log])
+    return {"num_vars": len(names), "names": names, "bounds": b.tolist()}, is_log
+
+
+def _evaluate(model_fn: ModelFn, params: list[dict[str, float]], engine: Engine | None,
+              chunk_size: int) -> list[dict[str, float] | str]:
+    """Every evaluation, in order: its outputs, or the error message of a failed one."""
+    chunks = [params[i:i + chunk_size] for i in range(0, len(params), chunk_size)]
+    evals: list[Any] = [None] * len(params)
+    for k, out in (engine or SerialEngine()).map(_chunk_task, chunks, model_fn):
+        res = [f"{type(out).__name__}: {out}"] * len(chunks[k]) if isinstance(out, Exception) else out
+        evals[k * chunk_size:k * chunk_size + len(res)] = res
+    return evals
+
+
+def _indices(analyze: Any, problem: dict[str, Any], y: np.ndarray, num_resamples: int,
+             seed: int) -> tuple[np.ndarray, ...]:
+    """S1, S1_conf, ST, ST_conf of one output (failed evaluations imputed with the mean)."""
+    bad = ~np.isfinite(y)
+    if bad.all():
+        return tuple(np.full(problem["num_vars"], np.nan) for _ in range(4))
+    y = np.where(bad, y[~bad].mean(), y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = analyze.analyze(problem, y, calc_second_order=False, num_resamples=num_resamples, seed=seed)
+    return tuple(np.asarray(r[k], float) for k in ("S1", "S1_conf", "ST", "ST_conf"))
 
 
 def sobol_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]], *, n_base: int = 256,
@@ -47,48 +87,23 @@ def sobol_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]], 
     for the analysis. Returns a tidy frame: output, parameter, S1, S1_conf, ST, ST_conf, n_failed.
     """
     sample, analyze = _import_salib()
-    names = list(bounds)
-    logs = dict(log_scale or {})
-    unknown = set(logs) - set(names)
-    if unknown:
-        raise ValueError(f"log_scale names unknown parameters: {sorted(unknown)}")
-    is_log = np.array([bool(logs.get(n, False)) for n in names])
-    b = np.array([bounds[n] for n in names], float)
-    if np.any(b[:, 0] >= b[:, 1]) or np.any(is_log & (b[:, 0] <= 0)):
-        raise ValueError("bounds need lower < upper (and lower > 0 for log-scaled parameters)")
-    b[is_log] = np.log10(b[is_log])
-    problem = {"num_vars": len(names), "names": names, "bounds": b.tolist()}
+    problem, is_log = _saltelli_problem(bounds, log_scale)
+    names = problem["names"]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*power of 2.*")
         X = sample.sample(problem, int(n_base), calc_second_order=False, scramble=True, seed=seed)
-    lin = X.copy()
-    lin[:, is_log] = 10.0 ** X[:, is_log]
-    params = [dict(zip(names, map(float, row))) for row in lin]
-    chunks = [params[i:i + chunk_size] for i in range(0, len(params), chunk_size)]
-    evals: list[Any] = [None] * len(params)
-    for k, out in (engine or SerialEngine()).map(_chunk_task, chunks, model_fn):
-        res = [f"{type(out).__name__}: {out}"] * len(chunks[k]) if isinstance(out, Exception) else out
-        evals[k * chunk_size:k * chunk_size + len(res)] = res
-    outputs: list[str] = []
-    for e in evals:
-        if isinstance(e, dict):
-            outputs.extend(o for o in e if o not in outputs)
+    X[:, is_log] = 10.0 ** X[:, is_log]
+    params = [dict(zip(names, map(float, row), strict=True)) for row in X]
+    evals = _evaluate(model_fn, params, engine, chunk_size)
+    outputs = list(dict.fromkeys(o for e in evals if isinstance(e, dict) for o in e))
     if not outputs:
         raise RuntimeError(f"every model evaluation failed; first error: {evals[0]}")
     rows = []
     for o in outputs:
         y = np.array([e.get(o, math.nan) if isinstance(e, dict) else math.nan for e in evals], float)
-        bad = ~np.isfinite(y)
-        if bad.all():
-            s1 = s1c = st = stc = np.full(len(names), np.nan)
-        else:
-            y[bad] = y[~bad].mean()
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = analyze.analyze(problem, y, calc_second_order=False, num_resamples=num_resamples,
-                                    seed=seed)
-            s1, s1c, st, stc = (np.asarray(r[k], float) for k in ("S1", "S1_conf", "ST", "ST_conf"))
+        s1, s1c, st, stc = _indices(analyze, problem, y, num_resamples, seed)
         rows.extend({"output": o, "parameter": n, "S1": s1[j], "S1_conf": s1c[j], "ST": st[j],
-                     "ST_conf": stc[j], "n_failed": int(bad.sum())} for j, n in enumerate(names))
+                     "ST_conf": stc[j], "n_failed": int((~np.isfinite(y)).sum())} for j, n in enumerate(names))
     df = pd.DataFrame(rows)
     df.attrs["n_evaluations"] = len(params)
     return df
@@ -96,13 +111,12 @@ def sobol_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]], 
 
 def plot_sobol(df: pd.DataFrame, path: str | Path) -> Path:
     """Bar chart (S1 and ST with confidence) per output plus a heat map of ST (outputs x parameters)."""
-    from ranklsim.fitting.plots import new_figure, save
 
     outputs = list(dict.fromkeys(df["output"]))
     params = list(dict.fromkeys(df["parameter"]))
     fig, axes = new_figure(len(outputs) + 1, size=(4.4, 3.2))
     x = np.arange(len(params))
-    for ax, o in zip(axes, outputs):
+    for ax, o in zip(axes, outputs, strict=False):  # axes may outnumber outputs
         sub = df[df["output"] == o].set_index("parameter").reindex(params)
         ax.bar(x - 0.2, sub["S1"], 0.4, yerr=sub["S1_conf"], label="S1", capsize=2)
         ax.bar(x + 0.2, sub["ST"], 0.4, yerr=sub["ST_conf"], label="ST", capsize=2)

@@ -1,14 +1,14 @@
-"""Shared types and constants of the fitting tools (objective protocol, scales, thresholds)."""
+"""Shared types and constants of the fitting tools (objective protocol, scales, thresholds).
+
+The failure value of an objective is :data:`ranklsim.constants.FAILED_VALUE`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-
-#: Value an objective returns when the simulation fails (large but finite, so optimisers can continue).
-FAILED_VALUE: float = 1e10
 
 #: Half the 95 % quantile of chi2(1): a point is inside the 95 % profile CI when delta nll <= this.
 CHI2_DELTA_95: float = 1.920729410347062
@@ -31,7 +31,7 @@ class ObjectiveLike(Protocol):
     x_nominal: np.ndarray
 
     def __call__(self, x: np.ndarray) -> float:
-        """Negative log-likelihood incl. constants; :data:`FAILED_VALUE` when the simulation fails."""
+        """Negative log-likelihood incl. constants; ``FAILED_VALUE`` when the simulation fails."""
         ...
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
@@ -69,6 +69,14 @@ def to_scale(values: np.ndarray, scales: Sequence[str]) -> np.ndarray:
         elif s != "lin":
             raise ValueError(f"unknown parameter scale {s!r} (expected 'lin', 'log10' or 'log')")
     return out
+
+
+def package_version() -> str:
+    """The installed ranklsim version (recorded in result files), ``"unknown"`` in a bare source tree."""
+    try:
+        return version("ranklsim")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def bounds_of(objective: ObjectiveLike) -> tuple[np.ndarray, np.ndarray]:
