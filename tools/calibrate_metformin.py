@@ -4,7 +4,7 @@ fitted values into parameters.tsv.
 Targets (our simulation of BioModels BIOMD0000001028, Zake et al. 2021 PLoS ONE, 389.92 mg metformin
 base PO; docs/model.md Section 7): plasma Cmax 6.07 uM at 1.9 h, portal vein Cmax 15.1 uM at 1.2 h,
 liver Cmax 71.8 uM at 1.4 h; terminal plasma half-life 3.16 h (500 mg, n = 24; docs/data-sources.md
-s7.2).  The human rows of met_ka, met_V, met_CL and met_Kp take the fitted values; the mouse rows are
+§5).  The human rows of met_ka, met_V, met_CL and met_Kp take the fitted values; the mouse rows are
 the allometric placeholders of Section 7 (volumes x 0.025/70, flows x (0.025/70)^0.75, met_ka and
 met_Kp as human).  Then ``ranklsim dev regenerate`` rebuilds the files that embed the values (the PEtab
 problems).
