@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -31,17 +30,16 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "src"))
 # SUNDIALS prints the expected failures of the cohort's fail-fast solver attempt through its own
 # logger; keep them out of the benchmark output (set before any model is built)
 os.environ.setdefault("SUNLOGGER_ERROR_FILENAME", os.devnull)
 os.environ.setdefault("SUNLOGGER_WARNING_FILENAME", os.devnull)
 
-from ranklsim.parallel import ProcessPoolEngine, SerialEngine
 from ranklsim.cohort import PopulationSpec, generate_population, run_cohort, summary
 from ranklsim.cohort.followup import DEFAULT_EXAMS, exam_schedule, follow_person
 from ranklsim.cohort.population import person_overrides
-from ranklsim.cohort.runner import _worker_model
+from ranklsim.cohort.runner import worker_model
+from ranklsim.parallel import ProcessPoolEngine, SerialEngine
 
 YEARS = 15.0
 SECTIONS = ("cost", "scaling", "workers")
@@ -103,7 +101,7 @@ def _cohort_stats(result) -> dict:
 def cost_per_person(n: int, seed: int) -> dict:
     """Time :func:`follow_person` for each of ``n`` people (one warm-up person first), in this process."""
     t0 = time.perf_counter()
-    model = _worker_model()
+    model = worker_model()
     build_s = time.perf_counter() - t0
     exams = exam_schedule(YEARS, DEFAULT_EXAMS)
     spec = PopulationSpec(n=n, seed=seed)
@@ -116,7 +114,7 @@ def cost_per_person(n: int, seed: int) -> dict:
         try:
             rec = follow_person(model, person_overrides(row), YEARS, exams, d0_drift=spec.d0_drift_per_year)
             attempts.append(rec["solver_attempt"])
-        except Exception:  # noqa: BLE001 - counted, as the runner records it
+        except Exception:  # any failure: counted, as the runner records it
             errors += 1
             attempts.append(-1)
         times.append(time.perf_counter() - t0)
@@ -136,7 +134,7 @@ def cost_per_person(n: int, seed: int) -> dict:
 
 def scaling(ns: list[int], seed: int, chunk_size: int) -> dict:
     """Serial ``run_cohort`` wall time for each n (model already built); linear fit of wall time vs n."""
-    _worker_model()
+    worker_model()
     runs = []
     for n in ns:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -165,7 +163,7 @@ def scaling(ns: list[int], seed: int, chunk_size: int) -> dict:
 
 def workers_timing(n: int, workers: int, seed: int, chunk_size: int) -> dict:
     """Wall time of the same cohort with SerialEngine and ProcessPoolEngine(workers) (in memory)."""
-    _worker_model()  # the serial run reuses this process's model; spawned workers build their own
+    worker_model()  # the serial run reuses this process's model; spawned workers build their own
     spec = PopulationSpec(n=n, seed=seed)
     out = {"n": n, "workers": workers, "seed": seed, "years": YEARS, "chunk_size": chunk_size,
            "chunks": -(-n // chunk_size)}

@@ -1,4 +1,4 @@
-"""Virtual cohort, first slice (issue 5): population, follow-up, chunked runner, analysis, CLI."""
+"""Virtual cohort: population, follow-up, chunked runner, analysis, CLI."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ranklsim.parallel import ProcessPoolEngine, SerialEngine
-from ranklsim.models.ids import P
 from ranklsim.cohort import PopulationSpec, generate_population, run_cohort, summary
 from ranklsim.cohort.cli import add_parsers
-from ranklsim.cohort.runner import run_chunk
+from ranklsim.cohort.followup import SOLVER_ATTEMPTS, SolverAttempt
+from ranklsim.cohort.runner import ChunkTask, RunContext, run_chunk
+from ranklsim.models.ids import P
+from ranklsim.parallel import ProcessPoolEngine, SerialEngine
 
 OUTCOMES = ["person_id", "baseline_diabetes", "diabetes", "onset_year", "fpg_y0", "fpg_y5", "fpg_y15",
             "rankl_free0", "opg_y0", "homa_ir0", "error"]
@@ -41,6 +42,7 @@ def test_population_is_seeded_and_rankl_independent():
     assert abs(np.median(z)) < 0.01 and abs(np.std(z) / spec.d0_log_sd - 1) < 0.05
 
 
+@pytest.mark.slow
 def test_free_rankl_at_baseline_is_independent_of_bmi_age_sex(cohort):
     # the analysis uses measured free sRANKL; in humans adiposity does not raise sRANKL (g_L_diet = 0)
     p = cohort.people
@@ -49,11 +51,13 @@ def test_free_rankl_at_baseline_is_independent_of_bmi_age_sex(cohort):
         assert abs(np.corrcoef(logl, cov)[0, 1]) < 0.15
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_summary(cohort):
     again = run_cohort(PopulationSpec(n=240, seed=3), years=15, chunk_size=80)
     assert json.dumps(summary(again), sort_keys=True) == json.dumps(summary(cohort), sort_keys=True)
 
 
+@pytest.mark.slow
 def test_small_cohort_has_cases_and_finite_or(cohort):
     s = summary(cohort)
     json.dumps(s)  # serialisable
@@ -81,6 +85,7 @@ def test_serial_and_process_pool_agree():
     assert serial.people["person_id"].tolist() == list(range(60))
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_agrees_with_serial():
     pytest.importorskip("distributed")
     from ranklsim.parallel import DaskEngine
@@ -113,7 +118,7 @@ def test_resume_skips_finished_chunks(tmp_path):
 def test_failing_person_is_recorded_not_fatal():
     rows = generate_population(PopulationSpec(n=3, seed=1)).to_dict("records")
     rows[1][P.L_prod] = -1.0  # invalid: the model rejects it
-    _, out = run_chunk({"years": 5.0, "exam_years": [0, 5]}, (0, rows))
+    out = run_chunk(RunContext(years=5.0, exam_years=(0.0, 5.0)), ChunkTask(0, tuple(rows)))
     assert [r["person_id"] for r in out] == [0, 1, 2]
     assert out[0]["error"] is None and out[2]["error"] is None
     assert "L_prod" in out[1]["error"] and math.isnan(out[1]["fpg_y0"])
@@ -158,26 +163,44 @@ def test_cli_writes_outputs(tmp_path, capsys):
 
 
 def test_cli_default_engine_is_a_process_pool_capped_at_the_tasks(monkeypatch):
-    from ranklsim.parallel import ProcessPoolEngine, SerialEngine
-    from ranklsim.cohort import cli
+    from ranklsim import cli_options
+    from ranklsim.cli_options import engine_from_args
+    from ranklsim.cohort.cli import cohort_tasks
 
-    monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(cli_options.os, "cpu_count", lambda: 8)
     parser = argparse.ArgumentParser()
     add_parsers(parser.add_subparsers(dest="command"))
 
     def args(*argv):
         return parser.parse_args(["cohort", "--out", "unused", *argv])
 
-    assert cli.default_workers(args("--n", "844")) == 2  # 2 chunks of 500
-    assert cli.default_workers(args("--n", "844", "--arms", "control,denosumab")) == 4
-    assert cli.default_workers(args("--n", "100000")) == 8
-    assert cli.default_workers(args("--n", "10")) == 1
-    assert isinstance(cli._engine(args("--n", "10")), SerialEngine)
-    assert isinstance(cli._engine(args("--n", "10", "--workers", "1")), SerialEngine)
-    engine = cli._engine(args("--n", "844"))
-    assert isinstance(engine, ProcessPoolEngine) and engine.n_workers == 2
+    assert cohort_tasks(args("--n", "844")) == 2  # 2 chunks of 500
+    assert cohort_tasks(args("--n", "844", "--arms", "control,denosumab")) == 4
+    assert cohort_tasks(args("--n", "10")) == 1
+
+    def engine(*argv):
+        a = args(*argv)
+        return engine_from_args(a, cohort_tasks(a))
+
+    assert isinstance(engine("--n", "10"), SerialEngine)
+    assert isinstance(engine("--n", "10", "--workers", "1"), SerialEngine)
+    assert engine("--n", "844").n_workers == 2
+    assert engine("--n", "100000").n_workers == 8
 
 
+def test_typed_plumbing_and_boolean_outcomes():
+    """Solver attempts are named; outcome flags are nullable booleans that write True/False/empty."""
+    assert all(isinstance(a, SolverAttempt) for a in SOLVER_ATTEMPTS) and SOLVER_ATTEMPTS[0].max_order == 3
+    assert SOLVER_ATTEMPTS[0].output_times([0.0, 365.0, 730.0])[:3] == [0.0, 91.25, 182.5]
+    res = run_cohort(PopulationSpec(n=2, seed=1), years=5, exam_years=(0, 5))
+    assert str(res.people["diabetes"].dtype) == "boolean"
+    frame = res.people.copy()
+    frame.loc[1, ["baseline_diabetes", "diabetes"]] = pd.NA
+    text = frame[["person_id", "baseline_diabetes", "diabetes"]].to_csv(index=False).splitlines()
+    assert text[1].endswith(",False,False") and text[2] == "1,,"
+
+
+@pytest.mark.slow
 def test_unreachable_scheduler_is_an_error_before_any_work(tmp_path, capsys):
     pytest.importorskip("distributed")
     from ranklsim.cli import main
@@ -190,6 +213,7 @@ def test_unreachable_scheduler_is_an_error_before_any_work(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_killed_cli_run_resumes_without_recomputing(tmp_path):
     """A real interruption: the CLI process is SIGKILLed after its first chunks; the same command
     then completes the run, leaving the finished chunk files untouched."""
@@ -219,6 +243,7 @@ def test_killed_cli_run_resumes_without_recomputing(tmp_path):
     assert resumed.people["person_id"].tolist() == list(range(400)) and resumed.n_errors == 0
 
 
+@pytest.mark.slow
 def test_bruneck_sized_cohort_seed_1():
     """`ranklsim cohort --n 844 --years 15 --seed 1`: the calibrated cohort reproduces the study's
     incidence and OR (100-seed distribution: docs/figures/cohort_replicates.json), and adjusting
@@ -235,6 +260,7 @@ def test_bruneck_sized_cohort_seed_1():
     assert rates[0] < rates[1] < rates[2]
 
 
+@pytest.mark.slow
 def test_baseline_fasting_glucose_distribution(cohort):
     """Baseline FPG is log-Gaussian-like with the spread of the reference population (low-risk Danes:
     97.5th percentile 6.4 mmol/L; calibration-data.md section 9): beta_fn_log_sd is calibrated to it."""
@@ -265,6 +291,7 @@ def test_model_overrides_apply_to_everyone_and_are_validated(tmp_path):
         check_model_overrides({P.bd_infl: float("nan")})
 
 
+@pytest.mark.slow
 def test_cohort_ensemble_gives_bands_over_members():
     from ranklsim.cohort import cohort_ensemble
 
@@ -281,6 +308,7 @@ def test_cohort_ensemble_gives_bands_over_members():
         cohort_ensemble(pd.DataFrame({P.bd_infl: [0.3, -1.0]}), PopulationSpec(n=5), years=5)
 
 
+@pytest.mark.slow
 def test_baseline_homa_ir_distribution(cohort):
     """Baseline HOMA-IR (ir_comp trait calibrated by tools/calibrate_cohort.py --homa on seeds 101-108):
     the top-quintile cut-off among nonobese people without impaired fasting glucose is Bruneck's 2.77
@@ -297,12 +325,12 @@ def test_baseline_homa_ir_distribution(cohort):
 
 
 def test_ir_comp_scales_insulin_and_leaves_glucose_unchanged():
-    """Compensated insulin resistance (docs/model.md section 7): k-fold insulin, identical glucose over
+    """Compensated insulin resistance (docs/model.md section 5): k-fold insulin, identical glucose over
     16 simulated years, and a k-fold weaker response to infused insulin."""
     from ranklsim import load_model
-    from ranklsim.models.ids import V
     from ranklsim.cohort.followup import follow_person
     from ranklsim.cohort.population import person_overrides
+    from ranklsim.models.ids import V
 
     model = load_model("human", "chronic")
     row = generate_population(PopulationSpec(n=3, seed=5)).iloc[2]
@@ -321,6 +349,7 @@ def test_ir_comp_scales_insulin_and_leaves_glucose_unchanged():
     assert drop[1.0] > 5.0 and drop[3.0] < 0.6 * drop[1.0]
 
 
+@pytest.mark.slow
 def test_homa_calibration_recovers_a_known_distribution(cohort):
     """The HOMA-IR calibration (fitting tools' multistart on HomaObjective) recovers the ir_comp
     distribution that produced its targets, and its statistics agree with the analysis."""
@@ -345,6 +374,7 @@ def test_homa_calibration_recovers_a_known_distribution(cohort):
     assert replace(new, ir_comp_median=spec.ir_comp_median, ir_comp_log_sd=spec.ir_comp_log_sd) == spec
 
 
+@pytest.mark.slow
 def test_cli_ensemble_runs_every_member_and_rejects_bad_members(tmp_path, capsys):
     """`ranklsim cohort --ensemble FILE`: the same people and arms under every member; bands in
     summary.json and ensemble_bands.csv; a member with an unknown id or a per-person parameter is an
@@ -384,6 +414,7 @@ def test_cli_ensemble_runs_every_member_and_rejects_bad_members(tmp_path, capsys
         args.func(args)
 
 
+@pytest.mark.slow
 def test_optional_ogtt_criterion_adds_diagnoses_and_is_recorded():
     """With ogtt=True every examination also runs a 75 g OGTT (acute view, from the person's state):
     2-h glucose >= 11.1 mmol/L is diabetes too, so the same people are diagnosed no later and at least

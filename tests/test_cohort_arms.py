@@ -1,4 +1,4 @@
-"""Intervention arms of the virtual cohort (issue 5, item 5): same people under an intervention."""
+"""Intervention arms of the virtual cohort: the same people under an intervention."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from ranklsim.parallel import ProcessPoolEngine
-from ranklsim.models.ids import P, V
-from ranklsim.simulate.catalog import SUBJECTS
 from ranklsim.cohort import PopulationSpec, run_cohort, summary
 from ranklsim.cohort.arms import BUILTIN_ARMS, CohortArm, resolve_arms
 from ranklsim.cohort.cli import add_parsers
+from ranklsim.models.ids import P, V
+from ranklsim.parallel import ProcessPoolEngine
+from ranklsim.simulate.catalog import SUBJECTS
 from ranklsim.simulate.scenario import loads_scenario
 
 #: 2.25 y is mid-way between two denosumab doses (doses every 182.5 d from baseline), where the
@@ -69,7 +69,7 @@ def test_resolve_builtin_and_scenario_arms(tmp_path):
 
 def test_unknown_arm_is_rejected_before_work(tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(ValueError, match="unknown cohort arm 'denosumb'.*denosumab"):
+    with pytest.raises(ValueError, match=r"unknown cohort arm 'denosumb'.*denosumab"):
         run_cohort(PopulationSpec(n=10), years=5, out_dir=out, arms=["control", "denosumb"])
     for bad in (["rank_blockade:2"], [str(tmp_path / "missing.toml")], [""]):
         with pytest.raises(ValueError):
@@ -117,6 +117,7 @@ def test_metformin_average_effect_matches_explicit_dosing():
     assert untreated[V.G_mM].iloc[-1] - last_day[V.G_mM].mean() > 1.5  # metformin lowers mean glucose
 
 
+@pytest.mark.slow
 def test_same_people_and_baseline_in_every_arm(arms_run):
     _, res = arms_run
     assert res.complete and res.arms == ("control", "denosumab", "rank_blockade")
@@ -132,6 +133,7 @@ def test_same_people_and_baseline_in_every_arm(arms_run):
         assert (a["baseline_diabetes"] == c["baseline_diabetes"]).all()
 
 
+@pytest.mark.slow
 def test_denosumab_suppresses_free_rankl_and_not_cases(arms_run):
     _, res = arms_run
     c, d = _by_arm(res, "control"), _by_arm(res, "denosumab")
@@ -145,6 +147,7 @@ def test_denosumab_suppresses_free_rankl_and_not_cases(arms_run):
     assert s["denosumab"]["cases"] <= s["control"]["cases"]
 
 
+@pytest.mark.slow
 def test_rank_blockade_lowers_nfkb_and_cases(arms_run):
     _, res = arms_run
     c, k = _by_arm(res, "control"), _by_arm(res, "rank_blockade")
@@ -158,6 +161,7 @@ def test_rank_blockade_lowers_nfkb_and_cases(arms_run):
     assert s["rank_blockade"]["fpg_last_exam_mean"] < s["control"]["fpg_last_exam_mean"] - 0.05
 
 
+@pytest.mark.slow
 def test_summary_has_arms_section(arms_run):
     _, res = arms_run
     s = summary(res)
@@ -179,6 +183,7 @@ def test_summary_has_arms_section(arms_run):
             assert rr["ci_low"] <= rr["rr"] <= rr["ci_high"]
 
 
+@pytest.mark.slow
 def test_run_folder_records_arms_and_resumes(arms_run, tmp_path):
     out, res = arms_run
     meta = json.loads((out / "run.json").read_text())

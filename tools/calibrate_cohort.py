@@ -27,13 +27,16 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
-from ranklsim.parallel import ProcessPoolEngine
+from ranklsim.cli_options import bounded, non_negative_int, positive_float, positive_int
 from ranklsim.cohort import PopulationSpec, run_cohort, summary
 from ranklsim.cohort.analysis import BRUNECK_CASES, BRUNECK_OR, baseline_homa
 from ranklsim.cohort.calibration import calibrate_homa
+from ranklsim.parallel import ProcessPoolEngine
 
 TARGET_CASES = float(BRUNECK_CASES)
+non_negative_float = bounded(float, low=0.0)
 TARGET_OR = BRUNECK_OR[0]
 
 
@@ -48,8 +51,6 @@ def evaluate(spec: PopulationSpec, seeds, engine) -> dict:
 
 
 def calibrate_homa_distribution(spec: PopulationSpec, seeds, engine) -> None:
-    import pandas as pd
-
     frames = []
     for seed in seeds:
         people = run_cohort(replace(spec, seed=seed), years=15, engine=engine, chunk_size=211).people
@@ -69,15 +70,18 @@ def calibrate_homa_distribution(spec: PopulationSpec, seeds, engine) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=4)
-    ap.add_argument("--first-seed", type=int, default=101, help="calibration seeds differ from the test seeds")
-    ap.add_argument("--log-sd", type=float, default=PopulationSpec.d0_log_sd)
-    ap.add_argument("--lo", type=float, default=0.80)
-    ap.add_argument("--hi", type=float, default=1.00)
-    ap.add_argument("--iterations", type=int, default=7)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seeds", type=positive_int, default=4)
+    ap.add_argument("--first-seed", type=non_negative_int, default=101,
+                    help="calibration seeds differ from the test seeds")
+    ap.add_argument("--log-sd", type=non_negative_float, default=PopulationSpec.d0_log_sd)
+    ap.add_argument("--lo", type=positive_float, default=0.80)
+    ap.add_argument("--hi", type=positive_float, default=1.00)
+    ap.add_argument("--iterations", type=positive_int, default=7)
+    ap.add_argument("--workers", type=positive_int, default=2)
     ap.add_argument("--homa", action="store_true", help="calibrate the HOMA-IR trait instead of d0_median")
     args = ap.parse_args()
+    if not args.lo < args.hi:
+        ap.error(f"--lo must be below --hi, got {args.lo} and {args.hi}")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     spec = PopulationSpec(d0_log_sd=args.log_sd)
     if args.homa:

@@ -1,4 +1,4 @@
-"""Virtual cohort (issue 5): seeded population, chronic follow-up, Bruneck analysis, arms, ensembles.
+"""Virtual cohort: seeded population, chronic follow-up, Bruneck analysis, arms, ensembles, replicates.
 
     from ranklsim.cohort import PopulationSpec, run_cohort, summary
     result = run_cohort(PopulationSpec(n=844, seed=1), years=15)
@@ -11,6 +11,8 @@ from ranklsim.cohort.analysis import summary
 from ranklsim.cohort.ensemble import cohort_ensemble
 from ranklsim.cohort.followup import follow_person
 from ranklsim.cohort.population import PopulationSpec, generate_population
+from ranklsim.cohort.replicates import ReplicateStudy, run_replicates
 from ranklsim.cohort.runner import CohortResult, run_cohort
 
-__all__ = ["CohortResult", "PopulationSpec", "cohort_ensemble", "follow_person", "generate_population", "run_cohort", "summary"]
+__all__ = ["CohortResult", "PopulationSpec", "ReplicateStudy", "cohort_ensemble", "follow_person",
+           "generate_population", "run_cohort", "run_replicates", "summary"]

@@ -30,15 +30,12 @@ from ranklsim.cohort.followup import DIABETES_2H_MMOL, IGT_2H_MMOL
 TERTILE_LABELS = ("T1", "T2", "T3")
 #: Kiechl et al. 2013 (Bruneck): people without diabetes at baseline, incident cases over 15 years,
 #: and the OR for incident diabetes, top vs bottom tertile of baseline sRANKL, with its 95 % CI
-BRUNECK_N = 844
 BRUNECK_CASES = 78
 BRUNECK_OR = (4.06, 2.01, 8.20)
 RANKL_COLUMN = "rankl_free0"
 #: Bonora et al. 1998 Diabetes 47:1643 (Bruneck, n = 888): HOMA-IR threshold of insulin resistance,
-#: the lower limit of the top quintile among nonobese people without metabolic disorder (n = 225),
-#: and the share of people with impaired glucose tolerance / type 2 diabetes above it
+#: the lower limit of the top quintile among nonobese people without metabolic disorder (n = 225)
 BRUNECK_HOMA_IR_CUTOFF = 2.77
-BRUNECK_IR_PREVALENCE = {"impaired_glucose_tolerance": 0.659, "type_2_diabetes": 0.839}
 #: virtual reference group for the HOMA-IR cut-off: BMI below this (nonobese) ...
 NONOBESE_BMI = 30.0
 #: ... and baseline fasting glucose below this (no impaired fasting glucose, WHO 1999; the virtual
@@ -47,11 +44,22 @@ NORMAL_FPG_MMOL = 6.1
 HOMA_COLUMN = "homa_ir0"
 
 
+def is_true(flags: pd.Series) -> pd.Series:
+    """Mask of the True entries of a True/False column (nullable "boolean", bool or as read from a
+    CSV); missing values are not True."""
+    return flags.eq(True).fillna(False).astype(bool)
+
+
+def is_false(flags: pd.Series) -> pd.Series:
+    """Mask of the False entries of a True/False column; missing values are not False."""
+    return flags.eq(False).fillna(False).astype(bool)
+
+
 def analysed(people: pd.DataFrame) -> pd.DataFrame:
     """People eligible for the incidence analysis (no error, no diabetes at baseline)."""
-    ok = people["error"].isna() & (people["baseline_diabetes"] == False)
+    ok = people["error"].isna() & is_false(people["baseline_diabetes"])
     out = people.loc[ok].copy()
-    out["case"] = (out["diabetes"] == True).astype(int)
+    out["case"] = is_true(out["diabetes"]).astype(int)
     return out
 
 
@@ -93,7 +101,7 @@ def odds_ratio(people: pd.DataFrame, column: str = RANKL_COLUMN, adjust: tuple[s
     ``adjust``: covariates among ``age``, ``sex`` (male = 1) and ``bmi``.  Returns ``or``/``ci_low``/
     ``ci_high``/``p`` (None with a ``note`` if the model cannot be fitted, e.g. no cases).
     """
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # lazy: statsmodels takes ~2 s to import; only the ORs need it
 
     cut = tertile_cutoffs(people[column])
     t = assign_tertiles(people[column], cut)
@@ -111,7 +119,7 @@ def odds_ratio(people: pd.DataFrame, column: str = RANKL_COLUMN, adjust: tuple[s
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = sm.Logit(y, x).fit(disp=0, maxiter=200)
-    except Exception as exc:  # noqa: BLE001 - e.g. perfect separation
+    except Exception as exc:  # any failure: e.g. perfect separation
         return {**out, "note": f"{type(exc).__name__}: {exc}"}
     coef = float(fit.params["top_tertile"])
     lo, hi = (float(v) for v in fit.conf_int().loc["top_tertile"])
@@ -138,12 +146,13 @@ def opg_before_after(people: pd.DataFrame, exam_years) -> dict:
             "mean_change": float((a - b).mean())}
 
 
-def _clean(obj):
-    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
+def json_ready(obj):
+    """A JSON-safe copy of ``obj`` (nested dicts, lists and tuples): NaN and infinities become None,
+    numpy scalars Python numbers and dict keys strings.  Used for summary.json and its sections."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_ready(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+        return [json_ready(v) for v in obj]
     if isinstance(obj, np.integer | np.bool_):
         return obj.item()
     if isinstance(obj, float | np.floating):
@@ -196,7 +205,7 @@ def arms_section(people: pd.DataFrame, arms) -> dict:
 def homa_reference_group(people: pd.DataFrame) -> pd.Series:
     """Mask of the virtual counterpart of Bonora's reference group: simulated without error, no
     diabetes at baseline, BMI < :data:`NONOBESE_BMI` and baseline FPG < :data:`NORMAL_FPG_MMOL`."""
-    return (people["error"].isna() & (people["baseline_diabetes"] == False)
+    return (people["error"].isna() & is_false(people["baseline_diabetes"])
             & (people["bmi"] < NONOBESE_BMI) & (people["fpg_y0"] < NORMAL_FPG_MMOL))
 
 
@@ -212,7 +221,7 @@ def baseline_homa(people: pd.DataFrame) -> dict:
     ok = people["error"].isna()
     h = people[HOMA_COLUMN].astype(float)
     fpg = people["fpg_y0"].astype(float)
-    base_dm = people["baseline_diabetes"] == True
+    base_dm = is_true(people["baseline_diabetes"])
     nd = ok & ~base_dm
     ref = homa_reference_group(people)
     ifg = nd & (fpg >= NORMAL_FPG_MMOL)
@@ -238,17 +247,40 @@ def baseline_homa(people: pd.DataFrame) -> dict:
     }
 
 
+def _tertile_section(data: pd.DataFrame) -> dict:
+    """Tertile cut-offs, incidence by tertile and the ORs (at least 3 analysed people)."""
+    if len(data) < 3:
+        return {}
+    cut, per = incidence_by_tertile(data)
+    return {"rankl_tertile_cutoffs_pM": list(cut), "incidence_by_tertile": per,
+            "odds_ratio_top_vs_bottom": {"unadjusted": odds_ratio(data),
+                                         "adjusted_age_sex_bmi": odds_ratio(data, adjust=("age", "sex", "bmi"))}}
+
+
+def _baseline_section(data: pd.DataFrame, people: pd.DataFrame) -> dict:
+    def stat(value):
+        return float(value) if len(data) else None
+
+    return {
+        "fpg_mmol_mean": stat(data["fpg_y0"].mean()),
+        "homa_ir_median": stat(data[HOMA_COLUMN].median()),
+        "homa_ir_p80": stat(data[HOMA_COLUMN].quantile(0.8)),
+        "homa_ir": baseline_homa(people) if "bmi" in people else None,
+        "rankl_free_median_pM": stat(data[RANKL_COLUMN].median()),
+    }
+
+
 def summary(result) -> dict:
     """JSON-serialisable summary of a :class:`~ranklsim.cohort.runner.CohortResult`."""
     people = result.people
     arms = tuple(getattr(result, "arms", ()) or ())
-    if arms and "arm" in people:
-        all_arms = people
-        main = "control" if "control" in arms else arms[0]
+    with_arms = bool(arms) and "arm" in people
+    main = ("control" if "control" in arms else arms[0]) if with_arms else None
+    if with_arms:
         people = people[people["arm"] == main]
     data = analysed(people)
     n_err = int(people["error"].notna().sum())
-    n_base = int((people["baseline_diabetes"] == True).sum())
+    n_base = int(is_true(people["baseline_diabetes"]).sum())
     inc = incidence(data)
     out = {
         "n": int(result.spec.n), "seed": int(result.spec.seed), "years": result.years,
@@ -261,23 +293,10 @@ def summary(result) -> dict:
     if "onset_criterion" in data:  # OGTT option: which criterion diagnosed each case
         crit = data.loc[data["case"] == 1, "onset_criterion"].value_counts()
         out["cases_by_criterion"] = {k: int(crit.get(k, 0)) for k in ("fpg", "ogtt", "both")}
-    if inc["n"] >= 3:
-        cut, per = incidence_by_tertile(data)
-        out["rankl_tertile_cutoffs_pM"] = list(cut)
-        out["incidence_by_tertile"] = per
-        out["odds_ratio_top_vs_bottom"] = {
-            "unadjusted": odds_ratio(data),
-            "adjusted_age_sex_bmi": odds_ratio(data, adjust=("age", "sex", "bmi")),
-        }
+    out.update(_tertile_section(data))
     out["opg_before_after_onset"] = opg_before_after(data, result.exam_years)
-    out["baseline"] = {
-        "fpg_mmol_mean": float(data["fpg_y0"].mean()) if len(data) else None,
-        "homa_ir_median": float(data[HOMA_COLUMN].median()) if len(data) else None,
-        "homa_ir_p80": float(data[HOMA_COLUMN].quantile(0.8)) if len(data) else None,
-        "homa_ir": baseline_homa(people) if "bmi" in people else None,
-        "rankl_free_median_pM": float(data[RANKL_COLUMN].median()) if len(data) else None,
-    }
-    if arms and "arm" in result.people:
+    out["baseline"] = _baseline_section(data, people)
+    if with_arms:
         out["analysis_arm"] = main
-        out["arms"] = arms_section(all_arms, arms)
-    return _clean(out)
+        out["arms"] = arms_section(result.people, arms)
+    return json_ready(out)

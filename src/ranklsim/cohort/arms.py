@@ -54,17 +54,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
+from ranklsim.constants import DAYS_PER_YEAR
+from ranklsim.errors import unknown_name_message
 from ranklsim.models.ids import P, V
+from ranklsim.simulate import load_model
 from ranklsim.simulate.catalog import DRUGS, GENOTYPES
-from ranklsim.simulate.scenario import Arm, DietPeriod, Treatment
-from ranklsim.simulate.scenario_parts import METFORMIN_SLOT, unknown_name_message
-from ranklsim.simulate.simulator import Event
+from ranklsim.simulate.dosing import dosing_events
+from ranklsim.simulate.scenario import Arm, DietPeriod, Treatment, load_scenario_file
+from ranklsim.simulate.scenario_parts import METFORMIN_SLOT
+from ranklsim.simulate.simulator import Event, Model
 
-DAYS_PER_YEAR = 365.0
 #: days of explicit metformin dosing before each examination (PK steady state: plasma half-life
 #: ~4.3 h, so 2 days = 11 half-lives)
 EXAM_WINDOW_DAYS = 2.0
@@ -87,24 +89,13 @@ BUILTIN_ARMS = {
 
 
 @cache
-def _model():
-    from ranklsim import load_model
-
+def _model() -> Model:
     return load_model("human", "chronic")
 
 
-def _scenario_events(model, arm: Arm, duration_days: float, overrides: Mapping[str, float]) -> list[Event]:
-    """Dosing and diet events of ``arm`` from the scenario runner's own code (days from its start).
-
-    :meth:`ArmRunner.events` reads only ``scenario.duration_days`` and the chronic model's
-    parameter table; the stand-in avoids building the acute model that ``ArmRunner()`` also loads.
-    """
-    from ranklsim.simulate.runner import ArmRunner
-
-    runner = object.__new__(ArmRunner)
-    runner.scenario = SimpleNamespace(duration_days=float(duration_days))
-    runner.chronic = model
-    return runner.events(arm, dict(overrides))
+def _scenario_events(model: Model, arm: Arm, duration_days: float, overrides: Mapping[str, float]) -> list[Event]:
+    """Dosing and diet events of ``arm`` (days from its start), as the scenario runner builds them."""
+    return dosing_events(arm, float(duration_days), model.parameters, dict(overrides))
 
 
 def _extended(tr: Treatment, end_day: float) -> Treatment | None:
@@ -305,11 +296,8 @@ def _is_path(token: str) -> bool:
     return token.endswith(".toml") or "/" in token or "\\" in token
 
 
-def arm_from_scenario_file(path: str | Path) -> CohortArm:
-    """The first non-control arm of a scenario TOML file as a cohort arm (module docstring)."""
-    from ranklsim.simulate.scenario import load_scenario_file
-
-    path = Path(path)
+def _first_intervention_arm(path: Path) -> Arm:
+    """The first arm of a human scenario file with any intervention (bad files raise ValueError)."""
     if not path.is_file():
         raise ValueError(f"cohort arm {str(path)!r}: no such scenario file")
     sc = load_scenario_file(path)  # ScenarioError (a ValueError) if invalid
@@ -319,6 +307,13 @@ def arm_from_scenario_file(path: str | Path) -> CohortArm:
     if arm is None:
         raise ValueError(f"{path}: no non-control arm (every arm has no treatments, genotype changes, "
                          "diet periods or overrides); a cohort arm needs an intervention")
+    return arm
+
+
+def arm_from_scenario_file(path: str | Path) -> CohortArm:
+    """The first non-control arm of a scenario TOML file as a cohort arm (module docstring)."""
+    path = Path(path)
+    arm = _first_intervention_arm(path)
     metformin = [t for t in arm.treatments if DRUGS[t.drug].slot == METFORMIN_SLOT]
     if len(metformin) > 1:
         raise ValueError(f"{path}: arm {arm.name!r} has {len(metformin)} metformin treatments; "
@@ -340,7 +335,7 @@ def check_arm_names(names_or_paths: Sequence[str]) -> list[str]:
         raise ValueError(f"give at least one cohort arm and no empty names; choose from: {', '.join(BUILTIN_ARMS)} "
                          "or a scenario .toml file")
     for tok in tokens:
-        if _is_path(tok) or Path(tok).is_file() and tok not in BUILTIN_ARMS:
+        if _is_path(tok) or (Path(tok).is_file() and tok not in BUILTIN_ARMS):
             if not Path(tok).is_file():
                 raise ValueError(f"cohort arm {tok!r}: no such scenario file")
         elif tok.startswith("rank_blockade:"):

@@ -1,6 +1,6 @@
 """Calibration of the population's HOMA-IR distribution to Bruneck, with the fitting tools.
 
-The compensated-insulin-resistance trait ``ir_comp`` (docs/model.md sections 7 and 18) multiplies
+The compensated-insulin-resistance trait ``ir_comp`` (docs/model.md sections 5 and 18) multiplies
 fasting insulin, and so HOMA-IR, exactly and leaves glucose unchanged.  A person's baseline HOMA-IR
 under any ``(ir_comp_median, ir_comp_log_sd)`` is therefore ``homa_ir0 / ir_comp * ir_comp_new``:
 one simulated cohort gives the objective for every candidate without re-simulation, and the
@@ -25,8 +25,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ranklsim.cohort.analysis import BRUNECK_HOMA_IR_CUTOFF, HOMA_COLUMN, homa_reference_group
+from ranklsim.cohort.analysis import BRUNECK_HOMA_IR_CUTOFF, HOMA_COLUMN, homa_reference_group, is_false
 from ranklsim.cohort.population import PopulationSpec, ir_comp_values
+from ranklsim.fitting.multistart import MultistartResult, run_multistart
 from ranklsim.models.ids import P
 
 
@@ -76,8 +77,8 @@ class HomaObjective:
         self._homa1 = (data[HOMA_COLUMN] / data[P.ir_comp]).to_numpy(float)
         self._bmi = data["bmi"].to_numpy(float)
         self._z = data["z_comp"].to_numpy(float)
-        self._nd = (data["baseline_diabetes"] == False).to_numpy()
-        self._ref = homa_reference_group(data).to_numpy()
+        self._nd = is_false(data["baseline_diabetes"]).to_numpy()
+        self._ref = homa_reference_group(data).to_numpy(dtype=bool)
         self.lower = np.log10([b[0] for b in PARAMETERS.values()])
         self.upper = np.log10([b[1] for b in PARAMETERS.values()])
         self.x_nominal = np.log10([getattr(spec, k) for k in PARAMETERS])
@@ -105,11 +106,9 @@ class HomaObjective:
 
 
 def calibrate_homa(people: pd.DataFrame, spec: PopulationSpec, targets=HOMA_TARGETS, n_starts: int = 4,
-                   seed: int = 0):
+                   seed: int = 0) -> tuple[PopulationSpec, HomaObjective, MultistartResult]:
     """Fit ``ir_comp_median`` and ``ir_comp_log_sd`` to ``targets`` by multistart least squares;
     returns ``(calibrated spec, objective, multistart result)``."""
-    from ranklsim.fitting.multistart import run_multistart
-
     obj = HomaObjective(people, spec, targets)
     res = run_multistart(obj, n_starts, seed=seed, x0=obj.x_nominal, progress=False)
     best = obj.to_parameters(res.best_x)

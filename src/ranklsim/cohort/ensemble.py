@@ -3,7 +3,8 @@ parameter ensemble (e.g. the profile-likelihood or posterior ensembles of :mod:`
 
 Each member is one :func:`~ranklsim.cohort.runner.run_cohort` with the member's values as
 ``model_overrides`` (same population, same arms), so the spread across members is parameter
-uncertainty only; replicate seeds (tools/cohort_replicates.py) give the sampling uncertainty.
+uncertainty only; replicate seeds (:mod:`ranklsim.cohort.replicates`, ``ranklsim replicates``) give
+the sampling uncertainty.
 A member whose cohort fails as a whole is recorded, not fatal.
 """
 
@@ -18,6 +19,7 @@ from ranklsim.cohort.analysis import summary
 from ranklsim.cohort.population import PopulationSpec
 from ranklsim.cohort.runner import check_model_overrides, run_cohort
 from ranklsim.fitting.ensemble import summarise_members
+from ranklsim.fitting.sampling import SamplingResult
 
 #: per-member readouts of :func:`cohort_ensemble` (long table columns: member, arm, readout, value)
 READOUTS = ("cases", "cumulative_incidence", "incidence_per_1000_py", "rr_vs_control")
@@ -33,20 +35,7 @@ def load_ensemble(path: str | Path, size: int | None = None, seed: int = 0) -> p
     rejected later by :func:`cohort_ensemble` (before any simulation).
     """
     path = Path(path)
-    if path.is_dir():
-        if (path / "sampling.json").exists():
-            from ranklsim.fitting.sampling import SamplingResult
-
-            res = SamplingResult.load(path)
-            table = res.samples(burn=res.n_steps // 4)
-        elif (path / "samples.csv").exists():
-            table = pd.read_csv(path / "samples.csv")
-        else:
-            raise ValueError(f"{path} holds neither a sampling result (sampling.json) nor samples.csv")
-    elif path.exists():
-        table = pd.read_csv(path)
-    else:
-        raise ValueError(f"ensemble file not found: {path}")
+    table = _read_table(path)
     table = table.drop(columns=[c for c in ("member",) if c in table.columns])
     if table.empty or table.shape[1] == 0:
         raise ValueError(f"the ensemble {path} has no members or no parameter columns")
@@ -60,6 +49,20 @@ def load_ensemble(path: str | Path, size: int | None = None, seed: int = 0) -> p
             idx = np.random.default_rng(seed).choice(len(table), size=size, replace=False)
             table = table.iloc[np.sort(idx)]
     return table.reset_index(drop=True)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """The raw ensemble table of a CSV file or a ``ranklsim sample`` folder."""
+    if not path.is_dir():
+        if not path.exists():
+            raise ValueError(f"ensemble file not found: {path}")
+        return pd.read_csv(path)
+    if (path / "sampling.json").exists():
+        res = SamplingResult.load(path)
+        return res.samples(burn=res.n_steps // 4)
+    if (path / "samples.csv").exists():
+        return pd.read_csv(path / "samples.csv")
+    raise ValueError(f"{path} holds neither a sampling result (sampling.json) nor samples.csv")
 
 
 def check_ensemble(ensemble: pd.DataFrame) -> list[dict[str, float]]:
@@ -111,7 +114,7 @@ def cohort_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, years: float =
             if not result.complete:
                 raise RuntimeError(f"chunks failed: {sorted(result.failed_chunks)}")
             rows += _member_rows(i, summary(result))
-        except Exception as exc:  # noqa: BLE001 - one member's failure is recorded, the rest still run
+        except Exception as exc:  # any failure: one member's failure is recorded, the rest still run
             failures[i] = f"{type(exc).__name__}: {exc}"
     if not rows:
         raise RuntimeError(f"all {len(members)} ensemble members failed; first: {next(iter(failures.values()))}")

@@ -9,8 +9,7 @@ beta-cell dynamics on.  Examinations are at ``BURN_IN + 365 * year``.
 Why a held-mass burn-in: Topp's beta-cell model restores fasting glucose to the set point fixed
 by its death/replication rates over months, so a person relaxed with Topp active would sit at
 their long-run glucose at baseline; with mass held, baseline glucose reflects insulin resistance
-and beta-cell function at the reference mass (assumption; documented in the cohort README of the
-full issue).
+and beta-cell function at the reference mass (assumption; docs/model.md section 18).
 
 Interventions (cohort arms, :mod:`ranklsim.cohort.arms`) enter through ``extra_overrides``
 (parameter values set at baseline) and ``extra_events`` (same clock: baseline is ``BURN_IN``).
@@ -26,17 +25,18 @@ Bonora 2004); the 2-h glucose is recorded per examination (``g2h_y<year>``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from types import SimpleNamespace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ranklsim.constants import DAYS_PER_YEAR
 from ranklsim.models.ids import P, V
-from ranklsim.simulate.simulator import Event, SimulationError
+from ranklsim.models.parameters import HOLD_BETA_CELL_MASS
+from ranklsim.simulate.protocols import OralGlucose
+from ranklsim.simulate.simulator import Event, Model, SimulationError, SimulationResult
 
-DAYS_PER_YEAR = 365.0
 #: burn-in before the baseline examination, days (beta-cell mass held)
 BURN_IN = 365.0
 #: fasting glucose threshold of diabetes, mmol/L (ADA / WHO; Bruneck)
@@ -47,10 +47,34 @@ IGT_2H_MMOL = 7.8
 #: OGTT: 75 g oral glucose, 2-h glucose read at this minute of the acute run
 OGTT_READ_MIN = 120.0
 DEFAULT_EXAMS = (0, 5, 10, 15)
-_TOPP = (P.topp_d0, P.topp_r1, P.topp_r2)
+#: outcome columns holding True/False (missing for a person whose simulation failed)
+BOOLEAN_COLUMNS = ("baseline_diabetes", "diabetes")
+#: the person's Topp beta-cell rates: held at 0 during the burn-in, switched on at baseline
+_TOPP = tuple(HOLD_BETA_CELL_MASS)
 _SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O, V.beta, V.M_hep]
-#: solver attempts: (relative tol, absolute tol, max internal steps per output interval, output grid
-#: in days or None for the examination times only, maximum BDF order).
+#: per-examination columns: prefix -> output id (free sRANKL pM; hepatic NF-kB tone M_hep uM, the
+#: IKK memory that scales beta-cell death)
+_EXAM_COLUMNS = (("fpg", V.G_mM), ("opg", V.O), ("beta", V.beta), ("rankl", V.L), ("mhep", V.M_hep))
+
+
+@dataclass(frozen=True)
+class SolverAttempt:
+    """One CVODE setting tried for a person (see :data:`SOLVER_ATTEMPTS`)."""
+
+    rtol: float  #: relative tolerance
+    atol: float  #: absolute tolerance
+    max_steps: int  #: maximum internal steps per output interval
+    grid_days: float | None  #: output grid in days, or None for the examination times only
+    max_order: int = 5  #: maximum BDF order
+
+    def output_times(self, times: Sequence[float]) -> list[float]:
+        """``times`` plus this attempt's output grid (the grid restarts CVODE's step budget)."""
+        if self.grid_days is None:
+            return list(times)
+        return sorted({*times, *(float(t) for t in np.arange(0.0, times[-1], self.grid_days))})
+
+
+#: solver attempts, in order; the attempt used is recorded per person (``solver_attempt``).
 #:
 #: The first attempt caps CVODE's BDF order at 3.  At order 5 (CVODE's default) about 7 % of people
 #: (those whose hepatic NF-kB module has weakly damped eigenvalues close to the imaginary axis) are
@@ -62,65 +86,39 @@ _SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O, V.beta, V.M_hep]
 #: Outcomes are unchanged: on 1,000 + 300 people (seeds 11 and 7) no diagnosis flips and baseline
 #: to 15-year fasting glucose moves by at most 1.5e-4 mmol/L against the order-5 rtol 1e-7 runs.
 #: The quarterly output grid restarts CVODE's step budget every 91 days.
-#: The second attempt is the former default (order 5, rtol 1e-7); the last two loosen the
-#: tolerances and refine the grid.  The attempt used is recorded per person (``solver_attempt``).
-SOLVER_ATTEMPTS = ((1e-6, 1e-12, 20000, 91.25, 3), (1e-7, 1e-12, 20000, 91.25, 5),
-                   (1e-6, 1e-10, 20000, 30.0, 5), (1e-5, 1e-8, 100000, 30.0, 5))
+#: The second attempt is order 5 at rtol 1e-7; the last two loosen the tolerances and refine the grid.
+SOLVER_ATTEMPTS = (SolverAttempt(1e-6, 1e-12, 20000, 91.25, 3), SolverAttempt(1e-7, 1e-12, 20000, 91.25, 5),
+                   SolverAttempt(1e-6, 1e-10, 20000, 30.0, 5), SolverAttempt(1e-5, 1e-8, 100000, 30.0, 5))
 #: a further attempt for runs with intervention events (``extra_events``): the loose attempts can
 #: fail with corrector-convergence errors right after a large dose is added to a depot (seen for
 #: denosumab in people whose burn-in already needs the fallbacks); tight relative and absolute
 #: tolerances with a large step budget pass.  Not used without ``extra_events``, so control runs
 #: are unchanged.
-DOSING_ATTEMPT = (1e-6, 1e-12, 100000, 91.25, 5)
+DOSING_ATTEMPT = SolverAttempt(1e-6, 1e-12, 100000, 91.25, 5)
 #: receptor expression switches whose receptor is conserved in states (free + bound), so the
 #: switch alone does nothing after t = 0: changed at baseline, these states are scaled with it
 CONSERVED_RECEPTORS = {P.rank_hep_expr: (V.Rh, V.LRh), P.rank_bone_expr: (V.Rb, V.LRb)}
 
 
-@contextmanager
-def _solver_settings(model, rtol: float, atol: float, max_steps: int, max_order: int = 5,
-                     quiet: bool = False) -> Iterator[None]:
-    """Temporarily set the integrator of ``model``'s RoadRunner (restored afterwards)."""
-    import roadrunner
+@dataclass(frozen=True)
+class FollowUpPlan:
+    """One person's chronic run: parameter values, events and output times (chronic clock, days)."""
 
-    integ = model._rr.integrator
-    old = (integ.relative_tolerance, integ.absolute_tolerance, integ.getValue("maximum_num_steps"),
-           integ.getValue("maximum_bdf_order"))
-    level = roadrunner.Logger.getLevel()
-    integ.relative_tolerance, integ.absolute_tolerance = rtol, atol
-    integ.setValue("maximum_num_steps", int(max_steps))
-    integ.setValue("maximum_bdf_order", int(max_order))
-    if quiet:  # an expected failure of a fail-fast attempt is not worth an error message
-        roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
-    try:
-        yield
-    finally:
-        integ.relative_tolerance, integ.absolute_tolerance = old[0], old[1]
-        integ.setValue("maximum_num_steps", old[2])
-        integ.setValue("maximum_bdf_order", old[3])
-        roadrunner.Logger.setLevel(level)
+    exams: tuple[float, ...]  #: examination years (baseline 0 first)
+    person: Mapping[str, float]  #: the person's parameter values without the Topp rates
+    baseline_values: Mapping[str, float]  #: intervention parameter values set at baseline
+    events: tuple[Event, ...]  #: Topp switch-on, interventions, d0 drift, arm events
+    scale: Mapping[str, float]  #: conserved receptor states multiplied at baseline
+    times: tuple[float, ...]  #: 0 and the examination days
 
+    @property
+    def overrides(self) -> dict[str, float]:
+        """Parameter values of the run from t = 0: the person's, beta-cell mass held."""
+        return {**self.person, **HOLD_BETA_CELL_MASS}
 
-def _simulate_scaled(model, times: list[float], overrides: dict, events: list[Event], scale: dict,
-                     selections: list[str] = _SELECTIONS):
-    """As ``model.simulate`` but with the states in ``scale`` multiplied at ``BURN_IN``: the
-    burn-in is run alone, then the follow-up restarts from its final state (scaled), with the
-    burn-in's parameter values and the events shifted; the baseline row is the burn-in's (the
-    examination is taken before the intervention)."""
-    states = list(model.state_ids)
-    burn_times = sorted({0.0, BURN_IN, *(t for t in times if t <= BURN_IN)})  # keep an output grid
-    burn = model.simulate(times=burn_times, overrides=overrides, events=[e for e in events if e.time < BURN_IN],
-                          selections=list(dict.fromkeys([*_SELECTIONS, *states])))
-    end = burn.frame.iloc[-1]
-    initial = {s: float(end[s]) * scale.get(s, 1.0) for s in states}
-    shifted = [Event(e.time - BURN_IN, e.target, e.value, e.op) for e in events if e.time >= BURN_IN]
-    follow = model.simulate(times=[t - BURN_IN for t in times if t >= BURN_IN], overrides=overrides,
-                            initial=initial, events=shifted, selections=selections)
-    frame = follow.frame.copy()
-    frame.loc[0, selections] = end[selections].to_numpy()  # baseline exam: before the intervention
-    frame["time"] = frame["time"] + BURN_IN
-    first = burn.frame.iloc[:-1][["time", *selections]]
-    return SimpleNamespace(frame=pd.concat([first, frame], ignore_index=True))
+    def exam_overrides(self, k: int) -> dict[str, float]:
+        """Parameter values in force at examination ``k`` (interventions from the first after baseline)."""
+        return {**self.overrides, **(self.baseline_values if k > 0 else {})}
 
 
 def exam_schedule(years: float, exam_years: Sequence[float] = DEFAULT_EXAMS) -> tuple[float, ...]:
@@ -145,25 +143,156 @@ def result_columns(exams: Sequence[float], ogtt: bool = False) -> list[str]:
     return cols
 
 
-def ogtt_2h(acute_model, state: Mapping[str, float], overrides: Mapping[str, float]) -> float:
+def ogtt_2h(acute_model: Model, state: Mapping[str, float], overrides: Mapping[str, float]) -> float:
     """2-h plasma glucose (mmol/L) of a 75 g OGTT run in the acute view from ``state`` (all states of
     the chronic run at an examination) with the person's parameter values ``overrides``."""
-    from ranklsim.simulate.protocols import OralGlucose
-
     res = acute_model.simulate(times=[0.0, OGTT_READ_MIN], overrides=dict(overrides), initial=dict(state),
                                events=OralGlucose().events("human"), selections=[V.G_mM])
     return float(res.frame[V.G_mM].iloc[-1])
 
 
-#: per-examination columns: prefix -> output id (free sRANKL pM; hepatic NF-kB tone M_hep uM, the
-#: IKK memory that scales beta-cell death)
-_EXAM_COLUMNS = (("fpg", V.G_mM), ("opg", V.O), ("beta", V.beta), ("rankl", V.L), ("mhep", V.M_hep))
+# ----------------------------------------------------------------------------- the plan
 
 
-def follow_person(model, overrides: Mapping[str, float], years: float = 15,
+def _check_interventions(extra: Mapping[str, float], extra_events: Sequence[Event]) -> None:
+    if clash := sorted(set(extra) & set(_TOPP)):
+        raise ValueError(f"extra_overrides may not set the Topp rates {clash} (they are the person's)")
+    early = [e for e in extra_events if e.time < BURN_IN]
+    if early:
+        raise ValueError(f"extra_events before baseline (day {BURN_IN:g}): first at day {early[0].time:g}")
+
+
+def _receptor_scale(model: Model, person: Mapping[str, float], extra: Mapping[str, float]) -> dict[str, float]:
+    """Factors of the conserved receptor states whose expression the interventions change."""
+    scale: dict[str, float] = {}
+    for pid, states in CONSERVED_RECEPTORS.items():
+        if pid not in extra:
+            continue
+        old, new = float(person.get(pid, model.parameter_value(pid))), float(extra[pid])
+        if new == old:
+            continue
+        if old <= 0.0:
+            raise ValueError(f"cannot raise {pid} from 0 at baseline (its receptor states are 0)")
+        scale.update({s: new / old for s in states})
+    return scale
+
+
+def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[float, ...], d0_drift: float = 0.0,
+                   extra_overrides: Mapping[str, float] | None = None,
+                   extra_events: Sequence[Event] = ()) -> FollowUpPlan:
+    """The run of one person (see :func:`follow_person` for the arguments); bad interventions raise."""
+    person = dict(overrides)
+    topp = {k: float(person.pop(k, model.parameter_value(k))) for k in _TOPP}
+    extra = dict(extra_overrides or {})
+    _check_interventions(extra, extra_events)
+    scale = _receptor_scale(model, person, extra)
+    events = [Event(BURN_IN, k, v) for k, v in topp.items()]
+    events += [Event(BURN_IN, k, float(v)) for k, v in extra.items()]
+    if d0_drift:
+        events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.topp_d0, topp[P.topp_d0] * math.exp(d0_drift * k))
+                   for k in range(1, math.ceil(exams[-1]) + 1)]
+    events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
+    times = (0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams))
+    return FollowUpPlan(exams, person, extra, tuple(events), scale, times)
+
+
+# ----------------------------------------------------------------------------- simulation
+
+
+def _simulate_scaled(model: Model, times: list[float], overrides: dict, events: Sequence[Event],
+                     scale: Mapping[str, float], selections: list[str] = _SELECTIONS) -> SimulationResult:
+    """As ``model.simulate`` but with the states in ``scale`` multiplied at ``BURN_IN``: the
+    burn-in is run alone, then the follow-up restarts from its final state (scaled), with the
+    burn-in's parameter values and the events shifted; the baseline row is the burn-in's (the
+    examination is taken before the intervention)."""
+    states = list(model.state_ids)
+    burn_times = sorted({0.0, BURN_IN, *(t for t in times if t <= BURN_IN)})  # keep an output grid
+    burn = model.simulate(times=burn_times, overrides=overrides, events=[e for e in events if e.time < BURN_IN],
+                          selections=list(dict.fromkeys([*_SELECTIONS, *states])))
+    end = burn.frame.iloc[-1]
+    initial = {s: float(end[s]) * scale.get(s, 1.0) for s in states}
+    shifted = [Event(e.time - BURN_IN, e.target, e.value, e.op) for e in events if e.time >= BURN_IN]
+    follow = model.simulate(times=[t - BURN_IN for t in times if t >= BURN_IN], overrides=overrides,
+                            initial=initial, events=shifted, selections=selections)
+    frame = follow.frame.copy()
+    frame.loc[0, selections] = end[selections].to_numpy()  # baseline exam: before the intervention
+    frame["time"] = frame["time"] + BURN_IN
+    first = burn.frame.iloc[:-1][["time", *selections]]
+    return SimulationResult(frame=pd.concat([first, frame], ignore_index=True), units=follow.units,
+                            time_unit=follow.time_unit, species=follow.species, view=follow.view,
+                            overrides=follow.overrides)
+
+
+def _run_once(model: Model, plan: FollowUpPlan, attempt: SolverAttempt, selections: list[str],
+              quiet: bool) -> SimulationResult:
+    times = attempt.output_times(plan.times)
+    with model.solver_settings(rtol=attempt.rtol, atol=attempt.atol, max_steps=attempt.max_steps,
+                               max_order=attempt.max_order, quiet=quiet):
+        if plan.scale:  # a receptor switch at baseline: restart from the scaled burn-in state
+            return _simulate_scaled(model, times, plan.overrides, plan.events, plan.scale, selections)
+        return model.simulate(times=times, overrides=plan.overrides, events=plan.events, selections=selections)
+
+
+def simulate_plan(model: Model, plan: FollowUpPlan, selections: list[str],
+                  attempts: Sequence[SolverAttempt] = SOLVER_ATTEMPTS) -> tuple[pd.DataFrame, int]:
+    """The examination rows (t = 0 dropped) of ``plan``'s run and the index of the solver attempt
+    that passed; the attempts are tried in order and the last one's failure is raised."""
+    for index, attempt in enumerate(attempts):
+        last = index == len(attempts) - 1
+        try:
+            frame = _run_once(model, plan, attempt, selections, quiet=not last).frame
+            break
+        except SimulationError:
+            if last:
+                raise
+    if len(frame) != len(plan.times):  # keep the examination rows of a gridded run
+        frame = frame[np.isin(frame["time"].to_numpy(), plan.times)]
+    return frame.iloc[1:].reset_index(drop=True), index
+
+
+# ----------------------------------------------------------------------------- the record
+
+
+def _onset_criterion(k: int | None, by_fpg: np.ndarray, by_ogtt: np.ndarray) -> str | None:
+    if k is None:
+        return None
+    if by_fpg[k] and by_ogtt[k]:
+        return "both"
+    return "fpg" if by_fpg[k] else "ogtt"
+
+
+def _record(exams: tuple[float, ...], rows: pd.DataFrame, attempt: int, g2h: np.ndarray | None) -> dict:
+    """The study record from the examination rows (and the 2-h OGTT glucose, if run)."""
+    by_fpg = rows[V.G_mM].to_numpy() >= DIABETES_FPG_MMOL
+    by_ogtt = g2h >= DIABETES_2H_MMOL if g2h is not None else np.zeros_like(by_fpg)
+    dm = by_fpg | by_ogtt
+    base_dm = bool(dm[0])
+    first = next((k for k in range(1, len(exams)) if dm[k]), None)
+    onset = None if first is None else exams[first]
+    out = {
+        "baseline_diabetes": base_dm,
+        "diabetes": (onset is not None) and not base_dm,
+        "onset_year": float(onset) if onset is not None and not base_dm else float("nan"),
+        "followup_years": float(exams[-1]),
+        "solver_attempt": attempt,
+        "homa_ir0": float(rows[V.HOMA_IR].iloc[0]),
+        "insulin0": float(rows[V.I].iloc[0]),
+        "rankl_free0": float(rows[V.L].iloc[0]),
+        "rankl_total0": float(rows[V.L_total].iloc[0]),
+    }
+    for prefix, col in _EXAM_COLUMNS:
+        for y, v in zip(exams, rows[col].to_numpy(), strict=True):
+            out[f"{prefix}_y{y:g}"] = float(v)
+    if g2h is not None:
+        out["onset_criterion"] = _onset_criterion(0 if base_dm else first, by_fpg, by_ogtt)
+        out.update({f"g2h_y{y:g}": float(v) for y, v in zip(exams, g2h, strict=True)})
+    return out
+
+
+def follow_person(model: Model, overrides: Mapping[str, float], years: float = 15,
                   exam_years: Sequence[float] = DEFAULT_EXAMS, d0_drift: float = 0.0, *,
                   extra_overrides: Mapping[str, float] | None = None,
-                  extra_events: Sequence[Event] = (), ogtt_model=None) -> dict:
+                  extra_events: Sequence[Event] = (), ogtt_model: Model | None = None) -> dict:
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
@@ -181,80 +310,12 @@ def follow_person(model, overrides: Mapping[str, float], years: float = 15,
     glucose >= 11.1 mmol/L also diagnoses diabetes.
     """
     exams = exam_schedule(years, exam_years)
-    ov = dict(overrides)
-    topp = {k: float(ov.pop(k, model.parameter_value(k))) for k in _TOPP}
-    held = {k: 0.0 for k in _TOPP}
-    extra = dict(extra_overrides or {})
-    if clash := sorted(set(extra) & set(_TOPP)):
-        raise ValueError(f"extra_overrides may not set the Topp rates {clash} (they are the person's)")
-    early = [e for e in extra_events if e.time < BURN_IN]
-    if early:
-        raise ValueError(f"extra_events before baseline (day {BURN_IN:g}): first at day {early[0].time:g}")
-    scale: dict[str, float] = {}
-    for pid, states in CONSERVED_RECEPTORS.items():
-        if pid in extra:
-            old, new = float(ov.get(pid, model.parameter_value(pid))), float(extra[pid])
-            if new != old:
-                if old <= 0.0:
-                    raise ValueError(f"cannot raise {pid} from 0 at baseline (its receptor states are 0)")
-                scale.update({s: new / old for s in states})
-    events = [Event(BURN_IN, k, v) for k, v in topp.items()]
-    events += [Event(BURN_IN, k, float(v)) for k, v in extra.items()]
-    if d0_drift:
-        events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.topp_d0, topp[P.topp_d0] * math.exp(d0_drift * k))
-                   for k in range(1, math.ceil(exams[-1]) + 1)]
-    events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
-    times = [0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams)]
+    plan = plan_follow_up(model, overrides, exams, d0_drift, extra_overrides, extra_events)
     attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
     states = list(model.state_ids) if ogtt_model is not None else []
-    selections = list(dict.fromkeys([*_SELECTIONS, *states]))
-    for attempt, (rtol, atol, max_steps, grid, max_order) in enumerate(attempts):
-        run_times = times if grid is None else sorted({*times, *(float(t) for t in np.arange(0.0, times[-1], grid))})
-        try:
-            with _solver_settings(model, rtol, atol, max_steps, max_order, quiet=attempt < len(attempts) - 1):
-                if scale:  # a receptor switch at baseline: restart from the scaled burn-in state
-                    res = _simulate_scaled(model, run_times, {**ov, **held}, events, scale, selections)
-                else:
-                    res = model.simulate(times=run_times, overrides={**ov, **held}, events=events,
-                                         selections=selections)
-            break
-        except SimulationError:
-            if attempt == len(attempts) - 1:
-                raise
-    frame = res.frame
-    if len(frame) != len(times):  # keep the examination rows of a gridded run
-        frame = frame[np.isin(frame["time"].to_numpy(), times)]
-    f = frame.iloc[1:].reset_index(drop=True)  # drop t = 0 (reference state)
-    fpg = f[V.G_mM].to_numpy()
-    by_fpg = fpg >= DIABETES_FPG_MMOL
+    rows, attempt = simulate_plan(model, plan, list(dict.fromkeys([*_SELECTIONS, *states])), attempts)
     g2h = None
     if ogtt_model is not None:
-        g2h = np.array([ogtt_2h(ogtt_model, {s: float(f[s].iloc[k]) for s in states},
-                                {**ov, **held, **(extra if k > 0 else {})}) for k in range(len(exams))])
-        by_ogtt = g2h >= DIABETES_2H_MMOL
-    else:
-        by_ogtt = np.zeros_like(by_fpg)
-    dm = by_fpg | by_ogtt
-    base_dm = bool(dm[0])
-    first = next((k for k in range(1, len(exams)) if dm[k]), None)
-    onset = None if first is None else exams[first]
-    out = {
-        "baseline_diabetes": base_dm,
-        "diabetes": (onset is not None) and not base_dm,
-        "onset_year": float(onset) if onset is not None and not base_dm else float("nan"),
-        "followup_years": float(exams[-1]),
-        "solver_attempt": attempt,
-        "homa_ir0": float(f[V.HOMA_IR].iloc[0]),
-        "insulin0": float(f[V.I].iloc[0]),
-        "rankl_free0": float(f[V.L].iloc[0]),
-        "rankl_total0": float(f[V.L_total].iloc[0]),
-    }
-    for prefix, col in _EXAM_COLUMNS:
-        for y, v in zip(exams, f[col].to_numpy(), strict=True):
-            out[f"{prefix}_y{y:g}"] = float(v)
-    if g2h is not None:
-        k = 0 if base_dm else first
-        out["onset_criterion"] = (None if k is None else
-                                  "both" if by_fpg[k] and by_ogtt[k] else "fpg" if by_fpg[k] else "ogtt")
-        out.update({f"g2h_y{y:g}": float(v) for y, v in zip(exams, g2h, strict=True)})
-    return out
+        g2h = np.array([ogtt_2h(ogtt_model, {s: float(rows[s].iloc[k]) for s in states}, plan.exam_overrides(k))
+                        for k in range(len(exams))])
+    return _record(exams, rows, attempt, g2h)

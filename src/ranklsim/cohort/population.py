@@ -1,4 +1,4 @@
-"""Seeded virtual population for the Bruneck-style cohort (first slice of issue 5).
+"""Seeded virtual population for the Bruneck-style cohort.
 
 Every person is a set of parameter overrides of the human chronic model plus the covariates of
 the study (age, sex, BMI).  Sampling uses one :class:`numpy.random.Generator` seeded from
@@ -27,7 +27,7 @@ Assumptions and sources (each distribution is also documented on its field):
   at 6.4 mmol/L (calibration-data.md section 9); with 0.15 the virtual FPG log-SD was 0.035
   (97.5th percentile 5.55), with 0.6 it is 0.088 (6.5).  Baseline HOMA-IR is *not* matched
   (see the next item for HOMA-IR).
-* Compensated insulin resistance ``ir_comp`` (model parameter, docs/model.md section 7): insulin
+* Compensated insulin resistance ``ir_comp`` (model parameter, docs/model.md section 5): insulin
   sensitivity divided and insulin secretion multiplied by it, so fasting glucose is unchanged and
   fasting insulin (and HOMA-IR) is ``ir_comp``-fold (hyperbolic law, Kahn 1993 Diabetes 42:1663).
   Without it HOMA-IR hardly varies (log-SD 0.13): in Dalla Man's model peripheral insulin action is
@@ -65,20 +65,17 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.models.ids import P
+from ranklsim.models.parameters import parameter_table
 
-#: human reference values (parameters.tsv); kept here so generating a population needs no model
-REFERENCE = {
-    P.L_prod: 0.003518420050296417,
-    P.O_prod: 0.0007295311614075281,
-    P.u_infl0: 0.0038385411269159413,
-    P.beta_ref: 300.0,
-    P.topp_d0: 0.06 / 1440.0,
-    P.ir_comp: 1.0,
-}
+#: parameters whose human reference value (parameters.tsv) a person's value multiplies
+SCALED_PARAMETERS = (P.L_prod, P.O_prod, P.u_infl0, P.beta_ref, P.topp_d0, P.ir_comp)
 #: parameter-override columns of the population frame (in this order)
 PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.topp_d0, P.ir_comp)
 #: trait columns kept for analysis (multipliers and latent traits)
 TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "d0_mult", "z_comp")
+#: spec fields that are spreads (SDs, log-SDs): must be >= 0
+_SPREADS = ("bmi_sd", "rankl_log_sd", "opg_log_sd", "g_periph_log_sd", "u_infl_log_sd", "beta_fn_log_sd",
+            "d0_log_sd", "ir_comp_log_sd")
 
 
 @dataclass(frozen=True)
@@ -125,17 +122,18 @@ class PopulationSpec:
             raise ValueError(f"age_min must be below age_max, got {self.age_min}..{self.age_max}")
         if not 0.0 <= self.male_fraction <= 1.0:
             raise ValueError(f"male_fraction must be in [0, 1], got {self.male_fraction}")
-        if not self.d0_median > 0:
-            raise ValueError(f"d0_median must be > 0, got {self.d0_median}")
+        if not self.bmi_lean < self.bmi_obese:
+            raise ValueError("bmi_lean must be below bmi_obese")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        for name in ("d0_median", "ir_comp_median"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("rho_ir_beta", "rho_comp_ir"):
             if not -1.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in (-1, 1), got {getattr(self, name)}")
-        if not self.ir_comp_median > 0:
-            raise ValueError(f"ir_comp_median must be > 0, got {self.ir_comp_median}")
-        if not self.bmi_lean < self.bmi_obese:
-            raise ValueError("bmi_lean must be below bmi_obese")
-        for name in ("bmi_sd", "rankl_log_sd", "opg_log_sd", "g_periph_log_sd", "u_infl_log_sd",
-                     "beta_fn_log_sd", "d0_log_sd", "ir_comp_log_sd"):
+        for name in _SPREADS:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -163,6 +161,8 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     Draw order is fixed (one block per variable), so ``generate_population(spec)`` is identical
     for the same spec.
     """
+    table = parameter_table("human")
+    reference = {k: table[k].value for k in SCALED_PARAMETERS}
     rng = np.random.default_rng(spec.seed)
     n = spec.n
     age = rng.uniform(spec.age_min, spec.age_max, n)
@@ -184,7 +184,7 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
 
     adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
     g_periph = spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_ir)
-    u_infl0 = REFERENCE[P.u_infl0] * np.exp(spec.u_infl_log_sd * z_ir)
+    u_infl0 = reference[P.u_infl0] * np.exp(spec.u_infl_log_sd * z_ir)
     beta_fn = np.exp(spec.beta_fn_log_sd * z_beta) * np.clip(
         1.0 - spec.beta_fn_age_slope * (age - 60.0), 0.3, 1.5)
     frame = pd.DataFrame({
@@ -192,14 +192,14 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
         "age": age,
         "sex": np.where(male, "M", "F"),
         "bmi": bmi,
-        P.L_prod: REFERENCE[P.L_prod] * rankl_mult,
-        P.O_prod: REFERENCE[P.O_prod] * opg_mult,
+        P.L_prod: reference[P.L_prod] * rankl_mult,
+        P.O_prod: reference[P.O_prod] * opg_mult,
         P.adiposity: adiposity,
         P.g_periph: g_periph,
         P.u_infl0: u_infl0,
-        P.beta_ref: REFERENCE[P.beta_ref] / beta_fn,
-        P.topp_d0: REFERENCE[P.topp_d0] * d0_mult,
-        P.ir_comp: REFERENCE[P.ir_comp] * ir_comp,
+        P.beta_ref: reference[P.beta_ref] / beta_fn,
+        P.topp_d0: reference[P.topp_d0] * d0_mult,
+        P.ir_comp: reference[P.ir_comp] * ir_comp,
         "rankl_mult": rankl_mult,
         "opg_mult": opg_mult,
         "z_ir": z_ir,

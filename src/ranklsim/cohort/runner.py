@@ -14,7 +14,9 @@
   chunks are stored per arm (``out_dir/chunks/<arm>/chunk_XXXXX.csv``) and the people frame is
   long (an ``arm`` column, arms in the given order, then ``person_id``).  ``run.json`` records
   the arms, so rerunning a folder with different arms is an error.  Without ``arms`` the run is
-  the control-only run of the first slice (same folder layout, no ``arm`` column).
+  control-only (same folder layout, no ``arm`` column).
+* Tasks are typed: a :class:`ChunkTask` (chunk id, people, arm index) with the :class:`RunContext`
+  shared by every task (follow-up settings, model overrides, arms).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -29,7 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranklsim.cohort.arms import CohortArm, resolve_arms
 from ranklsim.cohort.followup import (
+    BOOLEAN_COLUMNS,
     BURN_IN,
     DEFAULT_EXAMS,
     exam_schedule,
@@ -44,8 +49,13 @@ from ranklsim.cohort.population import (
 )
 from ranklsim.errors import unknown_id_error
 from ranklsim.models.parameters import check_value, parameter_table
+from ranklsim.parallel import Engine, SerialEngine
+from ranklsim.simulate import load_model
+from ranklsim.simulate.simulator import Model
 
 SPECIES = "human"
+#: (chunk id, arm name or None): where a chunk's people are stored and how results are ordered
+ChunkKey = tuple[int, str | None]
 
 
 @dataclass
@@ -62,59 +72,97 @@ class CohortResult:
     complete: bool = True
     failed_chunks: dict[int | str, str] = field(default_factory=dict)  #: "arm/chunk" keys with arms
     arms: tuple[str, ...] = ()  #: arm names in order (empty: control-only run without an arm column)
-    arm_specs: tuple = ()  #: the :class:`~ranklsim.cohort.arms.CohortArm` objects
+    arm_specs: tuple[CohortArm, ...] = ()  #: the arms themselves
 
     @property
     def n_errors(self) -> int:
         return int(self.people["error"].notna().sum())
 
 
-@cache
-def _worker_model():
-    """The chronic model of this process (built once per worker, never pickled)."""
-    from ranklsim import load_model
+@dataclass(frozen=True)
+class RunContext:
+    """What every task of one cohort run shares (shipped once per worker)."""
 
+    years: float
+    exam_years: tuple[float, ...]
+    d0_drift: float = 0.0
+    model_overrides: Mapping[str, float] = field(default_factory=dict)
+    ogtt: bool = False
+    arms: tuple[CohortArm, ...] = ()
+
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.arms)
+
+    def settings(self) -> dict:
+        """The follow-up settings as recorded in ``run.json`` (a resumed run must match them)."""
+        out: dict = {"years": self.years, "exam_years": list(self.exam_years), "d0_drift": self.d0_drift}
+        if self.model_overrides:
+            out["model_overrides"] = dict(self.model_overrides)
+        if self.ogtt:
+            out["ogtt"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One engine task: the people of one chunk, in one arm (``arm_index`` None without arms)."""
+
+    chunk_id: int
+    rows: tuple[dict, ...]
+    arm_index: int | None = None
+
+    def key(self, context: RunContext) -> ChunkKey:
+        return self.chunk_id, None if self.arm_index is None else context.arms[self.arm_index].name
+
+
+@cache
+def worker_model() -> Model:
+    """The chronic model of this process (built once per worker, never pickled)."""
     return load_model(SPECIES, "chronic")
 
 
 @cache
-def _worker_acute_model():
+def _worker_acute_model() -> Model:
     """The acute model of this process (OGTT at the examinations), built once per worker."""
-    from ranklsim import load_model
-
     return load_model(SPECIES, "acute")
 
 
-def run_chunk(context: dict, chunk: tuple) -> tuple[int, list[dict]]:
-    """Engine task: follow every person of one chunk; failures are recorded, not raised.
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
 
-    ``chunk`` is ``(chunk_id, rows)`` or, with arms, ``(chunk_id, rows, arm_index)`` with the
-    arms in ``context["arms"]``.
-    """
-    chunk_id, rows = chunk[0], chunk[1]
-    arm = context["arms"][chunk[2]] if len(chunk) > 2 else None
-    model = _worker_model()
-    exams = exam_schedule(context["years"], context["exam_years"])
-    ogtt = bool(context.get("ogtt", False))
-    empty = {c: np.nan for c in result_columns(exams, ogtt)}
-    acute = _worker_acute_model() if ogtt else None
+
+def _follow_row(model: Model, acute: Model | None, context: RunContext, arm: CohortArm | None,
+                exams: tuple[float, ...], row: Mapping) -> dict:
+    ov = {**context.model_overrides, **person_overrides(row)}
+    extra: dict = {}
+    if arm is not None:
+        extra = {"extra_overrides": dict(arm.overrides),
+                 "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov)}
+    return follow_person(model, ov, context.years, exams, d0_drift=context.d0_drift, ogtt_model=acute, **extra)
+
+
+def run_chunk(context: RunContext, task: ChunkTask) -> list[dict]:
+    """Engine task: follow every person of one chunk; failures are recorded (``error``), not raised."""
+    arm = context.arms[task.arm_index] if task.arm_index is not None else None
+    model = worker_model()
+    exams = exam_schedule(context.years, context.exam_years)
+    empty = {c: np.nan for c in result_columns(exams, context.ogtt)}
+    acute = _worker_acute_model() if context.ogtt else None
     out = []
-    for row in rows:
-        rec = {"person_id": int(row["person_id"])}
+    for row in task.rows:
+        rec: dict = {"person_id": int(row["person_id"])}
         try:
-            ov = {**context.get("model_overrides", {}), **person_overrides(row)}
-            extra: dict = {}
-            if arm is not None:
-                extra = {"extra_overrides": dict(arm.overrides),
-                         "extra_events": arm.events(BURN_IN, context["years"], exams, model=model, person=ov)}
-            rec.update(follow_person(model, ov, context["years"], exams,
-                                     d0_drift=context.get("d0_drift", 0.0), ogtt_model=acute, **extra))
+            rec.update(_follow_row(model, acute, context, arm, exams, row))
             rec["error"] = None
-        except Exception as exc:  # noqa: BLE001 - recorded per person by design
+        except Exception as exc:  # any failure: recorded per person by design
             rec.update(empty)
-            rec["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+            rec["error"] = _error_text(exc)
         out.append(rec)
-    return chunk_id, out
+    return out
+
+
+# ----------------------------------------------------------------------------- chunk files
 
 
 def _as_bool(value) -> bool | None:
@@ -126,7 +174,8 @@ def _as_bool(value) -> bool | None:
     return bool(value)
 
 
-def _chunk_path(out_dir: Path, chunk_id: int, arm: str | None = None) -> Path:
+def _chunk_path(out_dir: Path, key: ChunkKey) -> Path:
+    chunk_id, arm = key
     folder = out_dir / "chunks" if arm is None else out_dir / "chunks" / arm
     return folder / f"chunk_{chunk_id:05d}.csv"
 
@@ -181,10 +230,112 @@ def check_model_overrides(overrides) -> dict[str, float]:
     return out
 
 
-def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: str | Path | None = None,
-               chunk_size: int = 500, progress: bool = False, exam_years=DEFAULT_EXAMS,
-               max_chunks: int | None = None, arms=None,
-               model_overrides: dict[str, float] | None = None, ogtt: bool = False) -> CohortResult:
+# ----------------------------------------------------------------------------- the run
+
+
+def _run_context(spec: PopulationSpec, years: float, exam_years: Sequence[float], chunk_size: int,
+                 max_chunks: int | None, arms, model_overrides, ogtt: bool) -> RunContext:
+    """Every input checked before any work (unknown arms, bad overrides and sizes raise ValueError)."""
+    exams = exam_schedule(years, exam_years)
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if max_chunks is not None and max_chunks < 0:
+        raise ValueError(f"max_chunks must be >= 0, got {max_chunks!r}")
+    arm_specs = tuple(resolve_arms(arms)) if arms is not None else ()
+    return RunContext(years=float(years), exam_years=exams, d0_drift=float(spec.d0_drift_per_year),
+                      model_overrides=check_model_overrides(model_overrides), ogtt=bool(ogtt), arms=arm_specs)
+
+
+def _chunk_tasks(population: pd.DataFrame, chunk_size: int, n_arms: int) -> list[ChunkTask]:
+    """Contiguous chunks of people; with arms one task per (chunk, arm), chunk-major."""
+    records = population.to_dict("records")
+    chunks = [(i // chunk_size, tuple(records[i:i + chunk_size])) for i in range(0, len(records), chunk_size)]
+    if not n_arms:
+        return [ChunkTask(cid, rows) for cid, rows in chunks]
+    return [ChunkTask(cid, rows, k) for cid, rows in chunks for k in range(n_arms)]
+
+
+def _finished_chunks(out: Path, spec: PopulationSpec, context: RunContext, chunk_size: int,
+                     tasks: Iterable[ChunkTask]) -> dict[ChunkKey, pd.DataFrame]:
+    """Check (or create) the run folder and read the chunks it already holds."""
+    meta = {"spec": spec.to_dict(), "spec_digest": spec.digest(), **context.settings(),
+            "chunk_size": chunk_size, "species": SPECIES}
+    if context.arms:
+        meta["arms"] = [a.to_dict() for a in context.arms]
+    _check_run_folder(out, json.loads(json.dumps(meta)), context.arm_names)
+    done = {}
+    for task in tasks:
+        path = _chunk_path(out, task.key(context))
+        if path.exists():
+            done[task.key(context)] = _read_chunk(path)
+    return done
+
+
+def _progress_bar(todo: Sequence[ChunkTask], progress: bool):
+    if not (progress and todo):
+        return None
+    from tqdm.auto import tqdm  # lazy: tqdm is only needed for an interactive progress bar
+
+    return tqdm(total=sum(len(t.rows) for t in todo), unit="person", desc="cohort")
+
+
+def _compute(engine: Engine, todo: list[ChunkTask], context: RunContext, out: Path | None,
+             progress: bool) -> tuple[dict[ChunkKey, pd.DataFrame], dict[int | str, str]]:
+    """Run the tasks; write each finished chunk at once (with ``out``); failed tasks by key."""
+    done: dict[ChunkKey, pd.DataFrame] = {}
+    failed: dict[int | str, str] = {}
+    bar = _progress_bar(todo, progress)
+    try:
+        for idx, outcome in engine.map(run_chunk, todo, context):
+            key = todo[idx].key(context)
+            if isinstance(outcome, BaseException):
+                failed[key[0] if key[1] is None else f"{key[1]}/{key[0]}"] = f"{type(outcome).__name__}: {outcome}"
+                continue
+            frame = _roundtrip(pd.DataFrame(outcome))
+            if out is not None:
+                _write_chunk(_chunk_path(out, key), frame)
+            done[key] = frame
+            if bar is not None:
+                bar.update(len(frame))
+    finally:
+        if bar is not None:
+            bar.close()
+    return done, failed
+
+
+def _follow_frame(done: Mapping[ChunkKey, pd.DataFrame], context: RunContext) -> pd.DataFrame:
+    """The follow-up records of every finished chunk, arm-major then by chunk; outcome dtypes set."""
+    order = {name: i for i, name in enumerate(context.arm_names)}
+    parts = []
+    for key in sorted(done, key=lambda k: (order.get(k[1], 0), k[0])):
+        part = done[key]
+        parts.append(part if key[1] is None else part.assign(arm=key[1]))
+    cols = ["person_id", *result_columns(context.exam_years, context.ogtt), "error"]
+    follow = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    follow["error"] = follow["error"].astype(object).where(follow["error"].notna(), None)
+    for col in BOOLEAN_COLUMNS:
+        follow[col] = pd.array([_as_bool(v) for v in follow[col]], dtype="boolean")
+    return follow
+
+
+def _people(population: pd.DataFrame, follow: pd.DataFrame, context: RunContext) -> pd.DataFrame:
+    """Population columns merged with the follow-up; with arms an ``arm`` column first, arm-major."""
+    if not context.arms:
+        return population.merge(follow, on="person_id", how="inner").sort_values("person_id").reset_index(drop=True)
+    order = {name: i for i, name in enumerate(context.arm_names)}
+    if "arm" not in follow:
+        follow["arm"] = pd.Series(dtype=object)
+    follow = follow[["arm", *[c for c in follow.columns if c != "arm"]]]
+    people = population.merge(follow, on="person_id", how="inner")
+    people = people[["arm", *[c for c in people.columns if c != "arm"]]]
+    people = people.assign(_o=people["arm"].map(order)).sort_values(["_o", "person_id"]).drop(columns="_o")
+    return people.reset_index(drop=True)
+
+
+def run_cohort(spec: PopulationSpec, years: float = 15, engine: Engine | None = None,
+               out_dir: str | Path | None = None, chunk_size: int = 500, progress: bool = False,
+               exam_years: Sequence[float] = DEFAULT_EXAMS, max_chunks: int | None = None, arms=None,
+               model_overrides: Mapping[str, float] | None = None, ogtt: bool = False) -> CohortResult:
     """Generate the population of ``spec`` and follow it for ``years``.
 
     ``engine``: an engine of :mod:`ranklsim.parallel` (default serial).  ``max_chunks``
@@ -200,98 +351,19 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine=None, out_dir: st
     ``ogtt``: a 75 g OGTT at every examination; a 2-h glucose >= 11.1 mmol/L is diabetes too
     (:func:`~ranklsim.cohort.followup.follow_person`).
     """
-    from ranklsim.parallel import SerialEngine
-
-    exams = exam_schedule(years, exam_years)  # validates years before any work
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if max_chunks is not None and max_chunks < 0:
-        raise ValueError(f"max_chunks must be >= 0, got {max_chunks!r}")
-    arm_specs: tuple = ()
-    if arms is not None:
-        from ranklsim.cohort.arms import resolve_arms
-
-        arm_specs = tuple(resolve_arms(arms))  # unknown names raise here, before any output
-    arm_names = tuple(a.name for a in arm_specs)
-    model_ov = check_model_overrides(model_overrides)
+    context = _run_context(spec, years, exam_years, chunk_size, max_chunks, arms, model_overrides, ogtt)
     population = generate_population(spec)
-    records = population.to_dict("records")
-    chunks = [(i // chunk_size, records[i:i + chunk_size]) for i in range(0, len(records), chunk_size)]
-    context = {"years": float(years), "exam_years": list(exams), "d0_drift": float(spec.d0_drift_per_year)}
-    if model_ov:
-        context["model_overrides"] = model_ov
-    if ogtt:
-        context["ogtt"] = True
-    # tasks: (chunk_id, rows) without arms; (chunk_id, rows, arm_index) chunk-major with arms
-    tasks = ([(cid, rows, k) for cid, rows in chunks for k in range(len(arm_specs))] if arm_specs
-             else list(chunks))
-
-    def key(task) -> tuple:
-        return (task[0], arm_names[task[2]] if len(task) > 2 else None)
-
+    tasks = _chunk_tasks(population, chunk_size, len(context.arms))
     out = Path(out_dir) if out_dir is not None else None
-    done: dict[tuple, pd.DataFrame] = {}
-    if out is not None:
-        meta = {"spec": spec.to_dict(), "spec_digest": spec.digest(), **context,
-                "chunk_size": chunk_size, "species": SPECIES}
-        if arm_specs:
-            meta["arms"] = [a.to_dict() for a in arm_specs]
-        _check_run_folder(out, json.loads(json.dumps(meta)), arm_names)
-        for task in tasks:
-            path = _chunk_path(out, *key(task))
-            if path.exists():
-                done[key(task)] = _read_chunk(path)
-    if arm_specs:
-        context["arms"] = list(arm_specs)
+    done = _finished_chunks(out, spec, context, chunk_size, tasks) if out is not None else {}
     reused = len(done)
-    todo = [t for t in tasks if key(t) not in done]
+    todo = [t for t in tasks if t.key(context) not in done]
     if max_chunks is not None:
         todo = todo[:max_chunks]
-    failed: dict = {}
-    bar = None
-    if progress and todo:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=sum(len(t[1]) for t in todo), unit="person", desc="cohort")
-    engine = engine or SerialEngine()
-    try:
-        for idx, outcome in engine.map(run_chunk, todo, context):
-            k = key(todo[idx])
-            if isinstance(outcome, BaseException):
-                failed[k[0] if k[1] is None else f"{k[1]}/{k[0]}"] = f"{type(outcome).__name__}: {outcome}"
-                continue
-            frame = _roundtrip(pd.DataFrame(outcome[1]))
-            if out is not None:
-                _write_chunk(_chunk_path(out, *k), frame)
-            done[k] = frame
-            if bar is not None:
-                bar.update(len(frame))
-    finally:
-        if bar is not None:
-            bar.close()
-    computed = len(done) - reused
-    cols = ["person_id", *result_columns(exams, ogtt), "error"]
-    order = {name: i for i, name in enumerate(arm_names)}
-    parts = []
-    for k in sorted(done, key=lambda k: (order.get(k[1], 0), k[0])):
-        part = done[k]
-        if k[1] is not None:
-            part = part.assign(arm=k[1])
-        parts.append(part)
-    follow = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
-    follow["error"] = follow["error"].astype(object).where(follow["error"].notna(), None)
-    for col in ("baseline_diabetes", "diabetes"):
-        follow[col] = [_as_bool(v) for v in follow[col]]
-    if arm_specs:
-        if "arm" not in follow:
-            follow["arm"] = pd.Series(dtype=object)
-        follow = follow[["arm", *[c for c in follow.columns if c != "arm"]]]
-        people = population.merge(follow, on="person_id", how="inner")
-        people = people[["arm", *[c for c in people.columns if c != "arm"]]]
-        people = people.assign(_o=people["arm"].map(order)).sort_values(["_o", "person_id"]).drop(columns="_o")
-    else:
-        people = population.merge(follow, on="person_id", how="inner").sort_values("person_id")
-    return CohortResult(spec=spec, years=float(years), exam_years=exams, people=people.reset_index(drop=True),
-                        chunks_total=len(tasks), chunks_computed=computed, chunks_reused=reused,
-                        complete=len(done) == len(tasks), failed_chunks=failed, arms=arm_names,
-                        arm_specs=arm_specs)
+    computed, failed = _compute(engine or SerialEngine(), todo, context, out, progress)
+    done.update(computed)
+    people = _people(population, _follow_frame(done, context), context)
+    return CohortResult(spec=spec, years=float(years), exam_years=context.exam_years, people=people,
+                        chunks_total=len(tasks), chunks_computed=len(computed), chunks_reused=reused,
+                        complete=len(done) == len(tasks), failed_chunks=failed, arms=context.arm_names,
+                        arm_specs=context.arms)
