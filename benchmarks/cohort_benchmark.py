@@ -28,18 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# SUNDIALS prints the expected failures of the cohort's fail-fast solver attempt through its own
-# logger; keep them out of the benchmark output (set before any model is built)
-os.environ.setdefault("SUNLOGGER_ERROR_FILENAME", os.devnull)
-os.environ.setdefault("SUNLOGGER_WARNING_FILENAME", os.devnull)
-
 from ranklsim.cohort import PopulationSpec, generate_population, run_cohort, summary
 from ranklsim.cohort.followup import DEFAULT_EXAMS, exam_schedule, follow_person
 from ranklsim.cohort.population import person_overrides
 from ranklsim.cohort.runner import worker_model
 from ranklsim.parallel import ProcessPoolEngine, SerialEngine
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 YEARS = 15.0
 SECTIONS = ("cost", "scaling", "workers")

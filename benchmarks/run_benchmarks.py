@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
+# run as a script (python benchmarks/run_benchmarks.py): its folder is on the import path
 from sbml_to_scipy import ScipyModel
 from scenario_baseline import BaselineTimeout, ScipyScenario, compare
+
+HERE = Path(__file__).resolve().parent
 
 MIN_PER_DAY = 1440.0
 ACUTE_T_END = 24 * 60           # min
@@ -275,7 +275,7 @@ def main(argv=None) -> int:
                     "ok": all(v <= CHECK_RTOL for v in errs.values())}
             except _Timeout:
                 entry.update(median_s=None, timed_out=True, timeout_s=limit)
-            except Exception as exc:  # noqa: BLE001 - report, do not crash the benchmark
+            except Exception as exc:
                 entry.update(median_s=None, timed_out=False, error=f"{type(exc).__name__}: {exc}")
             rl = res["ranklsim"][name]["median_s"]
             if entry["median_s"] is not None:
@@ -349,7 +349,7 @@ def bench_scenarios(repeats: int, scipy_repeats: int, limit: float) -> dict:
                 entry["check"][method] = c
             except BaselineTimeout:
                 e.update(median_s=None, timed_out=True, timeout_s=limit, runs_s=runs)
-            except Exception as exc:  # noqa: BLE001 - report, do not crash the benchmark
+            except Exception as exc:
                 e.update(median_s=None, timed_out=False, error=f"{type(exc).__name__}: {exc}")
             rl = entry["ranklsim"]["median_s"]
             if e["median_s"] is not None:
@@ -414,7 +414,7 @@ def markdown(res: dict) -> str:
                         f"{_target(rl, TARGETS[key], tgt)}; ratio >= 10x ({rmark}) |")
     for name, sc in res.get("scenarios", {}).items():
         rl = sc["ranklsim"]["median_s"]
-        label = (f"scenario {name}: run_scenario, {sc['n_arms']} arms × {sc['duration_days']:g} d, "
+        label = (f"scenario {name}: run_scenario, {sc['n_arms']} arms x {sc['duration_days']:g} d, "
                  f"tests {'/'.join(sc['tests'])}")
         for method in METHODS:
             e = sc["scipy"][method]

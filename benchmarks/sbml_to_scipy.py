@@ -244,7 +244,7 @@ class ScipyModel:
         obs = ["def observe(t, y):\n", unpack, *body, "    return locals()\n"]
         self.source = "".join(rhs) + "\n\n" + "".join(obs)
         scope: dict = {}
-        exec(compile(self.source, "<sbml_to_scipy>", "exec"), {"math": math}, scope)  # noqa: S102
+        exec(compile(self.source, "<sbml_to_scipy>", "exec"), {"math": math}, scope)
         self._code_rhs = scope["rhs"].__code__
         self._code_obs = scope["observe"].__code__
 
