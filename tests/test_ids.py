@@ -18,9 +18,9 @@ def test_ids_module_is_in_sync_with_table_and_modules():
 def test_every_id_constant_exists_in_the_model():
     for species in SPECIES_NAMES:
         model = ranklsim.load_model(species)
-        assert ids.PARAMETER_IDS == set(parameter_table(species))
+        assert set(parameter_table(species)) == ids.PARAMETER_IDS
         compartments = set(model._rr.model.getCompartmentIds())
-        assert ids.VARIABLE_IDS <= set(model.state_ids) | set(model.output_ids) | compartments
+        assert set(model.state_ids) | set(model.output_ids) | compartments >= ids.VARIABLE_IDS
 
 
 def test_parameter_table_rows_are_complete():

@@ -18,6 +18,8 @@ DAYS_PER_YEAR: float = 365.0
 PMOL_PER_MU: float = 6.0
 #: mg/dL of glucose per mmol/L (molar mass 180.16 g/mol / 10)
 MG_DL_PER_MMOL: float = 18.0
+#: mg per g: scenario glucose loads are given in g (and g/kg), the protocols take mg (and mg/kg)
+MG_PER_G: float = 1e3
 
 # ----------------------------------------------------------------------------- drugs
 #: metformin base molar mass, g/mol (PubChem CID 4091): concentrations are reported as base

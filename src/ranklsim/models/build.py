@@ -8,6 +8,7 @@ imports the simulator.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def build_antimony(species: str = "human", initial: dict[str, float] | None = No
 
 
 def _annotate(sbml: str, species: str) -> str:
-    import libsbml
+    import libsbml  # lazy: ~0.5 s to import, needed only when the SBML is built
 
     doc = libsbml.readSBMLFromString(sbml)
     model = doc.getModel()
@@ -129,7 +130,7 @@ def _annotate(sbml: str, species: str) -> str:
 @cache
 def build_sbml(species: str = "human") -> str:
     """SBML Level 3 string of the composite model for ``species`` (cached per process)."""
-    import antimony
+    import antimony  # lazy: needed only when the SBML is built (compiled models are cached on disk)
 
     text = build_antimony(species)
     antimony.clearPreviousLoads()
@@ -141,7 +142,7 @@ def build_sbml(species: str = "human") -> str:
 
 def sbml_unit_errors(sbml: str) -> list[str]:
     """libSBML consistency errors (including unit consistency) of an SBML string."""
-    import libsbml
+    import libsbml  # lazy: ~0.5 s to import, needed only by this check
 
     doc = libsbml.readSBMLFromString(sbml)
     doc.setConsistencyChecks(libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, True)
@@ -157,8 +158,6 @@ def sbml_unit_errors(sbml: str) -> list[str]:
 @cache
 def declared_units() -> dict[str, str]:
     """Unit id of every quantity declared with ``has`` in the modules (states, outputs)."""
-    import re
-
     units: dict[str, str] = {}
     pattern = re.compile(r"\b([A-Za-z_]\w*)\s+has\s+([A-Za-z_]\w*)\s*;")
     for name in MODULES:
@@ -190,8 +189,8 @@ def module_antimony(modules: tuple[str, ...], species: str = "human", harness: s
 
 def standalone_runner(modules: tuple[str, ...], species: str = "human", harness: str = ""):
     """A RoadRunner of :func:`module_antimony` (used by the module verification tests)."""
-    import antimony
-    import roadrunner
+    import antimony  # lazy: loaded only when a standalone model is built
+    import roadrunner  # lazy: libroadrunner is loaded only when a standalone model is run
 
     antimony.clearPreviousLoads()
     if antimony.loadAntimonyString(module_antimony(modules, species, harness)) < 0:

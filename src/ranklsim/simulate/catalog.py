@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ranklsim.constants import METFORMIN_HCL_MW, MINUTES_PER_DAY
 from ranklsim.models.ids import P
+from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, parameter_table
 
 # ----------------------------------------------------------------------------- species
 
@@ -137,7 +139,7 @@ DRUGS: dict[str, DrugSpec] = {
                  ("human", "mouse"), ("human", "mouse"), ("sc", "ip", "iv"), 110_000.0, 1.0, "mg/kg",
                  "Zierhut 2008 J Pharmacokinet Pharmacodyn 35:379 (DDMoRe 233); mouse allometric"),
         DrugSpec("metformin", "metformin", "metformin hydrochloride, oral", (), ("human",), ("oral",),
-                 165.62, 500.0, "mg",
+                 METFORMIN_HCL_MW, 500.0, "mg",
                  "PK fitted to Zake 2021 PLoS ONE PBPK (BIOMD0000001028); effects: see parameters"),
     )
 }
@@ -163,12 +165,14 @@ class SubjectSpec:
     source: str
 
 
-#: beta-cell mass held fixed over a scenario (Topp's adaptation would restore fasting glucose
-#: over years, see docs/model.md); used by the human intervention subjects
-HOLD_BETA_CELL_MASS = {P.topp_d0: 0.0, P.topp_r1: 0.0, P.topp_r2: 0.0}
-_U0 = 0.0038385411269159413  # u_infl0 reference value (parameters.tsv)
+#: human reference values the subjects scale (read from parameters.tsv, never retyped)
+_HUMAN = parameter_table("human")
+_U0 = _HUMAN[P.u_infl0].value  # basal hepatic inflammatory input
+_BETA_REF = _HUMAN[P.beta_ref].value  # reference beta-cell mass
 _OBESE = {P.adiposity: 1.0}  # obesity trait (independent of diet periods)
 
+#: the human intervention subjects hold beta-cell mass (HOLD_BETA_CELL_MASS: Topp's adaptation would
+#: restore fasting glucose over years); the progressor's beta-cell mass evolves
 SUBJECTS: dict[str, SubjectSpec] = {
     s.name: s
     for s in (
@@ -180,21 +184,21 @@ SUBJECTS: dict[str, SubjectSpec] = {
                     "impaired fasting glucose (FPG ~6.0 mmol/L, insulin ~48 pmol/L, HOMA-IR ~2.1): "
                     "obesity, 2x hepatic inflammatory input, peripheral insulin resistance, "
                     "beta-cell function 80 %",
-                    {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: 300.0 / 0.8, P.u_infl0: 2.0 * _U0,
+                    {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: _BETA_REF / 0.8, P.u_infl0: 2.0 * _U0,
                      P.g_periph: 3.0},
                     "assumed; calibrated to the IFG range 5.6-6.9 mmol/L (ADA)"),
         SubjectSpec("diabetic", ("human",),
                     "type 2 diabetes (FPG ~7.9 mmol/L, insulin ~69 pmol/L, HOMA-IR ~4.0): obesity, "
                     "4x hepatic inflammatory input, strong peripheral insulin resistance, "
                     "beta-cell function 50 %",
-                    {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: 300.0 / 0.5, P.u_infl0: 4.0 * _U0,
+                    {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: _BETA_REF / 0.5, P.u_infl0: 4.0 * _U0,
                      P.g_periph: 12.0},
                     "assumed; calibrated to treatment-naive T2D (FPG ~8 mmol/L, HOMA-IR ~4)"),
         SubjectSpec("progressor", ("human",),
                     "prediabetic adult whose beta-cell death rate exceeds Topp's maximal "
                     "glucose-driven replication, so beta-cell mass and glucose control fail over years",
-                    {**_OBESE, P.beta_ref: 300.0 / 0.8, P.u_infl0: 2.0 * _U0, P.g_periph: 3.0,
-                     P.topp_d0: 0.0740 / 1440},
+                    {**_OBESE, P.beta_ref: _BETA_REF / 0.8, P.u_infl0: 2.0 * _U0, P.g_periph: 3.0,
+                     P.topp_d0: 0.0740 / MINUTES_PER_DAY},
                     "assumed: Topp 2000 J Theor Biol 206:605 pathway to diabetes (d0 above r1^2/4r2)"),
     )
 }

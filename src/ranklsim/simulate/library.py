@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ranklsim.errors import unknown_name_message
 from ranklsim.simulate.scenario import Scenario, ScenarioError, load_scenario_file
-from ranklsim.simulate.scenario_parts import unknown_name_message
 
 LIBRARY_DIR = Path(__file__).parent / "library"
 

@@ -12,15 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ranklsim.constants import GTT_MOUSE_MG_PER_KG, OGTT_HUMAN_MG, PMOL_PER_MU
 from ranklsim.models.ids import P, V
 from ranklsim.models.parameters import check_value, parameter_table
 from ranklsim.simulate.simulator import Event, SimulationResult
 
-#: standard OGTT glucose loads (human 75 g; mouse 2 g/kg)
-OGTT_HUMAN_MG = 75_000.0
-OGTT_MOUSE_MG_PER_KG = 2_000.0
-#: pmol of insulin per mU (and per uU/mL -> pmol/L)
-PMOL_PER_MU = 6.0
 #: a clamp that misses its target by more than this fraction has failed
 CLAMP_TOLERANCE = 0.05
 
@@ -53,7 +49,7 @@ class OralGlucose:
         if self.dose_mg_per_kg is None and species == "human":
             return OGTT_HUMAN_MG
         bw = parameter_table(species)[P.BW].value if body_weight is None else body_weight
-        per_kg = OGTT_MOUSE_MG_PER_KG if self.dose_mg_per_kg is None else self.dose_mg_per_kg
+        per_kg = GTT_MOUSE_MG_PER_KG if self.dose_mg_per_kg is None else self.dose_mg_per_kg
         return check_value("dose_mg_per_kg", per_kg) * bw
 
     def events(self, species: str, body_weight: float | None = None) -> list[Event]:

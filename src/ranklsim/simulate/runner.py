@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranklsim.constants import GTT_MOUSE_MG_PER_KG, METFORMIN_BASE_MW, MG_PER_G, OGTT_HUMAN_MG
 from ranklsim.models.ids import P, V
 from ranklsim.simulate.catalog import DRUGS, SUBJECTS
 from ranklsim.simulate.dosing import dosing_events
@@ -29,8 +30,8 @@ from ranklsim.simulate.protocols import (
     InsulinTolerance,
     ProtocolError,
 )
-from ranklsim.simulate.scenario import Arm, Scenario
-from ranklsim.simulate.simulator import Event, Model, SimulationError, load_model
+from ranklsim.simulate.scenario import Arm, Scenario, Test, dump_scenario_file
+from ranklsim.simulate.simulator import Event, Model, SimulationError, SimulationResult, load_model
 
 #: fasting readouts reported for every arm at every test day (id -> readout name)
 FASTING_READOUTS = {
@@ -44,7 +45,6 @@ _DRUG_CONC = {
     "opg_fc": (V.OFc, "ng_per_mL", 1e-6),
     "metformin": (V.C_met, "mg_per_L", 1e-3),  # uM x MW x 1e-3 = mg/L (metformin base)
 }
-_METFORMIN_BASE_MW = 129.16
 _RUN_STATE_EXTRA = (V.Dg, V.OFc, V.C_met, V.E_met_egp, V.E_met_rankl)
 ERRORS = (SimulationError, ProtocolError, ValueError, ArithmeticError)
 
@@ -70,8 +70,6 @@ class ScenarioResult:
 
     def write(self, out: str | Path, figures: bool = True) -> Path:
         """Write readouts.csv, timecourse.csv, failures.json, scenario.toml and figures."""
-        from ranklsim.simulate.scenario import dump_scenario_file
-
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         self.readouts.to_csv(out / "readouts.csv", index=False)
@@ -79,7 +77,7 @@ class ScenarioResult:
         (out / "failures.json").write_text(json.dumps(self.failures, indent=2))
         dump_scenario_file(self.scenario, out / "scenario.toml")
         if figures:
-            from ranklsim.simulate.plots import plot_scenario
+            from ranklsim.simulate.plots import plot_scenario  # lazy: matplotlib costs ~0.5 s to import
 
             plot_scenario(self, out)
         return out
@@ -119,76 +117,104 @@ class ArmRunner:
         for tr in arm.treatments:
             spec = DRUGS[tr.drug]
             sid, unit, factor = _DRUG_CONC[spec.slot]
-            mw = _METFORMIN_BASE_MW if spec.slot == "metformin" else spec.mw_g_per_mol
+            mw = METFORMIN_BASE_MW if spec.slot == "metformin" else spec.mw_g_per_mol
             out[f"{tr.drug}_conc"] = (state[sid] * mw * factor, unit)
         return out
 
     # ---------------------------------------------------------------- run
     def run_arm(self, arm: Arm) -> tuple[list[dict], list[pd.DataFrame], dict[str, str]]:
-        sc = self.scenario
+        """Readout rows, tidy time-course frames and test failures of one arm."""
         ov = self.overrides(arm)
-        states = list(self.chronic.state_ids)
-        start = self.chronic.steady_state(ov, selections=states)
-        tests = sc.resolved_tests()
-        every = sc.output_every_days or max(sc.duration_days / 100.0, 1e-3)
-        days = set(np.arange(0.0, sc.duration_days, every).tolist()) | {sc.duration_days}
-        days |= {t.day for t in tests}
-        times = np.array(sorted(days))
-        tc_ids = list(dict.fromkeys([*sc.timecourse, *sc.readouts]))
-        sel = list(dict.fromkeys([*states, *FASTING_READOUTS, *_RUN_STATE_EXTRA, *tc_ids,
-                                  P.diet_fat]))
-        evs = self.events(arm, ov)
-        run = self.chronic.simulate(times=times, overrides=ov, initial=start, events=evs,
-                                    selections=sel)
-        frames = []
-        if tc_ids:
-            frames.append(_tidy(run.frame[["time", *tc_ids]], arm.name, "run", "day", run.units))
+        tests = self.scenario.resolved_tests()
+        run = self.run(arm, ov, tests)
+        tc_ids = self.timecourse_ids()
+        frames = [_tidy(run.frame[["time", *tc_ids]], arm.name, "run", "day", run.units)] if tc_ids else []
         rows: list[dict] = []
         failures: dict[str, str] = {}
         for k, test in enumerate(tests):
-            i = int(np.argmin(abs(run.time - test.day)))
-            state = {c: float(run.frame[c].iloc[i]) for c in run.frame.columns}
-            basal = {k2: state[k2] for k2 in (*FASTING_READOUTS, *sc.readouts)}
+            state = _state_at(run, test.day)
             base = {"arm": arm.name, "test": test.kind, "day": test.day}
-            fasting = {name: (state[sid], self.chronic.units.get(sid, "")) for sid, name in
-                       FASTING_READOUTS.items()}
-            fasting.update({r: (state[r], self.chronic.units.get(r, "")) for r in sc.readouts})
-            fasting.update(self.drug_readouts(arm, state))
             if test.kind == "fasting":
-                rows += [{**base, "readout": n, "value": v, "unit": u} for n, (v, u) in fasting.items()]
+                readouts = self.fasting_readouts(arm, state)
+                rows += [{**base, "readout": n, "value": v, "unit": u} for n, (v, u) in readouts.items()]
                 continue
             try:
-                proto = self.protocol(test)
-                test_ov = {**ov, P.diet_fat: state[P.diet_fat], **proto.settings(self.body_weight(ov))}
-                if isinstance(proto, Clamp):
-                    test_ov.update(proto.settings(self.body_weight(ov), basal))
-                res = self.acute.simulate(
-                    times=proto.times(), overrides=test_ov, initial={s: state[s] for s in states},
-                    events=proto.events(self.species, self.body_weight(ov)),
-                    selections=list(TEST_SELECTIONS))
-                for n, (v, u) in proto.readouts(res, basal).items():
-                    rows.append({**base, "readout": n, "value": v, "unit": u})
+                res, readouts = self.run_test(test, ov, state)
+                rows += [{**base, "readout": n, "value": v, "unit": u} for n, (v, u) in readouts.items()]
                 frames.append(_tidy(res.frame, arm.name, f"{test.kind}@{test.day:g}d#{k}", "min", res.units))
             except ERRORS as exc:
                 failures[f"{arm.name}/{test.kind}@{test.day:g}d"] = f"{type(exc).__name__}: {exc}"
         return rows, frames, failures
 
-    def protocol(self, test):
-        sp = self.species
+    def timecourse_ids(self) -> list[str]:
+        """Ids recorded over the run: the scenario's time courses and readouts."""
+        return list(dict.fromkeys([*self.scenario.timecourse, *self.scenario.readouts]))
+
+    def output_days(self, tests: Iterable[Test]) -> np.ndarray:
+        """Output days of the run: every ``output_every_days`` (default 1/100 of the run), the
+        last day and every test day."""
+        sc = self.scenario
+        every = sc.output_every_days or max(sc.duration_days / 100.0, 1e-3)
+        days = set(np.arange(0.0, sc.duration_days, every).tolist()) | {sc.duration_days}
+        days |= {t.day for t in tests}
+        return np.array(sorted(days))
+
+    def run(self, arm: Arm, ov: dict[str, float], tests: Iterable[Test]) -> SimulationResult:
+        """The arm's run (chronic view) from its steady state, with its diet and drug events."""
+        states = list(self.chronic.state_ids)
+        start = self.chronic.steady_state(ov, selections=states)
+        sel = list(dict.fromkeys([*states, *FASTING_READOUTS, *_RUN_STATE_EXTRA, *self.timecourse_ids(),
+                                  P.diet_fat]))
+        return self.chronic.simulate(times=self.output_days(tests), overrides=ov, initial=start,
+                                     events=self.events(arm, ov), selections=sel)
+
+    def fasting_readouts(self, arm: Arm, state: dict[str, float]) -> dict[str, tuple[float, str]]:
+        """Fasting readouts, the scenario's extra readouts and drug concentrations in ``state``."""
+        units = self.chronic.units
+        out = {name: (state[sid], units.get(sid, "")) for sid, name in FASTING_READOUTS.items()}
+        out.update({r: (state[r], units.get(r, "")) for r in self.scenario.readouts})
+        out.update(self.drug_readouts(arm, state))
+        return out
+
+    def run_test(self, test: Test, ov: dict[str, float],
+                 state: dict[str, float]) -> tuple[SimulationResult, dict[str, tuple[float, str]]]:
+        """One acute test from the run's ``state`` on its day: its time course and readouts."""
+        basal = {k: state[k] for k in (*FASTING_READOUTS, *self.scenario.readouts)}
+        proto = self.protocol(test)
+        bw = self.body_weight(ov)
+        test_ov = {**ov, P.diet_fat: state[P.diet_fat], **proto.settings(bw)}
+        if isinstance(proto, Clamp):
+            test_ov.update(proto.settings(bw, basal))
+        res = self.acute.simulate(
+            times=proto.times(), overrides=test_ov, initial={s: state[s] for s in self.chronic.state_ids},
+            events=proto.events(self.species, bw), selections=list(TEST_SELECTIONS))
+        return res, proto.readouts(res, basal)
+
+    def protocol(self, test: Test) -> GlucoseTolerance | InsulinTolerance | Clamp:
+        """The protocol object of a (resolved) test."""
         if test.kind in ("ogtt", "ipgtt"):
-            if test.glucose_g is not None:
-                return GlucoseTolerance("oral" if test.kind == "ogtt" else "ip",
-                                        dose_mg=test.glucose_g * 1e3, duration=test.duration_min)
-            per_kg = test.glucose_g_per_kg if test.glucose_g_per_kg is not None else 2.0
-            if test.kind == "ogtt" and sp == "human" and test.glucose_g_per_kg is None:
-                return GlucoseTolerance("oral", dose_mg=75e3, duration=test.duration_min)
-            return GlucoseTolerance("oral" if test.kind == "ogtt" else "ip",
-                                    dose_mg_per_kg=per_kg * 1e3, duration=test.duration_min)
+            return self._glucose_tolerance(test)
         if test.kind == "itt":
             return InsulinTolerance(test.insulin_U_per_kg, test.route or "ip", test.duration_min)
         if test.kind == "clamp":
             return Clamp(test.insulin_mU_per_kg_per_min, test.target_mg_dL, test.duration_min)
         raise ValueError(f"unknown test kind {test.kind!r}")
+
+    def _glucose_tolerance(self, test: Test) -> GlucoseTolerance:
+        """OGTT/IPGTT: a total dose in g, else a dose per kg (default: the standard loads)."""
+        route = "oral" if test.kind == "ogtt" else "ip"
+        if test.glucose_g is not None:
+            return GlucoseTolerance(route, dose_mg=test.glucose_g * MG_PER_G, duration=test.duration_min)
+        if test.glucose_g_per_kg is None and test.kind == "ogtt" and self.species == "human":
+            return GlucoseTolerance(route, dose_mg=OGTT_HUMAN_MG, duration=test.duration_min)
+        per_kg = GTT_MOUSE_MG_PER_KG if test.glucose_g_per_kg is None else test.glucose_g_per_kg * MG_PER_G
+        return GlucoseTolerance(route, dose_mg_per_kg=per_kg, duration=test.duration_min)
+
+
+def _state_at(run: SimulationResult, day: float) -> dict[str, float]:
+    """Every recorded value of ``run`` at the output time closest to ``day``."""
+    i = int(np.argmin(abs(run.time - day)))
+    return {c: float(run.frame[c].iloc[i]) for c in run.frame.columns}
 
 
 def _tidy(frame: pd.DataFrame, arm: str, phase: str, time_unit: str, units: dict) -> pd.DataFrame:
@@ -208,7 +234,7 @@ def run_scenario(scenario: Scenario, *, progress: bool = False) -> ScenarioResul
     failures: dict[str, str] = {}
     arms: Iterable[Arm] = scenario.arms
     if progress:
-        from tqdm import tqdm
+        from tqdm import tqdm  # lazy: loaded only when a progress bar is asked for
 
         arms = tqdm(arms, desc=scenario.name, unit="arm")
     for arm in arms:
@@ -249,7 +275,7 @@ def run_batch(scenarios: Iterable[Scenario], out: str | Path | None = None, *,
             results[sc.name] = res
             if out is not None:
                 res.write(Path(out) / sc.name, figures=figures)
-        except Exception as exc:  # noqa: BLE001 - a batch must survive any one scenario
+        except Exception as exc:  # a batch must survive any one scenario
             errors[sc.name] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import tomli_w
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ranklsim.errors import unknown_id_error
+from ranklsim.errors import unknown_id_error, unknown_name_message
 from ranklsim.models.ids import PARAMETER_IDS, VARIABLE_IDS
 from ranklsim.models.parameters import MOUSE, parameter_table
 from ranklsim.simulate.catalog import DRUGS, GENOTYPES, SPECIES_VARIANTS, SUBJECTS
@@ -35,7 +35,6 @@ from ranklsim.simulate.scenario_parts import (
     fmt,
     key_path,
     raise_problems,
-    unknown_name_message,
 )
 
 __all__ = [
@@ -197,40 +196,59 @@ class Scenario(ScenarioModel):
         return f"day {fmt(day)} is after the end of the run (duration_days = {fmt(self.duration_days)})"
 
     def _arm_problems(self, arm: Arm) -> list[tuple[str, str]]:
-        variant, ms, end = self.variant, self.model_species, self.duration_days + EPS
-        probs = []
-        subject = SUBJECTS[arm.subject]
-        if ms not in subject.species:
-            ok = [s.name for s in SUBJECTS.values() if ms in s.species]
-            probs.append((".subject", (f"subject {arm.subject!r} is not defined for the {ms} model; "
-                                      f"choose one of: {', '.join(ok)}")))
-        for j, g in enumerate(arm.genotype):
-            if ms not in GENOTYPES[g.name].species:
-                probs.append((f".genotype[{j}].name", f"{g.name!r} is not available for the {ms} model"))
+        """Problems of one arm in this scenario's species and run (paths relative to the arm)."""
+        treatments = [p for j, t in enumerate(arm.treatments) for p in self._treatment_problems(j, t)]
+        return [*self._subject_problems(arm), *self._genotype_problems(arm), *self._diet_problems(arm),
+                *treatments, *self._override_problems(arm)]
+
+    def _subject_problems(self, arm: Arm) -> list[tuple[str, str]]:
+        ms = self.model_species
+        if ms in SUBJECTS[arm.subject].species:
+            return []
+        ok = [s.name for s in SUBJECTS.values() if ms in s.species]
+        return [(".subject", (f"subject {arm.subject!r} is not defined for the {ms} model; "
+                              f"choose one of: {', '.join(ok)}"))]
+
+    def _genotype_problems(self, arm: Arm) -> list[tuple[str, str]]:
+        ms = self.model_species
+        return [(f".genotype[{j}].name", f"{g.name!r} is not available for the {ms} model")
+                for j, g in enumerate(arm.genotype) if ms not in GENOTYPES[g.name].species]
+
+    def _diet_problems(self, arm: Arm) -> list[tuple[str, str]]:
+        end, probs = self.duration_days + EPS, []
         for j, d in enumerate(arm.diet):
             if d.start_day > end:
                 probs.append((f".diet[{j}].start_day", self._after_end(d.start_day)))
             elif d.end_day(self.duration_days) > end:
                 probs.append((f".diet[{j}].duration_days", (f"the period ends after the end of the run "
                                                            f"(duration_days = {fmt(self.duration_days)})")))
-        for j, t in enumerate(arm.treatments):
-            path, spec = f".treatments[{j}]", DRUGS[t.drug]
-            if spec.binds_rankl and variant.rankl not in spec.binds_rankl:
-                probs.append((f"{path}.drug", self._binding_message(t.drug)))
-            elif ms not in spec.model_species:
-                other = [d.name for d in DRUGS.values() if ms in d.model_species]
-                probs.append((f"{path}.drug", (f"{t.drug} has no pharmacokinetics in the {ms} model "
-                                              f"(only {', '.join(spec.model_species)}); drugs for {ms}: "
-                                              f"{', '.join(other)}")))
-            if ms == MOUSE and t.unit is None and spec.default_unit != "mg/kg":
-                probs.append((f"{path}.unit", (f'give unit = "mg/kg" for a mouse ({t.drug}\'s default unit '
-                                              f'{spec.default_unit!r} is a human dose)')))
-            last = t.last_day
-            if last > end:
-                field = "start_day" if t.start_day > end else "n_doses"
-                probs.append((f"{path}.{field}", f"the last administration, on {self._after_end(last)}"))
-        table = parameter_table(ms)
+        return probs
+
+    def _treatment_problems(self, j: int, t: Treatment) -> list[tuple[str, str]]:
+        """Problems of ``treatments[j]``: a drug for another RANKL or model, a human dose unit
+        for a mouse, administrations after the end of the run."""
+        ms, end = self.model_species, self.duration_days + EPS
+        path, spec, probs = f".treatments[{j}]", DRUGS[t.drug], []
+        if spec.binds_rankl and self.variant.rankl not in spec.binds_rankl:
+            probs.append((f"{path}.drug", self._binding_message(t.drug)))
+        elif ms not in spec.model_species:
+            other = [d.name for d in DRUGS.values() if ms in d.model_species]
+            probs.append((f"{path}.drug", (f"{t.drug} has no pharmacokinetics in the {ms} model "
+                                          f"(only {', '.join(spec.model_species)}); drugs for {ms}: "
+                                          f"{', '.join(other)}")))
+        if ms == MOUSE and t.unit is None and spec.default_unit != "mg/kg":
+            probs.append((f"{path}.unit", (f'give unit = "mg/kg" for a mouse ({t.drug}\'s default unit '
+                                          f'{spec.default_unit!r} is a human dose)')))
+        last = t.last_day
+        if last > end:
+            field = "start_day" if t.start_day > end else "n_doses"
+            probs.append((f"{path}.{field}", f"the last administration, on {self._after_end(last)}"))
+        return probs
+
+    def _override_problems(self, arm: Arm) -> list[tuple[str, str]]:
+        table = parameter_table(self.model_species)
         by_genotype = {GENOTYPES[g.name].parameter: g.name for g in arm.genotype}
+        probs = []
         for key in arm.overrides:
             path = f".overrides{key_path(key)}"
             if key not in table:

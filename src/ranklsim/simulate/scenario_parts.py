@@ -5,13 +5,14 @@ Shared validation helpers live here too; :mod:`ranklsim.simulate.scenario` re-ex
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ranklsim.constants import GTT_MOUSE_MG_PER_KG, MG_PER_G, OGTT_HUMAN_MG
+from ranklsim.errors import unknown_name_message
 from ranklsim.models.parameters import HUMAN, MOUSE
 from ranklsim.simulate.catalog import DIETS, DRUGS, GENOTYPES, METFORMIN_REGIMENS, TEST_KINDS
 
@@ -37,13 +38,6 @@ class Problems(ValueError):
 def raise_problems(problems: list[tuple[str, str]]) -> None:
     if problems:
         raise Problems(problems)
-
-
-def unknown_name_message(kind: str, name: str, known) -> str:
-    """``unknown <kind> 'x' (did you mean ...?); choose one of: ...``."""
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-    return f"unknown {kind} {name!r}{hint}; choose one of: {', '.join(known)}"
 
 
 def choose(kind: str, name: str, known) -> str:
@@ -228,7 +222,9 @@ _TEST_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "clamp": {"insulin_mU_per_kg_per_min": {HUMAN: 1.0, MOUSE: 5.0}, "route": {HUMAN: "iv", MOUSE: "iv"},
               "duration_min": {HUMAN: 180.0, MOUSE: 150.0}},
 }
-_GLUCOSE_DEFAULT = {HUMAN: ("glucose_g", 75.0), MOUSE: ("glucose_g_per_kg", 2.0)}
+#: glucose load when a test gives none: the standard human OGTT (g), the mouse GTT (g/kg)
+_GLUCOSE_DEFAULT = {HUMAN: ("glucose_g", OGTT_HUMAN_MG / MG_PER_G),
+                    MOUSE: ("glucose_g_per_kg", GTT_MOUSE_MG_PER_KG / MG_PER_G)}
 
 
 class Test(ScenarioModel):

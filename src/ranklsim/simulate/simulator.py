@@ -7,14 +7,10 @@ overrides, then integrates segment by segment between protocol events.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from itertools import pairwise
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -22,7 +18,7 @@ import pandas as pd
 
 from ranklsim.constants import MINUTES_PER_DAY, RELAX_DAYS
 from ranklsim.errors import unknown_id_error
-from ranklsim.models.build import build_antimony, build_sbml, check_view, declared_units
+from ranklsim.models.build import build_sbml, check_view, declared_units
 from ranklsim.models.parameters import (
     HOLD_BETA_CELL_MASS,
     Parameter,
@@ -30,12 +26,15 @@ from ranklsim.models.parameters import (
     check_value,
     parameter_table,
 )
+from ranklsim.simulate.solver import TOLERANCES, shared_runner, silence_sundials_loggers
+
+#: the public names (``TOLERANCES`` and ``silence_sundials_loggers`` live in :mod:`.solver`)
+__all__ = ["DEFAULT_SELECTIONS", "SIGNED_STATES", "TIME_UNIT", "TOLERANCES", "Event", "Model",
+           "SimulationError", "SimulationResult", "load_model", "relax", "silence_sundials_loggers"]
 
 #: time unit of the public API per view (the model itself runs in minutes)
 TIME_UNIT = {"acute": "min", "chronic": "day"}
 _TIME_FACTOR = {"acute": 1.0, "chronic": MINUTES_PER_DAY}
-#: solver tolerances per view
-TOLERANCES = {"acute": (1e-8, 1e-12), "chronic": (1e-7, 1e-12)}
 #: fasting readouts reported by default
 DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "gng_index",
                       "irs_avail", "HOMA_IR", "beta", "M_hep", "A_diet")
@@ -101,51 +100,6 @@ class SimulationResult:
         return long
 
 
-def cache_dir() -> Path:
-    """Where compiled models are kept between processes (``RANKLSIM_CACHE_DIR`` overrides)."""
-    env = os.environ.get("RANKLSIM_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "ranklsim"
-
-
-def _compiled_runner(species: str):
-    """A RoadRunner for ``species``, loaded from the on-disk compiled-state cache if present.
-
-    The cache key hashes the full Antimony text (modules, parameter table, initial state)
-    and the libroadrunner version, so any change to the model invalidates it.
-    """
-    import roadrunner
-
-    key = hashlib.sha256((build_antimony(species) + roadrunner.__version__).encode()).hexdigest()[:20]
-    path = cache_dir() / f"{species}-{key}.rrstate"
-    if path.exists():
-        try:
-            rr = roadrunner.RoadRunner()
-            rr.loadStateS(path.read_bytes())
-            return rr
-        except (RuntimeError, OSError, ValueError):
-            pass  # unreadable cache: rebuild below
-    rr = roadrunner.RoadRunner(build_sbml(species))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        blob = rr.saveStateS()
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(blob if isinstance(blob, bytes) else blob.encode("latin-1"))
-        tmp.replace(path)
-    except OSError:
-        pass  # read-only home: the cache is an optimisation only
-    return rr
-
-
-def silence_sundials_loggers() -> None:
-    """Send SUNDIALS' own warning and error logs to the null device (unless the user set
-    SUNLOGGER_WARNING_FILENAME / SUNLOGGER_ERROR_FILENAME).  CVODE's "t + h = t" notices at event
-    times are harmless; a failure reaches the caller as an exception carrying CVODE's message, and
-    a failure roadrunner recovers from itself (e.g. a zero initial state under per-state absolute
-    tolerances) is not an error.  Call before a RoadRunner is created."""
-    os.environ.setdefault("SUNLOGGER_WARNING_FILENAME", os.devnull)
-    os.environ.setdefault("SUNLOGGER_ERROR_FILENAME", os.devnull)
-
-
 def relax(rr, horizon_days: float = RELAX_DAYS) -> None:
     """Integrate RoadRunner ``rr`` towards its steady state under its current settings, keeping no
     output, then set its clock back to 0.  The one steady-state relaxation of the package.
@@ -159,20 +113,6 @@ def relax(rr, horizon_days: float = RELAX_DAYS) -> None:
     rr.model.setTime(0.0)
 
 
-@cache
-def _runner(species: str, view: str):
-    import roadrunner
-
-    silence_sundials_loggers()
-    roadrunner.Logger.setLevel(roadrunner.Logger.LOG_ERROR)
-    rr = _compiled_runner(species)
-    rel, abs_ = TOLERANCES[view]
-    rr.integrator.relative_tolerance = rel
-    rr.integrator.absolute_tolerance = abs_
-    rr.integrator.setValue("maximum_num_steps", 100000)
-    return rr
-
-
 class Model:
     """The composite model for one species and view, with a reused RoadRunner.
 
@@ -182,7 +122,7 @@ class Model:
     def __init__(self, species: str = "human", view: str = "acute") -> None:
         self.species = check_species(species)
         self.view = check_view(view)
-        self._rr = _runner(species, view)
+        self._rr = shared_runner(species, view)
         self.parameters: dict[str, Parameter] = parameter_table(species)
         self.state_ids: tuple[str, ...] = tuple(self._rr.getRateRuleIds())
         self.output_ids: tuple[str, ...] = tuple(self._rr.getAssignmentRuleIds())
@@ -285,31 +225,37 @@ class Model:
         ov = self.check_overrides(overrides)
         ini = self.check_initial(initial)
         sel = self.check_selections(selections)
-        evs = sorted(events, key=lambda e: e.time)
-        for ev in evs:
-            self._check_event(ev)
-        f = _TIME_FACTOR[self.view]
-        if times is None:
-            if t_end is None:
-                raise ValueError("give t_end or times")
-            check_value("t_end", t_end)
-            if t_end <= 0:
-                raise ValueError(f"t_end must be > 0, got {t_end!r}")
-            if n_points < 2:
-                raise ValueError(f"n_points must be >= 2, got {n_points!r}")
-            out_t = np.linspace(0.0, float(t_end), int(n_points))
-        else:
-            out_t = np.asarray(sorted(float(check_value("time", t)) for t in times))
-            if len(out_t) < 1:
-                raise ValueError("times must not be empty")
-        rr = self._rr
+        evs = self._check_events(events)
+        out_t = _output_times(t_end, times, n_points)
         self._prepare(ov, ini)
         if equilibrate:
             self._relax(ov)
-        rr.timeCourseSelections = ["time", *sel]
-        t_model = out_t * f
-        # integrate segment by segment; an event at a segment start is applied before it,
-        # and a segment's end time is reported by the next segment (after its events)
+        self._rr.timeCourseSelections = ["time", *sel]
+        f = _TIME_FACTOR[self.view]
+        frame = pd.DataFrame(self._run_segments(out_t * f, evs, sel, ov), columns=["time", *sel])
+        frame["time"] = frame["time"] / f
+        if len(frame) != len(out_t) or not np.allclose(frame["time"].to_numpy(), out_t, rtol=1e-9, atol=1e-9):
+            raise SimulationError(
+                f"internal error: expected {len(out_t)} output times, got {len(frame)}")
+        units = {k: self.units.get(k, "dimensionless") for k in sel}
+        return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov)
+
+    def _check_events(self, events: Iterable[Event]) -> list[Event]:
+        """``events`` sorted by time; unknown targets raise ValueError."""
+        evs = sorted(events, key=lambda e: e.time)
+        for ev in evs:
+            self._check_event(ev)
+        return evs
+
+    def _run_segments(self, t_model: np.ndarray, evs: list[Event], sel: list[str],
+                      overrides: dict[str, float]) -> np.ndarray:
+        """Rows ``[time, *sel]`` at the output times ``t_model`` (model minutes), integrating
+        segment by segment between the event times.
+
+        An event at a segment start is applied before the segment; a segment's end time is
+        reported by the next segment (after its events), the last one by the last segment.
+        """
+        f = _TIME_FACTOR[self.view]
         in_range = [e for e in evs if e.time * f <= t_model[-1]]
         bounds = [0.0, *(e.time * f for e in in_range), t_model[-1]]
         pieces = []
@@ -320,22 +266,14 @@ class Model:
             if t1 <= t0:
                 continue
             seg_t = np.unique(np.concatenate([[t0], t_model[(t_model > t0) & (t_model < t1)], [t1]]))
-            rows = self._integrate(t0, t1, seg_t, ov)
+            rows = self._integrate(t0, t1, seg_t, overrides)
             keep = np.isin(seg_t, t_model) & ((seg_t < t1) | (t1 == bounds[-1]))
             pieces.append(rows[keep])
         for ev in pending:  # events at the final time
             self._apply(ev)
-        if pieces:
-            data = np.vstack(pieces)
-        else:  # a single output time: report the state there
-            data = np.array([[t_model[-1], *(rr[k] for k in sel)]])
-        frame = pd.DataFrame(data, columns=["time", *sel])
-        frame["time"] = frame["time"] / f
-        if len(frame) != len(out_t) or not np.allclose(frame["time"].to_numpy(), out_t, rtol=1e-9, atol=1e-9):
-            raise SimulationError(
-                f"internal error: expected {len(out_t)} output times, got {len(frame)}")
-        units = {k: self.units.get(k, "dimensionless") for k in sel}
-        return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov)
+        if not pieces:  # a single output time: report the state there
+            return np.array([[t_model[-1], *(self._rr[k] for k in sel)]])
+        return np.vstack(pieces)
 
     def _apply(self, ev: Event) -> None:
         rr = self._rr
@@ -375,7 +313,7 @@ class Model:
         output interval; ``max_order``: maximum BDF order (1-5); ``quiet``: no solver log lines
         (for fail-fast attempts whose failure is expected and handled).  ``None`` keeps a setting.
         """
-        import roadrunner  # lazy: libroadrunner costs ~0.3 s to import
+        import roadrunner  # lazy: libroadrunner costs ~0.2 s to import
 
         integ = self._rr.integrator
         old = (integ.relative_tolerance, integ.absolute_tolerance, integ.getValue("maximum_num_steps"),
@@ -403,6 +341,23 @@ class Model:
         if pid not in self.parameters:
             raise unknown_id_error("parameter", pid, self.parameters)
         return self.parameters[pid].value
+
+
+def _output_times(t_end: float | None, times: Sequence[float] | None, n_points: int) -> np.ndarray:
+    """Sorted output times (view unit): explicit ``times``, or ``n_points`` from 0 to ``t_end``."""
+    if times is not None:
+        out_t = np.asarray(sorted(float(check_value("time", t)) for t in times))
+        if len(out_t) < 1:
+            raise ValueError("times must not be empty")
+        return out_t
+    if t_end is None:
+        raise ValueError("give t_end or times")
+    check_value("t_end", t_end)
+    if t_end <= 0:
+        raise ValueError(f"t_end must be > 0, got {t_end!r}")
+    if n_points < 2:
+        raise ValueError(f"n_points must be >= 2, got {n_points!r}")
+    return np.linspace(0.0, float(t_end), int(n_points))
 
 
 def load_model(species: str = "human", view: str = "acute") -> Model:
