@@ -26,10 +26,9 @@ import numpy as np
 import pandas as pd
 from sbml_to_scipy import ScipyModel
 
-MIN_PER_DAY = 1440.0
-#: as Model._relax / Model.steady_state
-RELAX_DAYS = 3 * 365.0
-HELD_BETA = {"topp_d0": 0.0, "topp_r1": 0.0, "topp_r2": 0.0}
+from ranklsim.constants import MINUTES_PER_DAY as MIN_PER_DAY
+from ranklsim.constants import RELAX_DAYS
+from ranklsim.models.parameters import HOLD_BETA_CELL_MASS as HELD_BETA
 
 
 class BaselineTimeout(Exception):

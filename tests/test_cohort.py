@@ -263,7 +263,7 @@ def test_bruneck_sized_cohort_seed_1():
 @pytest.mark.slow
 def test_baseline_fasting_glucose_distribution(cohort):
     """Baseline FPG is log-Gaussian-like with the spread of the reference population (low-risk Danes:
-    97.5th percentile 6.4 mmol/L; calibration-data.md section 9): beta_fn_log_sd is calibrated to it."""
+    97.5th percentile 6.4 mmol/L; docs/data-sources.md s8): beta_fn_log_sd is calibrated to it."""
     fpg = cohort.people["fpg_y0"].to_numpy()
     assert 4.9 < np.median(fpg) < 5.5
     assert 0.06 < np.std(np.log(fpg)) < 0.12

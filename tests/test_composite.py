@@ -11,7 +11,7 @@ from ranklsim.simulate.simulator import SIGNED_STATES
 
 MGDL_PER_MM = 18.016
 #: mouse fasting range cited: 5-6 h fasted chow C57BL/6J, 100-150 mg/dL (Ayala 2006, basal
-#: ~120-130 mg/dL; calibration-data.md s8.2)
+#: ~120-130 mg/dL; docs/data-sources.md s6)
 MOUSE_FASTING_MM = (100 / MGDL_PER_MM, 150 / MGDL_PER_MM)
 
 

@@ -26,7 +26,7 @@ def test_hepatic_rank_ko_protects_from_hfd_hepatic_insulin_resistance(ko):
     assert supp["WT HFD"] <= supp["WT chow"] - 25
     assert abs(supp["KO HFD"] - supp["WT chow"]) <= 10
     assert abs(supp["KO chow"] - supp["WT chow"]) <= 10
-    # fasting insulin +~70 % on HFD with glucose nearly unchanged (calibration-data.md s8.2)
+    # fasting insulin +~70 % on HFD with glucose nearly unchanged (docs/data-sources.md s6)
     i_rise = ko.value("WT HFD", "I") / ko.value("WT chow", "I") - 1
     assert 0.5 <= i_rise <= 0.9
     assert abs(ko.value("WT HFD", "G") / ko.value("WT chow", "G") - 1) < 0.05

@@ -14,7 +14,7 @@ Targets (:data:`HOMA_TARGETS`; log scale, each with the SD used as its weight):
   glucose; :func:`~ranklsim.cohort.analysis.homa_reference_group`) = 2.77 (Bonora 1998
   Diabetes 47:1643; SD 0.05 on the log scale, the sampling error of a quintile of 225 people);
 * the SD of log HOMA-IR among people without diabetes = 0.5 (the IQRs 1.1-2.1 and 1.7-3.5 of US
-  primary-care adults give 0.48 and 0.53, calibration-data.md section 9; SD 0.05).
+  primary-care adults give 0.48 and 0.53, docs/data-sources.md s8; SD 0.05).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ HOMA_TARGETS = (
                "Bonora 1998 Diabetes 47:1643: lower limit of the top HOMA-IR quintile, 225 nonobese "
                "Bruneck people without metabolic disorder"),
     HomaTarget("log_sd", 0.5, 0.05,
-               "US primary care, nondiabetic (calibration-data.md s9): IQRs 1.1-2.1 and 1.7-3.5"),
+               "US primary care, nondiabetic (docs/data-sources.md s8): IQRs 1.1-2.1 and 1.7-3.5"),
 )
 #: the spec fields fitted, on log10 scale, with bounds
 PARAMETERS = {"ir_comp_median": (0.5, 8.0), "ir_comp_log_sd": (0.05, 1.5)}

@@ -24,7 +24,7 @@ Assumptions and sources (each distribution is also documented on its field):
   also declines 0.5 %/year of age over 60 (assumption; age-related decline of insulin secretion).
   The spread of beta-cell function (log-SD ``beta_fn_log_sd`` 0.6) is calibrated to the baseline
   fasting-glucose distribution: FPG in low-risk adults is log-Gaussian with its 97.5th percentile
-  at 6.4 mmol/L (calibration-data.md section 9); with 0.15 the virtual FPG log-SD was 0.035
+  at 6.4 mmol/L (docs/data-sources.md s8); with 0.15 the virtual FPG log-SD was 0.035
   (97.5th percentile 5.55), with 0.6 it is 0.088 (6.5).  Baseline HOMA-IR is *not* matched
   (see the next item for HOMA-IR).
 * Compensated insulin resistance ``ir_comp`` (model parameter, docs/model.md section 5): insulin
@@ -38,7 +38,7 @@ Assumptions and sources (each distribution is also documented on its field):
   calibrated to Bruneck's HOMA-IR (tools/calibrate_cohort.py --homa): the top-quintile cut-off 2.77
   among nonobese people without metabolic disorder (Bonora 1998 Diabetes 47:1643; here BMI < 30 and
   baseline FPG < 6.1 mmol/L) and a population log-SD of 0.5 (US primary care IQRs 1.1-2.1 and
-  1.7-3.5, calibration-data.md section 9).  Drawn last, so it leaves every other draw (and, glucose
+  1.7-3.5, docs/data-sources.md s8).  Drawn last, so it leaves every other draw (and, glucose
   being invariant to it, every diagnosis) of a seed unchanged.
 * Beta-cell failure propensity: log-normal multiplier of Topp's beta-cell death rate
   ``topp_d0`` (median ``d0_median``, log-SD ``d0_log_sd``, +``d0_age_slope`` per year of age over

@@ -23,9 +23,8 @@ from ranklsim.constants import FAILED_VALUE
 from ranklsim.fitting import problems as C
 from ranklsim.fitting.petab_io import load_problem, model_ids, noise_value
 from ranklsim.simulate.simulator import relax
-from ranklsim.simulate.solver import silence_sundials_loggers
+from ranklsim.simulate.solver import TOLERANCES, silence_sundials_loggers
 
-TOLERANCES = (1e-8, 1e-12)
 _SCALE_FWD = {"lin": lambda v: v, "log": np.log, "log10": np.log10}
 _SCALE_INV = {"lin": lambda v: v, "log": np.exp, "log10": lambda v: 10.0 ** v}
 
@@ -104,7 +103,7 @@ class PetabObjective:
             roadrunner.Logger.setLevel(roadrunner.Logger.LOG_CRITICAL)
             silence_sundials_loggers()
             rr = roadrunner.RoadRunner(self._sbml)
-            rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES
+            rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES["acute"]
             rr.integrator.setValue("maximum_num_steps", 200000)
             self._rr = rr
         return self._rr
