@@ -169,7 +169,15 @@ class SubjectSpec:
 _HUMAN = parameter_table("human")
 _U0 = _HUMAN[P.u_infl0].value  # basal hepatic inflammatory input
 _BETA_REF = _HUMAN[P.beta_ref].value  # reference beta-cell mass
-_OBESE = {P.adiposity: 1.0}  # obesity trait (independent of diet periods)
+
+
+def _obese_dysglycaemic(beta_function: float, inflammation_fold: float, g_periph: float) -> dict[str, float]:
+    """Overrides of an obese adult (adiposity trait 1, independent of diet periods) with beta-cell
+    function ``beta_function`` of the reference, ``inflammation_fold`` x the basal hepatic
+    inflammatory input and peripheral insulin resistance ``g_periph``."""
+    return {P.adiposity: 1.0, P.beta_ref: _BETA_REF / beta_function, P.u_infl0: inflammation_fold * _U0,
+            P.g_periph: g_periph}
+
 
 #: the human intervention subjects hold beta-cell mass (HOLD_BETA_CELL_MASS: Topp's adaptation would
 #: restore fasting glucose over years); the progressor's beta-cell mass evolves
@@ -184,21 +192,18 @@ SUBJECTS: dict[str, SubjectSpec] = {
                     "impaired fasting glucose (FPG ~6.0 mmol/L, insulin ~48 pmol/L, HOMA-IR ~2.1): "
                     "obesity, 2x hepatic inflammatory input, peripheral insulin resistance, "
                     "beta-cell function 80 %",
-                    {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: _BETA_REF / 0.8, P.u_infl0: 2.0 * _U0,
-                     P.g_periph: 3.0},
+                    {**HOLD_BETA_CELL_MASS, **_obese_dysglycaemic(0.8, 2.0, 3.0)},
                     "assumed; calibrated to the IFG range 5.6-6.9 mmol/L (ADA)"),
         SubjectSpec("diabetic", ("human",),
                     "type 2 diabetes (FPG ~7.9 mmol/L, insulin ~69 pmol/L, HOMA-IR ~4.0): obesity, "
                     "4x hepatic inflammatory input, strong peripheral insulin resistance, "
                     "beta-cell function 50 %",
-                    {**HOLD_BETA_CELL_MASS, **_OBESE, P.beta_ref: _BETA_REF / 0.5, P.u_infl0: 4.0 * _U0,
-                     P.g_periph: 12.0},
+                    {**HOLD_BETA_CELL_MASS, **_obese_dysglycaemic(0.5, 4.0, 12.0)},
                     "assumed; calibrated to treatment-naive T2D (FPG ~8 mmol/L, HOMA-IR ~4)"),
         SubjectSpec("progressor", ("human",),
                     "prediabetic adult whose beta-cell death rate exceeds Topp's maximal "
                     "glucose-driven replication, so beta-cell mass and glucose control fail over years",
-                    {**_OBESE, P.beta_ref: _BETA_REF / 0.8, P.u_infl0: 2.0 * _U0, P.g_periph: 3.0,
-                     P.topp_d0: 0.0740 / MINUTES_PER_DAY},
+                    {**_obese_dysglycaemic(0.8, 2.0, 3.0), P.topp_d0: 0.0740 / MINUTES_PER_DAY},
                     "assumed: Topp 2000 J Theor Biol 206:605 pathway to diabetes (d0 above r1^2/4r2)"),
     )
 }

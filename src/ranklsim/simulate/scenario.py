@@ -31,6 +31,7 @@ from ranklsim.simulate.scenario_parts import (
     Str,
     Test,
     Treatment,
+    catalog_name,
     choose,
     fmt,
     key_path,
@@ -45,6 +46,8 @@ __all__ = [
 
 MAX_DURATION_DAYS = 36_500.0
 
+
+SubjectName = catalog_name("subject", SUBJECTS)
 
 class ScenarioError(ValueError):
     """Invalid scenario input; ``errors`` is a list of ``(field path, message)``."""
@@ -67,7 +70,7 @@ class Arm(ScenarioModel):
     """One study arm: a subject with genotype changes, diet periods, treatments and overrides."""
 
     name: Str = Field(min_length=1)
-    subject: Str = "reference"
+    subject: SubjectName = "reference"
     genotype: tuple[GenotypeChange, ...] = ()
     diet: tuple[DietPeriod, ...] = ()
     treatments: tuple[Treatment, ...] = ()
@@ -79,11 +82,6 @@ class Arm(ScenarioModel):
         if not v.strip():
             raise ValueError("must not be blank")
         return v
-
-    @field_validator("subject")
-    @classmethod
-    def _subject(cls, v: str) -> str:
-        return choose("subject", v, SUBJECTS)
 
     @model_validator(mode="after")
     def _consistent(self) -> Arm:

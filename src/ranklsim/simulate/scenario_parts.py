@@ -9,7 +9,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ranklsim.constants import GTT_MOUSE_MG_PER_KG, MG_PER_G, OGTT_HUMAN_MG
 from ranklsim.errors import unknown_name_message
@@ -47,6 +47,15 @@ def choose(kind: str, name: str, known) -> str:
     raise ValueError(unknown_name_message(kind, name, known))
 
 
+def catalog_name(kind: str, known) -> Any:
+    """A strict string type that must name an entry of ``known`` (else: did you mean ..., choices)."""
+    return Annotated[str, Field(strict=True), AfterValidator(lambda v: choose(kind, v, known))]
+
+
+GenotypeName = catalog_name("genotype", GENOTYPES)
+DietName = catalog_name("diet", DIETS)
+DrugName = catalog_name("drug", DRUGS)
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -71,14 +80,9 @@ class ScenarioModel(BaseModel):
 class GenotypeChange(ScenarioModel):
     """A catalogue genotype; ``fraction`` = knockdown extent / gain level, ``fold`` for fold kinds."""
 
-    name: Str
+    name: GenotypeName
     fraction: Annotated[float, Field(strict=True, ge=0, le=1)] = 1.0
     fold: Pos | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return choose("genotype", v, GENOTYPES)
 
     @model_validator(mode="after")
     def _kind(self) -> GenotypeChange:
@@ -99,14 +103,9 @@ class GenotypeChange(ScenarioModel):
 class DietPeriod(ScenarioModel):
     """A catalogue diet from ``start_day`` for ``duration_days`` (None: to the end of the run)."""
 
-    diet: Str
+    diet: DietName
     start_day: Day = 0.0
     duration_days: Pos | None = None
-
-    @field_validator("diet")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return choose("diet", v, DIETS)
 
     def end_day(self, run_days: float) -> float:
         return run_days if self.duration_days is None else self.start_day + self.duration_days
@@ -115,7 +114,7 @@ class DietPeriod(ScenarioModel):
 class Treatment(ScenarioModel):
     """Dosing of one catalogue drug: ``n_doses`` administrations from ``start_day``."""
 
-    drug: Str
+    drug: DrugName
     dose: Pos
     unit: Literal["mg", "mg/kg"] | None = None
     route: Str | None = None
@@ -124,11 +123,6 @@ class Treatment(ScenarioModel):
     n_doses: Count = 1
     regimen: Str | None = None
     effects: tuple[Effect, ...] = METFORMIN_EFFECTS
-
-    @field_validator("drug")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return choose("drug", v, DRUGS)
 
     @field_validator("effects")
     @classmethod
