@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -185,7 +186,8 @@ def cmd_cohort(args: argparse.Namespace) -> int:
             summ["ensemble"] = _run_ensemble(ensemble, spec, args, arms, engine, out)
     _write_cohort(out, result, summ)
     if not result.complete:
-        print(f"cohort incomplete: chunks failed {sorted(result.failed_chunks)}; rerun to resume")
+        print(f"cohort incomplete: chunks failed {sorted(result.failed_chunks)}; rerun to resume",
+              file=sys.stderr)
         return 1
     _print_report(summ, out)
     return 0
@@ -202,9 +204,9 @@ def cmd_replicates(args: argparse.Namespace) -> int:
     with engine_from_args(args, len(study.seeds)) as engine:
         table, failures = run_replicates(study, engine, progress=not args.quiet)
     for seed, message in failures.items():
-        print(f"replicate seed {seed} failed: {message.splitlines()[0]}")
+        print(f"replicate seed {seed} failed: {message.splitlines()[0]}", file=sys.stderr)
     if table.empty:
-        print("no replicate finished; nothing written")
+        print("no replicate finished; nothing written", file=sys.stderr)
         return 1
     agg = write_replicates(table, study, args.out, failures)
     print(json.dumps(agg, indent=2))

@@ -57,20 +57,6 @@ def to_linear(x: np.ndarray, scales: Sequence[str]) -> np.ndarray:
     return out
 
 
-def to_scale(values: np.ndarray, scales: Sequence[str]) -> np.ndarray:
-    """Linear scale -> optimisation scale."""
-    v = np.asarray(values, dtype=float)
-    out = np.array(v, copy=True)
-    for j, s in enumerate(scales):
-        if s == "log10":
-            out[..., j] = np.log10(v[..., j])
-        elif s == "log":
-            out[..., j] = np.log(v[..., j])
-        elif s != "lin":
-            raise ValueError(f"unknown parameter scale {s!r} (expected 'lin', 'log10' or 'log')")
-    return out
-
-
 def package_version() -> str:
     """The installed ranklsim version (recorded in result files), ``"unknown"`` in a bare source tree."""
     try:
