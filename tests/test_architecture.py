@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ranklsim"
-LAYERS = {"constants": 0, "errors": 0, "parallel": 0, "cli_options": 0, "models": 1, "simulate": 2, "fitting": 3,
-          "cohort": 4, "cli": 5, "demo": 5, "regenerate": 5, "__main__": 5}
+LAYERS = {"constants": 0, "errors": 0, "parallel": 0, "cli_options": 0, "rundir": 0, "outputs": 0, "models": 1, "simulate": 2,
+          "fitting": 3, "cohort": 4, "cli": 5, "demo": 5, "regenerate": 5, "__main__": 5}
 FACADE = 5  # ``import ranklsim`` / ``from ranklsim import load_model``: the public facade
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60

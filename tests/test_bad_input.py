@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 import ranklsim
@@ -53,3 +54,40 @@ def test_solver_failure_names_time_and_parameters(human):
     # the simulator is still usable afterwards and back at the reference state
     res = human.simulate(60, n_points=2, selections=["G"])
     assert res.final()["G"] == pytest.approx(human.parameter_value("G_bf_ref"), rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- scenario times one rounding step apart
+
+
+def _run(data):
+    from ranklsim.simulate.runner import run_scenario
+    from ranklsim.simulate.scenario import scenario_from_dict
+
+    return run_scenario(scenario_from_dict(data))
+
+
+def test_diet_times_one_rounding_step_apart_run():
+    # 0.1 + 0.2 != 0.3: once a zero-length solver segment (CV_TOO_CLOSE) and a failed arm
+    periods = [{"diet": "hfd", "start_day": 0.1, "duration_days": 0.2},
+               {"diet": "chow", "start_day": 0.3, "duration_days": 0.2}]
+    touching = [{"diet": "hfd" if k % 2 else "chow", "start_day": k * 1.8, "duration_days": 1.8} for k in range(20)]
+    res = _run({"name": "close", "species": "human", "duration_days": 36.0, "output_every_days": 0.1,
+                "tests": [{"kind": "fasting", "day": 9e-299}, {"kind": "fasting", "day": 0.1 + 0.2},
+                          {"kind": "fasting", "day": 36.0 - 1e-12}],
+                "arms": [{"name": "a", "diet": periods}, {"name": "b", "diet": touching}]})
+    assert res.failures == {}
+    assert set(res.readouts["arm"]) == {"a", "b"}
+
+
+def test_event_times_are_merged_within_the_tolerance():
+    from ranklsim.simulate.catalog import DIETS
+    from ranklsim.simulate.runner import merge_event_times, snap_to
+
+    chow, hfd = DIETS["chow"].fat_input, DIETS["hfd"].fat_input
+    # a period listed first that starts where a later-listed one ends: the return to chow comes first
+    evs = merge_event_times([Event(0.3, "diet_fat", hfd), Event(0.1 + 0.2, "diet_fat", chow),
+                             Event(9e-299, "D", 1.0, "add"), Event(1 - 1e-16, "D", 1.0, "add")], 1.0)
+    assert [(e.time, e.target, e.value) for e in evs] == [
+        (0.0, "D", 1.0), (0.3, "diet_fat", chow), (0.3, "diet_fat", hfd), (1.0, "D", 1.0)]
+    days = snap_to(np.array([0.0, 9e-299, 0.1 + 0.2, 0.5, 1.0 - 1e-12, 1.0]), [0.0, 0.3, 1.0])
+    assert days.tolist() == [0.0, 0.3, 0.5, 1.0]

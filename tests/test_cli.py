@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from ranklsim.cli import main
 
@@ -33,3 +34,21 @@ def test_params_filter(capsys):
 def test_cli_reports_bad_id(capsys):
     assert main(["simulate", "--hours", "1", "--set", "nope=1", "--out", "x.csv"]) == 2
     assert "unknown parameter id 'nope'" in capsys.readouterr().err
+
+
+def test_every_subcommand_has_help(capsys):
+    for argv in (["run"], ["simulate"], ["export-sbml"], ["params"], ["demo"], ["list"], ["fit"], ["profile"],
+                 ["sample"], ["gsa"], ["cohort"], ["replicates"], ["dev", "regenerate"]):
+        with pytest.raises(SystemExit) as info:
+            main([*argv, "--help"])
+        assert info.value.code == 0
+        assert "usage: ranklsim" in capsys.readouterr().out
+
+
+def test_simulate_refuses_to_overwrite_without_force(tmp_path, capsys):
+    out = tmp_path / "tc.csv"
+    args = ["simulate", "--hours", "1", "--points", "3", "--select", "G", "--out", str(out)]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert "already exists; add --force" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0

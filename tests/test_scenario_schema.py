@@ -346,3 +346,77 @@ def test_fuzz_text(data):
         a, b = sorted(data.draw(st.lists(st.integers(0, len(text)), min_size=2, max_size=2)))
         text = text[:a] + text[b:]
     check_outcome(lambda: loads_scenario(text, "fuzz.toml"))
+
+
+# ----------------------------------------------------------------------------- resource limits and outputs
+
+
+def test_resource_limits_name_the_field_and_the_limit():
+    from ranklsim.simulate.scenario_limits import MAX_EVENTS, MAX_OUTPUT_POINTS
+
+    data = copy.deepcopy(HUMAN)
+    data["duration_days"], data["output_every_days"] = 3650.0, 1e-9  # once a MemoryError
+    exc = rejected(data)
+    assert paths_of(exc) == ["output_every_days"]
+    assert "1e-09 gives 3.7e+12 output points per arm; the limit is 100,000 points per arm" in str(exc)
+    assert "--no-limits" in str(exc)
+    data["output_every_days"], data["duration_days"] = 1e-6, 1.0  # once a hang
+    data["tests"] = []
+    data["arms"][0]["treatments"] = data["arms"][1]["treatments"] = []
+    assert paths_of(rejected(data)) == ["output_every_days"]
+    assert scenario_from_dict(data, limits=False).output_every_days == 1e-6
+    data = with_treatment(HUMAN, drug="metformin", dose=500.0, every_days=0.00009, n_doses=1_000_000)
+    exc = rejected(data)  # once a hang
+    assert paths_of(exc) == ["arms[0].treatments[0].n_doses"]
+    assert f"the limit is {MAX_EVENTS:,} events per scenario" in str(exc)
+    assert MAX_OUTPUT_POINTS >= 36_500  # daily outputs over 100 years fit
+
+
+def test_diet_period_and_row_limits():
+    data = copy.deepcopy(MOUSE)
+    data["duration_days"] = 36_000.0
+    data["arms"][0]["diet"] = [{"diet": "hfd" if k % 2 else "chow", "start_day": 0.9 * k, "duration_days": 0.9}
+                               for k in range(20_000)]
+    exc = rejected(data)
+    assert paths_of(exc) == ["arms[0].diet"] and "40,000 diet changes" in str(exc)
+    data = copy.deepcopy(MOUSE)
+    data["duration_days"], data["output_every_days"] = 90.0, 0.001  # 90,000 points x 13 ids x 2 arms
+    data["timecourse"] = ["G", "I", "NFkBn", "IKKa", "L", "O", "beta", "M_hep", "X", "Y", "A_diet", "S"]
+    exc = rejected(data)
+    assert paths_of(exc) == ["timecourse"] and "time-course rows; the limit is 2,000,000 rows" in str(exc)
+    text = tomli_w.dumps(data)
+    assert loads_scenario(text, limits=False).timecourse[-1] == "S"
+
+
+def test_builtin_and_examples_are_within_the_limits():
+    for name in builtin_names():
+        load_scenario(name, limits=True)
+    for path in EXAMPLES:
+        load_scenario_file(path, limits=True)
+
+
+def test_arm_name_length_limit():
+    data = copy.deepcopy(MOUSE)
+    data["arms"][0]["name"] = "x" * 101
+    exc = rejected(data)
+    assert paths_of(exc) == ["arms[0].name"] and "at most 100 characters" in str(exc)
+    data["arms"][0]["name"] = "x" * 100
+    assert scenario_from_dict(data).arms[0].name == "x" * 100
+
+
+@pytest.mark.parametrize("compartment", ["cytosol", "gut", "hepatocyte", "nucleus", "serum"])
+def test_compartments_are_not_outputs(compartment):
+    for field in ("readouts", "timecourse"):
+        data = copy.deepcopy(MOUSE)
+        data[field] = ["G", compartment]
+        exc = rejected(data)
+        assert paths_of(exc) == [f"{field}[1]"]
+        assert f"{compartment!r} is a compartment" in str(exc)
+
+
+def test_output_ids_are_what_the_model_records():
+    from ranklsim.simulate import load_model
+    from ranklsim.simulate.scenario_parts import OUTPUT_IDS
+
+    for species in ("human", "mouse"):
+        assert set(load_model(species, "chronic").ids) == OUTPUT_IDS

@@ -1,9 +1,11 @@
 """The ``ranklsim`` command line.
 
 One convention for every subcommand: numbers are parsed by :mod:`ranklsim.cli_options` (range errors
-name the option), ``--workers``/``--scheduler`` mean the same everywhere, and a user error (bad id,
-bad file, bad value, a requested simulation that fails) ends with one ``ranklsim: error: ...`` line
-and exit code 2; ``--debug`` shows the traceback instead.  A run whose parts failed exits 1.
+name the option), ``--workers``/``--scheduler`` mean the same everywhere, ``--out`` is checked before
+any work (:mod:`ranklsim.outputs`; an existing file output needs ``--force``), and a user error (bad
+option, bad id, bad file or path, bad value, a requested simulation that fails) ends with one
+``ranklsim: error: ...`` line and exit code 2; ``--debug`` shows the traceback instead.  A run whose
+parts failed exits 1; an interrupted one (Ctrl-C, SIGTERM) 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -13,13 +15,26 @@ import re
 import sys
 from pathlib import Path
 
-from ranklsim.cli_options import bounded, positive_float
+from ranklsim.cli_options import CliParser, bounded
 from ranklsim.errors import UsageError
 from ranklsim.models.parameters import SPECIES_NAMES, parameters_frame
-from ranklsim.simulate.simulator import SimulationError
+from ranklsim.outputs import check_output_file, check_output_folder, os_error_message
+from ranklsim.rundir import exit_code, folder_lock, interruptible, plain_warnings, signal_name
+from ranklsim.simulate.scenario_limits import MAX_DURATION_DAYS, MAX_OUTPUT_POINTS, MAX_TIMECOURSE_ROWS
+from ranklsim.simulate.simulator import DEFAULT_SELECTIONS, SimulationError
 
-#: the most output points a plain ``simulate`` call may ask for (one million rows per output id)
-MAX_POINTS = 1_000_000
+#: the most output points a plain ``simulate`` call may ask for (as a scenario arm)
+MAX_POINTS = MAX_OUTPUT_POINTS
+#: the longest plain ``simulate`` run, hours (the scenario horizon, 100 years)
+MAX_HOURS = MAX_DURATION_DAYS * 24.0
+#: what ``--out`` names, per command: a file (an existing one needs ``--force``) or a folder
+OUT_KINDS = {"simulate": "file", "export-sbml": "file", "params": "file", "run": "folder", "demo": "folder",
+             "fit": "folder", "profile": "folder", "sample": "folder", "gsa": "folder", "cohort": "folder",
+             "replicates": "folder"}
+#: file names suggested when a file output is given a folder
+_EXAMPLE = {"simulate": "timecourse.csv", "export-sbml": "model.xml", "params": "parameters.csv"}
+#: problems of a multi-problem error shown in its one line (the rest: --debug)
+SHOWN_PROBLEMS = 5
 
 
 def _parse_sets(items: list[str] | None) -> dict[str, float]:
@@ -38,10 +53,16 @@ def _parse_sets(items: list[str] | None) -> dict[str, float]:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from ranklsim.simulate import load_model  # lazy: builds the model (libroadrunner import ~0.3 s)
 
+    overrides = _parse_sets(args.set)
+    sel = [s.strip() for s in args.select.split(",")] if args.select else None
+    n_ids = len(sel if sel else DEFAULT_SELECTIONS)
+    if args.points * n_ids > MAX_TIMECOURSE_ROWS:
+        raise UsageError(f"--points {args.points} x {n_ids} outputs make {args.points * n_ids:,} rows; the "
+                         f"limit is {MAX_TIMECOURSE_ROWS:,} (lower --points or --select fewer ids)")
     model = load_model(args.species, "acute")
-    sel = args.select.split(",") if args.select else None
-    res = model.simulate(args.hours * 60.0, n_points=args.points, selections=sel,
-                         overrides=_parse_sets(args.set), equilibrate=args.equilibrate)
+    with model.solver_settings(quiet=True):  # a failure is reported once, as the error line
+        res = model.simulate(args.hours * 60.0, n_points=args.points, selections=sel, overrides=overrides,
+                             equilibrate=args.equilibrate)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     res.tidy().to_csv(out, index=False)
@@ -74,6 +95,7 @@ def cmd_params(args: argparse.Namespace) -> int:
             args.grep, case=False)
         df = df[mask]
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(args.out, index=False)
         print(f"wrote {args.out} ({len(df)} rows)")
     else:
@@ -102,20 +124,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ranklsim.simulate.library import load_scenario  # lazy: pydantic schema import
     from ranklsim.simulate.runner import run_batch, run_scenario  # lazy: as above
 
-    scenarios = [load_scenario(s) for s in args.scenario]  # all validated before any run
+    scenarios = [load_scenario(s, limits=not args.no_limits) for s in args.scenario]  # all before any run
+    names = [sc.name for sc in scenarios]
+    if len(scenarios) > 1 and len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise UsageError(f"scenario name(s) {', '.join(twice)} given twice: each writes --out/NAME")
     out = Path(args.out)
-    if len(scenarios) == 1:
-        res = run_scenario(scenarios[0], progress=not args.quiet)
-        res.write(out, figures=not args.no_figures)
-        failures, errors = res.failures, {}
-    else:
-        batch = run_batch(scenarios, out, figures=not args.no_figures, progress=not args.quiet)
-        failures = {f"{n}: {k}": v for n, r in batch.results.items() for k, v in r.failures.items()}
-        errors = batch.errors
+    with folder_lock(out):  # one writer per folder: a second run into it is refused at once
+        if len(scenarios) == 1:
+            res = run_scenario(scenarios[0], progress=not args.quiet)
+            res.write(out, figures=not args.no_figures)
+            failures, errors = res.failures, {}
+        else:
+            batch = run_batch(scenarios, out, figures=not args.no_figures, progress=not args.quiet)
+            failures = {f"{n}: {k}": v for n, r in batch.results.items() for k, v in r.failures.items()}
+            errors = batch.errors
     print(f"ranklsim run: wrote results to {out}")
     for key, msg in {**failures, **errors}.items():
         print(f"FAILED {key}: {msg.splitlines()[0]}", file=sys.stderr)
     return 1 if failures or errors else 0
+
+
+def _add_simulate_parser(sub) -> None:
+    s = sub.add_parser("simulate", help="plain time course of the acute model from the reference state")
+    s.add_argument("--species", choices=SPECIES_NAMES, default="human")
+    s.add_argument("--hours", type=bounded(float, low=0.0, low_inclusive=False, high=MAX_HOURS), default=24.0,
+                   help=f"simulated hours (> 0 and <= {MAX_HOURS:,.0f}, default 24)")
+    s.add_argument("--points", type=bounded(int, low=2, high=MAX_POINTS), default=241,
+                   help=f"output points (2-{MAX_POINTS:,}, default 241)")
+    s.add_argument("--select", help="comma-separated output ids (default: fasting readouts)")
+    s.add_argument("--set", action="append", metavar="ID=VALUE", help="parameter override (repeatable)")
+    s.add_argument("--equilibrate", action="store_true", help="relax to steady state under the overrides first")
+    s.add_argument("--out", required=True, help="CSV file (tidy: time, id, value, unit)")
+    s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    s.set_defaults(func=cmd_simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ranklsim.fitting.cli import add_parsers as add_fitting_parsers  # lazy: as above
     from ranklsim.regenerate import add_parsers as add_dev_parsers  # lazy: as above
 
-    p = argparse.ArgumentParser(prog="ranklsim", description=__doc__.splitlines()[0].strip("`. ") + ": RANKL -> "
+    p = CliParser(prog="ranklsim", description=__doc__.splitlines()[0].strip("`. ") + ": RANKL -> "
                                 "hepatic NF-kB -> insulin resistance -> glucose simulator.")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
@@ -142,25 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output folder (one sub-folder per scenario if several)")
     r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--no-limits", action="store_true", help="lift the scenario resource limits (output points, "
+                   "events, time-course rows; see docs/development.md) for a run you mean to be big")
     r.set_defaults(func=cmd_run)
 
     add_fitting_parsers(sub)
     add_cohort_parsers(sub)
 
-    s = sub.add_parser("simulate", help="plain time course of the acute model from the reference state")
-    s.add_argument("--species", choices=SPECIES_NAMES, default="human")
-    s.add_argument("--hours", type=positive_float, default=24.0, help="simulated hours (> 0, default 24)")
-    s.add_argument("--points", type=bounded(int, low=2, high=MAX_POINTS), default=241,
-                   help=f"output points (2-{MAX_POINTS:,}, default 241)")
-    s.add_argument("--select", help="comma-separated output ids (default: fasting readouts)")
-    s.add_argument("--set", action="append", metavar="ID=VALUE", help="parameter override (repeatable)")
-    s.add_argument("--equilibrate", action="store_true", help="relax to steady state under the overrides first")
-    s.add_argument("--out", required=True, help="CSV file (tidy: time, id, value, unit)")
-    s.set_defaults(func=cmd_simulate)
+    _add_simulate_parser(sub)
 
     e = sub.add_parser("export-sbml", help="write the model as SBML Level 3 with units and annotations")
     e.add_argument("--species", choices=SPECIES_NAMES, default="human")
-    e.add_argument("--out", required=True)
+    e.add_argument("--out", required=True, help="SBML file")
+    e.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     e.set_defaults(func=cmd_export_sbml)
 
     q = sub.add_parser("params", help="list or filter the parameter table")
@@ -168,21 +204,61 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--module", help="only this module (rankl_axis, nfkb, insulin_signalling, ...)")
     q.add_argument("--grep", help="regular expression matched in id or description (case-insensitive)")
     q.add_argument("--out", help="write CSV instead of printing")
+    q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     q.set_defaults(func=cmd_params)
 
     add_dev_parsers(sub)
     return p
 
 
+def check_out(args: argparse.Namespace) -> None:
+    """Check ``--out`` of the command (file or folder, :data:`OUT_KINDS`) before any work."""
+    out = getattr(args, "out", None)
+    kind = OUT_KINDS.get(getattr(args, "command", ""))
+    if out is None or kind is None:
+        return
+    if kind == "file":
+        check_output_file(out, force=getattr(args, "force", False), example=_EXAMPLE.get(args.command, "out.csv"))
+    else:
+        check_output_folder(out)
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message in one line: an ``OSError`` as ``PATH: reason``; a multi-line message
+    (a scenario's list of problems) as ``first line: problem; problem; ...``, at most
+    :data:`SHOWN_PROBLEMS` of them."""
+    if isinstance(exc, OSError):
+        return os_error_message(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory (lower the sizes of the run)"
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    head, rest = lines[0], lines[1:]
+    if not rest:
+        return head
+    more = f"; ... and {len(rest) - SHOWN_PROBLEMS} more (see --debug)" if len(rest) > SHOWN_PROBLEMS else ""
+    return f"{head.rstrip(':')}: {'; '.join(rest[:SHOWN_PROBLEMS])}{more}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 done, 1 some parts of a run failed, 2 user error)."""
+    """Run the command line; returns the exit code (0 done, 1 some parts of a run failed, 2 user error,
+    128 + N interrupted by signal N)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except (ValueError, SimulationError, OSError) as exc:  # UsageError is a ValueError
+        with interruptible(), plain_warnings():
+            check_out(args)
+            return args.func(args)
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        print(f"ranklsim: error: {str(exc).strip() or type(exc).__name__}", file=sys.stderr)
+        print(f"ranklsim: interrupted ({signal_name(exc)}); what finished is kept, rerun the same command to "
+              "resume", file=sys.stderr)
+        return exit_code(exc)
+    except (ValueError, SimulationError, OSError, MemoryError, RecursionError) as exc:  # UsageError: ValueError
+        if args.debug:
+            raise
+        print(f"ranklsim: error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

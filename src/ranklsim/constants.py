@@ -12,6 +12,10 @@ from __future__ import annotations
 MINUTES_PER_DAY: float = 1440.0
 #: days in a (model) year: cohort follow-up, examination schedules, dosing intervals
 DAYS_PER_YEAR: float = 365.0
+#: longest cohort follow-up, years: the last examination of the Bruneck schedule the cohort is
+#: calibrated on (``cohort.followup.DEFAULT_EXAMS`` = 0, 5, 10, 15 years; Kiechl 2013).  A longer
+#: ``--years`` would stop at the last examination anyway, so the command line refuses it.
+MAX_FOLLOW_UP_YEARS: float = 15.0
 
 # ----------------------------------------------------------------------------- units
 #: pmol of insulin per mU (and per uU/mL -> pmol/L); Heinemann 2010, Diabetes Technol Ther 12:S-2

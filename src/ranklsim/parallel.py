@@ -3,12 +3,22 @@
 ``fn(context, item)`` must be a module-level (picklable) function. The ``context`` (typically the
 objective) is shipped once per worker, never per task. Exceptions raised by ``fn`` are returned, not
 raised; ``KeyboardInterrupt``/``SystemExit`` propagate and cancel the pending tasks.
+
+Worker lifecycle (:class:`ProcessPoolEngine`): each worker ignores SIGINT (Ctrl-C reaches the whole
+process group; the parent alone decides) and runs a daemon thread that ends the worker
+(``os._exit``) within :data:`PARENT_POLL_SECONDS` once its parent process is gone, whatever killed
+the parent (SIGKILL included).  An interrupted ``map`` (Ctrl-C, SIGTERM turned into an exception,
+an error in the consumer, or a generator closed early) terminates its workers instead of waiting
+for their running tasks.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
@@ -16,6 +26,8 @@ from typing import Any, Protocol
 Task = Callable[[Any, Any], Any]
 Outcome = tuple[int, Any]
 DASK_EXTRA_HINT = "pip install ranklsim[dask]"
+#: how often a pool worker checks that its parent process is still alive (seconds)
+PARENT_POLL_SECONDS = 0.5
 
 
 class Engine(Protocol):
@@ -53,13 +65,48 @@ class SerialEngine(_Base):
 _WORKER_CONTEXT: Any = None
 
 
-def _init_worker(context: Any) -> None:
+def _watch_parent(parent_pid: int, interval: float) -> None:
+    """End this process as soon as its parent is gone (re-parented: ``getppid`` changes)."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(interval)
+
+
+def start_parent_watch(parent_pid: int, interval: float = PARENT_POLL_SECONDS) -> threading.Thread:
+    """A daemon thread that ends this (worker) process once ``parent_pid`` is no longer its parent."""
+    thread = threading.Thread(target=_watch_parent, args=(parent_pid, interval), name="ranklsim-parent-watch",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
+def _init_worker(context: Any, parent_pid: int | None = None) -> None:
     global _WORKER_CONTEXT
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        start_parent_watch(parent_pid)
     _WORKER_CONTEXT = context
 
 
 def _pool_task(fn: Task, item: Any) -> Any:
     return fn(_WORKER_CONTEXT, item)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, timeout: float = 5.0) -> None:
+    """Cancel the queued tasks, terminate the pool's workers (their running tasks are abandoned) and
+    reap them.  The pool's own manager thread cancels the queued futures: cancelling them here too
+    would make it fail on them when it finds the pool broken (CPython 3.11)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():  # pragma: no cover - a worker that ignores SIGTERM
+            proc.kill()
 
 
 def _outcome(exc: BaseException | None, get_result: Callable[[], Any]) -> Any:
@@ -91,20 +138,16 @@ class ProcessPoolEngine(_Base):
             max_workers=min(self.n_workers, len(items)),
             mp_context=multiprocessing.get_context(self.mp_context),
             initializer=_init_worker,
-            initargs=(context,),
+            initargs=(context, None if self.mp_context == "forkserver" else os.getpid()),
         )
         futures: dict[Future, int] = {pool.submit(_pool_task, fn, item): i for i, item in enumerate(items)}
-        interrupted = False
         try:
             for fut in as_completed(futures):
                 yield futures[fut], _outcome(fut.exception(), fut.result)
         except BaseException:
-            interrupted = True
+            _stop_workers(pool)
             raise
-        finally:
-            for fut in futures:
-                fut.cancel()
-            pool.shutdown(wait=not interrupted, cancel_futures=True)
+        pool.shutdown(wait=True)
 
     def __repr__(self) -> str:
         return f"ProcessPoolEngine(n_workers={self.n_workers})"

@@ -6,7 +6,10 @@
 
 Wire into the main parser with :func:`add_parsers` (``add_parsers(subparsers)``).  Engine options
 and number types are the package-wide ones (:mod:`ranklsim.cli_options`); user errors raise
-:class:`~ranklsim.errors.UsageError` (or ValueError) before any work.
+:class:`~ranklsim.errors.UsageError` (or ValueError) before any work.  Both commands hold their
+``--out`` folder for their whole life (a second run into it is refused, :func:`ranklsim.rundir.folder_lock`);
+Ctrl-C or SIGTERM stops the workers, keeps what finished (cohort chunks are written as they finish)
+and exits with one line and code 130/143.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ import pandas as pd
 
 from ranklsim.cli_options import (
     add_engine_options,
+    bounded,
     engine_from_args,
-    non_negative_int,
-    positive_float,
+    follow_up_years,
     positive_int,
+    seed_int,
 )
 from ranklsim.cohort.analysis import json_ready, summary
 from ranklsim.cohort.arms import CohortArm, check_arm_names, resolve_arms
@@ -33,8 +37,17 @@ from ranklsim.cohort.plots import plot_forest, plot_incidence_by_tertile
 from ranklsim.cohort.population import PopulationSpec
 from ranklsim.cohort.replicates import ReplicateStudy, run_replicates, seeds_from, write_replicates
 from ranklsim.cohort.runner import CohortResult, run_cohort
+from ranklsim.constants import MAX_FOLLOW_UP_YEARS
 from ranklsim.errors import UsageError
 from ranklsim.parallel import Engine
+from ranklsim.rundir import (
+    atomic_write_text,
+    exit_code,
+    folder_lock,
+    interruptible,
+    plain_warnings,
+    signal_name,
+)
 
 __all__ = ["add_parsers", "cmd_cohort", "cmd_replicates", "cohort_tasks", "plot_forest", "plot_incidence_by_tertile"]
 
@@ -51,6 +64,12 @@ _ARMS_HELP = ("intervention arms, comma-separated: control, denosumab, metformin
               "rank_blockade:FRACTION or a scenario .toml file (its first non-control arm)")
 
 
+#: the most people one cohort command may follow (100,000 take ~10 min on 2 workers; more is a
+#: cluster job split over seeds or chunks)
+MAX_PEOPLE = 10_000_000
+people_count = bounded(int, low=1, high=MAX_PEOPLE)
+
+
 def add_parsers(sub) -> None:
     """Add the ``cohort`` and ``replicates`` sub-commands to an ``argparse`` sub-parsers object."""
     _add_cohort_parser(sub)
@@ -59,12 +78,13 @@ def add_parsers(sub) -> None:
 
 def _add_cohort_parser(sub) -> None:
     c = sub.add_parser("cohort", help="virtual Bruneck-style cohort: diabetes incidence by sRANKL tertile")
-    c.add_argument("--n", type=positive_int, required=True, help="number of people (> 0)")
-    c.add_argument("--years", type=positive_float, default=15.0, help="follow-up years (> 0, default 15)")
-    c.add_argument("--seed", type=non_negative_int, default=1, help="population seed (default 1)")
+    c.add_argument("--n", type=people_count, required=True, help=f"number of people (1-{MAX_PEOPLE:,})")
+    c.add_argument("--years", type=follow_up_years, default=15.0,
+                   help=f"follow-up years (> 0 and <= {MAX_FOLLOW_UP_YEARS:g}, the last examination; default 15)")
+    c.add_argument("--seed", type=seed_int, default=1, help="population seed (default 1)")
     c.add_argument("--out", required=True, help="output folder (rerun the same command to resume)")
     add_engine_options(c)
-    c.add_argument("--chunk-size", type=positive_int, default=500, help="people per chunk (default 500)")
+    c.add_argument("--chunk-size", type=people_count, default=500, help="people per chunk (default 500)")
     c.add_argument("--arms", type=_arm_list, help=_ARMS_HELP + "; default: control only, no arm column")
     c.add_argument("--ensemble", help="parameter ensemble: a CSV (one member per row, parameter ids as columns, "
                    "e.g. samples.csv of `ranklsim sample`) or a `ranklsim sample` output folder; the same people "
@@ -82,9 +102,10 @@ def _add_replicates_parser(sub) -> None:
     r = sub.add_parser("replicates", help="replicate virtual cohorts over seeds: distribution of cases, the "
                        "sRANKL-tertile OR and HOMA-IR (with --arms: each arm's incidence and RR vs control)")
     r.add_argument("--replicates", type=positive_int, required=True, help="number of cohorts (seeds)")
-    r.add_argument("--first-seed", type=non_negative_int, default=1, help="seed of the first cohort (default 1)")
-    r.add_argument("--n", type=positive_int, default=844, help="people per cohort (default 844, as Bruneck)")
-    r.add_argument("--years", type=positive_float, default=15.0, help="follow-up years (> 0, default 15)")
+    r.add_argument("--first-seed", type=seed_int, default=1, help="seed of the first cohort (default 1)")
+    r.add_argument("--n", type=people_count, default=844, help="people per cohort (default 844, as Bruneck)")
+    r.add_argument("--years", type=follow_up_years, default=15.0,
+                   help=f"follow-up years (> 0 and <= {MAX_FOLLOW_UP_YEARS:g}; default 15)")
     r.add_argument("--arms", type=_arm_list, help=_ARMS_HELP + " (put control first); default: control only")
     r.add_argument("--out", required=True, help="output folder: cohort_replicates.{csv,json,png} "
                    "(with --arms cohort_arms_replicates.*)")
@@ -144,8 +165,8 @@ def _run_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, args: argparse.N
 
 def _write_cohort(out: Path, result: CohortResult, summ: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summ, indent=2, sort_keys=True))
-    result.people.to_csv(out / "people.csv", index=False)
+    atomic_write_text(out / "summary.json", json.dumps(summ, indent=2, sort_keys=True))
+    atomic_write_text(out / "people.csv", result.people.to_csv(index=False))
     plot_incidence_by_tertile(summ, out / "incidence_by_tertile.png")
     plot_forest(summ, out / "forest_or.png")
 
@@ -171,19 +192,34 @@ def _print_report(summ: dict, out: Path) -> None:
         print(f"  arm {name}: {a['cases']}/{a['n']} cases, {a['per_1000_py'] or 0:.2f} per 1,000 PY{rr_text}")
 
 
+def _interrupted(exc: KeyboardInterrupt, kept: str) -> int:
+    print(f"ranklsim: interrupted ({signal_name(exc)}); {kept}", file=sys.stderr)
+    return exit_code(exc)
+
+
 def cmd_cohort(args: argparse.Namespace) -> int:
-    """``ranklsim cohort``: every input is checked before any work; 1 if chunks failed (rerun to resume)."""
+    """``ranklsim cohort``: every input is checked before any work; 1 if chunks failed (rerun to resume);
+    130/143 after Ctrl-C/SIGTERM (the finished chunks are kept: rerun to resume)."""
     spec = PopulationSpec(n=args.n, seed=args.seed)
     out = Path(args.out)
     arms = _resolve_arms(getattr(args, "arms", None))
     ensemble = _load_ensemble(args)
-    ogtt = bool(getattr(args, "ogtt", False))
-    with engine_from_args(args, cohort_tasks(args)) as engine:
-        result = run_cohort(spec, years=args.years, engine=engine, out_dir=out, chunk_size=args.chunk_size,
-                            progress=not args.quiet, arms=arms, ogtt=ogtt)
-        summ = summary(result)
-        if ensemble is not None and result.complete:
-            summ["ensemble"] = _run_ensemble(ensemble, spec, args, arms, engine, out)
+    try:
+        with interruptible(), plain_warnings(), engine_from_args(args, cohort_tasks(args)) as engine, \
+                folder_lock(out):
+            return _cohort(args, spec, out, arms, ensemble, engine)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc, f"the finished chunks are kept in {out / 'chunks'}: rerun the same command "
+                                 "to resume")
+
+
+def _cohort(args: argparse.Namespace, spec: PopulationSpec, out: Path, arms: list[CohortArm] | None,
+            ensemble: pd.DataFrame | None, engine: Engine) -> int:
+    result = run_cohort(spec, years=args.years, engine=engine, out_dir=out, chunk_size=args.chunk_size,
+                        progress=not args.quiet, arms=arms, ogtt=bool(getattr(args, "ogtt", False)))
+    summ = summary(result)
+    if ensemble is not None and result.complete:
+        summ["ensemble"] = _run_ensemble(ensemble, spec, args, arms, engine, out)
     _write_cohort(out, result, summ)
     if not result.complete:
         print(f"cohort incomplete: chunks failed {sorted(result.failed_chunks)}; rerun to resume",
@@ -201,8 +237,15 @@ def cmd_replicates(args: argparse.Namespace) -> int:
     arms = _resolve_arms(args.arms)
     study = ReplicateStudy(seeds=seeds_from(args.first_seed, args.replicates), n=args.n, years=args.years,
                            arms=tuple(arms or ()))
-    with engine_from_args(args, len(study.seeds)) as engine:
-        table, failures = run_replicates(study, engine, progress=not args.quiet)
+    try:
+        with interruptible(), engine_from_args(args, len(study.seeds)) as engine, folder_lock(args.out):
+            return _replicates(args, study, engine)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc, "nothing written (replicates are not resumable)")
+
+
+def _replicates(args: argparse.Namespace, study: ReplicateStudy, engine: Engine) -> int:
+    table, failures = run_replicates(study, engine, progress=not args.quiet)
     for seed, message in failures.items():
         print(f"replicate seed {seed} failed: {message.splitlines()[0]}", file=sys.stderr)
     if table.empty:

@@ -125,6 +125,9 @@ def exam_schedule(years: float, exam_years: Sequence[float] = DEFAULT_EXAMS) -> 
     """The examination years used for a follow-up of ``years`` (baseline 0 always included)."""
     if not years > 0:
         raise ValueError(f"years must be > 0, got {years!r}")
+    if years > max(float(y) for y in exam_years) + 1e-9:
+        raise ValueError(f"years: {years:g} is past the last examination ({max(exam_years):g} years); "
+                         "add examinations or shorten the follow-up")
     exams = sorted({0.0, *(float(y) for y in exam_years if 0.0 <= float(y) <= float(years))})
     if len(exams) < 2:
         raise ValueError(f"no examination after baseline within {years} years (exam_years={tuple(exam_years)})")

@@ -32,6 +32,7 @@ from ranklsim.cohort.plots import plot_arm_replicates, plot_replicates
 from ranklsim.cohort.population import PopulationSpec
 from ranklsim.cohort.runner import run_cohort
 from ranklsim.parallel import Engine, SerialEngine
+from ranklsim.rundir import atomic_write_text
 
 QUANTILES = {"p2.5": 2.5, "p25": 25, "p50": 50, "p75": 75, "p97.5": 97.5}
 #: columns of the control-only table whose quantiles over replicates the aggregate reports
@@ -179,12 +180,12 @@ def write_replicates(table: pd.DataFrame, study: ReplicateStudy, out: str | Path
     returns the aggregate (with the failed seeds, if any)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / f"{study.stem}.csv", index=False)
+    atomic_write_text(out / f"{study.stem}.csv", table.to_csv(index=False))
     agg = aggregate_arms(table, study) if study.arms else aggregate(table, study)
     if failures:
         agg["failed_seeds"] = {str(k): v for k, v in failures.items()}
     agg = json_ready(agg)
-    (out / f"{study.stem}.json").write_text(json.dumps(agg, indent=2) + "\n")
+    atomic_write_text(out / f"{study.stem}.json", json.dumps(agg, indent=2) + "\n")
     plot = plot_arm_replicates if study.arms else plot_replicates
     plot(table, study.n, study.years, out / f"{study.stem}.png")
     return agg

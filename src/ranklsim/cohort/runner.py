@@ -4,10 +4,12 @@
   ``person_id`` ranges, so the results do not depend on the engine or on the completion order.
 * Each chunk is one task: the worker builds the chronic model once per process (cached) and
   never receives a pickled model.
-* With ``out_dir``, each finished chunk is written at once to ``out_dir/chunks/chunk_XXXXX.csv``
-  (atomic rename); a rerun with the same folder and spec skips the finished chunks (resume).
-  ``out_dir/run.json`` records the spec and follow-up settings; a different spec in the same
-  folder is an error, not a silent mix.
+* With ``out_dir`` (one writer at a time, :func:`~ranklsim.rundir.folder_lock`), each finished chunk
+  is written at once, atomically, to ``out_dir/chunks/chunk_XXXXX.csv``: a header line (settings
+  hash, rows, SHA-256 of the CSV, :func:`~ranklsim.rundir.write_checked`) and the CSV.  A rerun
+  reuses the chunks that pass the check (resume); a torn or empty one is recomputed with a
+  warning naming it, one of other settings is refused naming it; ``out_dir/run.json`` records the
+  settings, and other settings in the folder are refused, naming the settings that differ.
 * A person whose simulation fails is recorded with the message in ``error`` (outcomes NaN).
 * Intervention arms (``arms=[...]``, :mod:`ranklsim.cohort.arms`): every arm follows the
   same people; one task per (chunk, arm), chunk-major so an interrupted run holds whole people;
@@ -23,8 +25,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -47,9 +50,19 @@ from ranklsim.cohort.population import (
     generate_population,
     person_overrides,
 )
-from ranklsim.errors import unknown_id_error
+from ranklsim.errors import UsageError, unknown_id_error
 from ranklsim.models.parameters import check_value, parameter_table
 from ranklsim.parallel import Engine, SerialEngine
+from ranklsim.rundir import (
+    CheckedFileError,
+    ResumeWarning,
+    check_run_record,
+    folder_lock,
+    read_checked,
+    remove_temp_files,
+    settings_hash,
+    write_checked,
+)
 from ranklsim.simulate import load_model
 from ranklsim.simulate.simulator import Model
 
@@ -189,30 +202,38 @@ def _roundtrip(frame: pd.DataFrame) -> pd.DataFrame:
     return _read_chunk(io.StringIO(frame.to_csv(index=False)))
 
 
-def _write_chunk(path: Path, frame: pd.DataFrame) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+def _write_chunk(path: Path, frame: pd.DataFrame, digest: str) -> None:
+    write_checked(path, frame.to_csv(index=False).encode(), digest, len(frame))
+
+
+def _load_chunk(path: Path, digest: str, task: ChunkTask) -> pd.DataFrame | None:
+    """The chunk at ``path`` if it is whole and holds exactly the task's people; None (with a
+    warning) if it must be recomputed; UsageError naming it if another run's settings wrote it."""
+    try:
+        body, rows = read_checked(path, digest)
+        frame = _read_chunk(io.BytesIO(body))
+        if len(frame) != rows or frame["person_id"].tolist() != [int(r["person_id"]) for r in task.rows]:
+            raise CheckedFileError(path, f"{len(frame)} rows, expected the chunk's {len(task.rows)} people")
+    except (ValueError, KeyError) as exc:  # a CheckedFileError, or pandas' ParserError (a ValueError)
+        if getattr(exc, "foreign", False):
+            raise UsageError(f"{exc}; use a new --out folder or delete the file") from None
+        text = str(exc) if isinstance(exc, CheckedFileError) else f"{path}: unreadable ({exc!r})"
+        warnings.warn(f"{text}; recomputing the chunk", ResumeWarning, stacklevel=4)
+        return None
+    return frame
 
 
 def _check_run_folder(out_dir: Path, meta: dict, arms: tuple[str, ...] = ()) -> None:
-    path = out_dir / "run.json"
-    if path.exists():
-        old = json.loads(path.read_text())
-        if old != meta:
-            what = "different settings"
-            if old.get("arms") != meta.get("arms"):
-                names = [a["name"] for a in old.get("arms") or []] or ["control only, no arms"]
-                what += f" (different arms: the folder has {', '.join(names)})"
-            raise ValueError(
-                f"{out_dir} holds a cohort run with {what} ({path}); "
-                "use a new --out folder or delete it")
-    else:
-        (out_dir / "chunks").mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(meta, indent=2, sort_keys=True))
-    (out_dir / "chunks").mkdir(parents=True, exist_ok=True)
-    for arm in arms:
-        (out_dir / "chunks" / arm).mkdir(parents=True, exist_ok=True)
+    """Refuse a folder holding another run's settings (naming them); record ours in a new folder."""
+
+    def arms_note(old: dict) -> str:
+        names = [a["name"] for a in old.get("arms") or []] or ["control only, no arms"]
+        return "" if old.get("arms") == meta.get("arms") else f" (different arms: the folder has {', '.join(names)})"
+
+    check_run_record(out_dir / "run.json", meta, "cohort run", ("settings_hash", "spec_digest"), arms_note)
+    for folder in (out_dir / "chunks", *(out_dir / "chunks" / arm for arm in arms)):
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_temp_files(folder)
 
 
 def check_model_overrides(overrides) -> dict[str, float]:
@@ -255,19 +276,27 @@ def _chunk_tasks(population: pd.DataFrame, chunk_size: int, n_arms: int) -> list
     return [ChunkTask(cid, rows, k) for cid, rows in chunks for k in range(n_arms)]
 
 
-def _finished_chunks(out: Path, spec: PopulationSpec, context: RunContext, chunk_size: int,
-                     tasks: Iterable[ChunkTask]) -> dict[ChunkKey, pd.DataFrame]:
-    """Check (or create) the run folder and read the chunks it already holds."""
+def run_settings(spec: PopulationSpec, context: RunContext, chunk_size: int) -> dict:
+    """What ``run.json`` records (JSON-normalised), with its ``settings_hash``."""
     meta = {"spec": spec.to_dict(), "spec_digest": spec.digest(), **context.settings(),
             "chunk_size": chunk_size, "species": SPECIES}
     if context.arms:
         meta["arms"] = [a.to_dict() for a in context.arms]
-    _check_run_folder(out, json.loads(json.dumps(meta)), context.arm_names)
+    meta = json.loads(json.dumps(meta))
+    return {**meta, "settings_hash": settings_hash(meta)}
+
+
+def _finished_chunks(out: Path, meta: dict, context: RunContext,
+                     tasks: Iterable[ChunkTask]) -> dict[ChunkKey, pd.DataFrame]:
+    """Check (or create) the run folder and read the verified chunks it already holds."""
+    _check_run_folder(out, meta, context.arm_names)
     done = {}
     for task in tasks:
         path = _chunk_path(out, task.key(context))
         if path.exists():
-            done[task.key(context)] = _read_chunk(path)
+            frame = _load_chunk(path, meta["settings_hash"], task)
+            if frame is not None:
+                done[task.key(context)] = frame
     return done
 
 
@@ -279,7 +308,7 @@ def _progress_bar(todo: Sequence[ChunkTask], progress: bool):
     return tqdm(total=sum(len(t.rows) for t in todo), unit="person", desc="cohort")
 
 
-def _compute(engine: Engine, todo: list[ChunkTask], context: RunContext, out: Path | None,
+def _compute(engine: Engine, todo: list[ChunkTask], context: RunContext, out: Path | None, digest: str,
              progress: bool) -> tuple[dict[ChunkKey, pd.DataFrame], dict[int | str, str]]:
     """Run the tasks; write each finished chunk at once (with ``out``); failed tasks by key."""
     done: dict[ChunkKey, pd.DataFrame] = {}
@@ -293,7 +322,7 @@ def _compute(engine: Engine, todo: list[ChunkTask], context: RunContext, out: Pa
                 continue
             frame = _roundtrip(pd.DataFrame(outcome))
             if out is not None:
-                _write_chunk(_chunk_path(out, key), frame)
+                _write_chunk(_chunk_path(out, key), frame, digest)
             done[key] = frame
             if bar is not None:
                 bar.update(len(frame))
@@ -355,12 +384,14 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine: Engine | None = 
     population = generate_population(spec)
     tasks = _chunk_tasks(population, chunk_size, len(context.arms))
     out = Path(out_dir) if out_dir is not None else None
-    done = _finished_chunks(out, spec, context, chunk_size, tasks) if out is not None else {}
-    reused = len(done)
-    todo = [t for t in tasks if t.key(context) not in done]
-    if max_chunks is not None:
-        todo = todo[:max_chunks]
-    computed, failed = _compute(engine or SerialEngine(), todo, context, out, progress)
+    meta = run_settings(spec, context, chunk_size)
+    with folder_lock(out) if out is not None else nullcontext():
+        done = _finished_chunks(out, meta, context, tasks) if out is not None else {}
+        reused = len(done)
+        todo = [t for t in tasks if t.key(context) not in done]
+        if max_chunks is not None:
+            todo = todo[:max_chunks]
+        computed, failed = _compute(engine or SerialEngine(), todo, context, out, meta["settings_hash"], progress)
     done.update(computed)
     people = _people(population, _follow_frame(done, context), context)
     return CohortResult(spec=spec, years=float(years), exam_years=context.exam_years, people=people,

@@ -1,11 +1,18 @@
-"""Multistart local optimisation with incremental, resumable ``starts.csv`` output."""
+"""Multistart local optimisation with incremental, resumable ``starts.csv`` output.
+
+With an output folder the run holds it for one writer (:func:`ranklsim.rundir.folder_lock`) and
+rewrites ``starts.csv`` atomically after every finished start, so a killed run leaves the previous
+whole file, never a torn line.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +24,7 @@ import pandas as pd
 from ranklsim.constants import FAILED_VALUE
 from ranklsim.fitting.types import CHI2_DELTA_95, ObjectiveLike, bounds_of, package_version, to_linear
 from ranklsim.parallel import Engine, SerialEngine
+from ranklsim.rundir import atomic_write_text, folder_lock
 
 __all__ = [
     "CHI2_DELTA_95",
@@ -112,20 +120,19 @@ def _row(out: dict[str, Any]) -> list[Any]:
             int(out["n_fev"]), bool(out["converged"]), msg, float(out["seconds"])]
 
 
-def _append_row(path: Path, pids: tuple[str, ...], row: list[Any]) -> None:
-    new = not path.exists() or path.stat().st_size == 0
-    if not new:
-        with path.open("rb") as fh:
-            fh.seek(-1, 2)
-            needs_newline = fh.read(1) != b"\n"  # a killed writer may have left a partial line
-    with path.open("a", newline="") as fh:
-        if not new and needs_newline:
-            fh.write("\n")
-        w = csv.writer(fh)
-        if new:
-            w.writerow(_columns(pids))
-        w.writerow(row)
-        fh.flush()
+def _write_rows(path: Path, pids: tuple[str, ...], rows: list[list[Any]]) -> None:
+    """Rewrite ``starts.csv`` with ``rows`` (header first), atomically."""
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(_columns(pids))
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _done_rows(done: pd.DataFrame, pids: tuple[str, ...]) -> list[list[Any]]:
+    """The resumed starts as ``starts.csv`` rows."""
+    return [[int(r[0]), *map(float, r[1:-4]), int(r[-4]), bool(r[-3]), str(r[-2]), float(r[-1])]
+            for r in done[_columns(pids)].itertuples(index=False)]
 
 
 def _read_starts(path: Path, pids: tuple[str, ...]) -> pd.DataFrame:
@@ -187,9 +194,8 @@ class MultistartResult:
         """Write ``starts.csv`` (all starts) and ``best.json``; returns the directory."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        tmp = d / "starts.csv.tmp"
-        self.table.sort_values("start_id")[_columns(self.parameter_ids)].to_csv(tmp, index=False)
-        tmp.replace(d / "starts.csv")
+        atomic_write_text(d / "starts.csv",
+                          self.table.sort_values("start_id")[_columns(self.parameter_ids)].to_csv(index=False))
         self.write_best(d)
         return d
 
@@ -201,7 +207,7 @@ class MultistartResult:
                 "fval": self.best_fval, "x": dict(zip(self.parameter_ids, map(float, self.best_x), strict=True)),
                 "x_linear": self.best_parameters, "metadata": meta}
         path = Path(directory) / "best.json"
-        path.write_text(json.dumps(best, indent=2, default=str) + "\n")
+        atomic_write_text(path, json.dumps(best, indent=2, default=str) + "\n")
         return path
 
     @classmethod
@@ -250,26 +256,33 @@ def run_multistart(objective: ObjectiveLike, n_starts: int, *, seed: int = 0,
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; use one of {OPTIMIZERS}")
-    pids, scales = tuple(objective.parameter_ids), tuple(objective.scales)
+    pids = tuple(objective.parameter_ids)
     starts = _planned_starts(objective, n_starts, seed, x0)
-    csv_path = None
-    if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        csv_path = Path(out_dir) / "starts.csv"
-    done = _resume(csv_path, starts, pids)
-    todo = [i for i in range(len(starts)) if i not in set(done["start_id"])]
     engine = engine or SerialEngine()
-    meta = {"optimizer": optimizer, "seed": seed, "n_starts_requested": int(n_starts), "max_nfev": max_nfev,
-            "engine": type(engine).__name__, "n_resumed": len(done)}
+    csv_path = None if out_dir is None else Path(out_dir) / "starts.csv"
+    with folder_lock(out_dir) if out_dir is not None else nullcontext():
+        done = _resume(csv_path, starts, pids)
+        meta = {"optimizer": optimizer, "seed": seed, "n_starts_requested": int(n_starts), "max_nfev": max_nfev,
+                "engine": type(engine).__name__, "n_resumed": len(done)}
+        return _run_starts(objective, engine, starts, done, csv_path, meta, progress)
+
+
+def _run_starts(objective: ObjectiveLike, engine: Engine, starts: np.ndarray, done: pd.DataFrame,
+                csv_path: Path | None, meta: dict[str, Any], progress: bool) -> MultistartResult:
+    """Run the starts not in ``done``; rewrite ``csv_path`` after each; whatever finished is kept."""
+    pids, scales = tuple(objective.parameter_ids), tuple(objective.scales)
+    todo = [i for i in range(len(starts)) if i not in set(done["start_id"])]
+    written = _done_rows(done, pids) if csv_path is not None else []
     rows: list[list[Any]] = []
     bar = _progress(len(todo), progress)
     try:
-        items = [(i, starts[i], optimizer, max_nfev) for i in todo]
+        items = [(i, starts[i], meta["optimizer"], meta["max_nfev"]) for i in todo]
         for k, out in engine.map(_start_task, items, objective):
             if isinstance(out, Exception):
                 out = _engine_failure(todo[k], starts[todo[k]], out)
             elif csv_path is not None:
-                _append_row(csv_path, pids, _row(out))
+                written.append(_row(out))
+                _write_rows(csv_path, pids, written)
             rows.append(_row(out))
             bar.update(1)
     finally:

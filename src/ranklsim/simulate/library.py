@@ -28,14 +28,15 @@ def list_scenarios() -> list[tuple[str, str]]:
     return [(name, load_scenario_file(builtin_path(name)).description) for name in builtin_names()]
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A built-in scenario by name, or a scenario TOML file by path."""
+def load_scenario(name_or_path: str | Path, *, limits: bool = True) -> Scenario:
+    """A built-in scenario by name, or a scenario TOML file by path (``limits=False`` lifts the
+    resource limits of :mod:`~ranklsim.simulate.scenario_limits`)."""
     if isinstance(name_or_path, Path):
-        return load_scenario_file(name_or_path)
+        return load_scenario_file(name_or_path, limits=limits)
     if not isinstance(name_or_path, str):
         raise ScenarioError("scenario", [("", f"expected a scenario name or path, got {name_or_path!r}")])
     text = name_or_path
     looks_like_path = text.endswith(".toml") or "/" in text or "\\" in text
     if looks_like_path or (text not in builtin_names() and Path(text).is_file()):
-        return load_scenario_file(text)
-    return load_scenario_file(builtin_path(text))
+        return load_scenario_file(text, limits=limits)
+    return load_scenario_file(builtin_path(text), limits=limits)

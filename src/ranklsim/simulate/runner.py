@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import pandas as pd
 
 from ranklsim.constants import GTT_MOUSE_MG_PER_KG, METFORMIN_BASE_MW, MG_PER_G, OGTT_HUMAN_MG
 from ranklsim.models.ids import P, V
-from ranklsim.simulate.catalog import DRUGS, SUBJECTS
+from ranklsim.simulate.catalog import DIETS, DRUGS, SUBJECTS
 from ranklsim.simulate.dosing import dosing_events
 from ranklsim.simulate.protocols import (
     TEST_SELECTIONS,
@@ -31,6 +31,7 @@ from ranklsim.simulate.protocols import (
     ProtocolError,
 )
 from ranklsim.simulate.scenario import Arm, Scenario, Test, dump_scenario_file
+from ranklsim.simulate.scenario_parts import EPS
 from ranklsim.simulate.simulator import Event, Model, SimulationError, SimulationResult, load_model
 
 #: fasting readouts reported for every arm at every test day (id -> readout name)
@@ -110,7 +111,9 @@ class ArmRunner:
         return ov.get(pid, self.chronic.parameters[pid].value)
 
     def events(self, arm: Arm, ov: dict[str, float]) -> list[Event]:
-        return dosing_events(arm, self.scenario.duration_days, self.chronic.parameters, ov)
+        """The arm's dose and diet events, times within :data:`EPS` merged (:func:`merge_event_times`)."""
+        end = self.scenario.duration_days
+        return merge_event_times(dosing_events(arm, end, self.chronic.parameters, ov), end)
 
     def drug_readouts(self, arm: Arm, state: dict[str, float]) -> dict[str, tuple[float, str]]:
         out = {}
@@ -150,14 +153,15 @@ class ArmRunner:
         """Ids recorded over the run: the scenario's time courses and readouts."""
         return list(dict.fromkeys([*self.scenario.timecourse, *self.scenario.readouts]))
 
-    def output_days(self, tests: Iterable[Test]) -> np.ndarray:
+    def output_days(self, tests: Iterable[Test], events: Iterable[Event] = ()) -> np.ndarray:
         """Output days of the run: every ``output_every_days`` (default 1/100 of the run), the
-        last day and every test day."""
+        last day and every test day; a day within :data:`EPS` of 0, of an event or of the end is
+        moved there (a solver segment must not start a rounding step before an output)."""
         sc = self.scenario
         every = sc.output_every_days or max(sc.duration_days / 100.0, 1e-3)
         days = set(np.arange(0.0, sc.duration_days, every).tolist()) | {sc.duration_days}
         days |= {t.day for t in tests}
-        return np.array(sorted(days))
+        return snap_to(np.array(sorted(days)), [0.0, sc.duration_days, *(e.time for e in events)])
 
     def run(self, arm: Arm, ov: dict[str, float], tests: Iterable[Test]) -> SimulationResult:
         """The arm's run (chronic view) from its steady state, with its diet and drug events."""
@@ -165,8 +169,9 @@ class ArmRunner:
         start = self.chronic.steady_state(ov, selections=states)
         sel = list(dict.fromkeys([*states, *FASTING_READOUTS, *_RUN_STATE_EXTRA, *self.timecourse_ids(),
                                   P.diet_fat]))
-        return self.chronic.simulate(times=self.output_days(tests), overrides=ov, initial=start,
-                                     events=self.events(arm, ov), selections=sel)
+        events = self.events(arm, ov)
+        return self.chronic.simulate(times=self.output_days(tests, events), overrides=ov, initial=start,
+                                     events=events, selections=sel)
 
     def fasting_readouts(self, arm: Arm, state: dict[str, float]) -> dict[str, tuple[float, str]]:
         """Fasting readouts, the scenario's extra readouts and drug concentrations in ``state``."""
@@ -211,6 +216,30 @@ class ArmRunner:
         return GlucoseTolerance(route, dose_mg_per_kg=per_kg, duration=test.duration_min)
 
 
+def merge_event_times(events: Iterable[Event], end: float, tol: float = EPS) -> list[Event]:
+    """``events`` sorted by time, a time within ``tol`` of the previous kept time (or of 0, or of
+    ``end``) moved onto it: 0.1 + 0.2 and 0.3 are one time, so no solver segment has a length of
+    one rounding step (CVODE refuses those: CV_TOO_CLOSE).  At one time a diet's return to chow
+    comes before the next diet's start, whatever order the periods were listed in."""
+    kept, out = [0.0], []
+    for ev in sorted(events, key=lambda e: e.time):
+        t = end if abs(end - ev.time) <= tol else kept[-1] if ev.time - kept[-1] <= tol else ev.time
+        if t != kept[-1] and t != end:
+            kept.append(t)
+        out.append(ev if t == ev.time else replace(ev, time=t))
+    chow = DIETS["chow"].fat_input
+    return sorted(out, key=lambda e: (e.time, not (e.target == P.diet_fat and e.value == chow)))
+
+
+def snap_to(days: np.ndarray, anchors: Iterable[float], tol: float = EPS) -> np.ndarray:
+    """Sorted unique ``days``, each within ``tol`` of an anchor replaced by that anchor."""
+    a = np.unique(np.asarray([-np.inf, *anchors, np.inf], dtype=float))
+    i = np.clip(np.searchsorted(a, days), 1, len(a) - 1)
+    lower, upper = a[i - 1], a[i]
+    nearest = np.where(days - lower <= upper - days, lower, upper)
+    return np.unique(np.where(np.abs(days - nearest) <= tol, nearest, days))
+
+
 def _state_at(run: SimulationResult, day: float) -> dict[str, float]:
     """Every recorded value of ``run`` at the output time closest to ``day``."""
     i = int(np.argmin(abs(run.time - day)))
@@ -237,15 +266,17 @@ def run_scenario(scenario: Scenario, *, progress: bool = False) -> ScenarioResul
         from tqdm import tqdm  # lazy: loaded only when a progress bar is asked for
 
         arms = tqdm(arms, desc=scenario.name, unit="arm")
-    for arm in arms:
-        try:
-            r, f, fail = runner.run_arm(arm)
-        except ERRORS as exc:
-            failures[arm.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        rows += r
-        frames += f
-        failures.update(fail)
+    # a solver failure is recorded with CVODE's message: no log line of it on stderr as well
+    with runner.chronic.solver_settings(quiet=True), runner.acute.solver_settings(quiet=True):
+        for arm in arms:
+            try:
+                r, f, fail = runner.run_arm(arm)
+            except ERRORS as exc:
+                failures[arm.name] = f"{type(exc).__name__}: {exc}"
+                continue
+            rows += r
+            frames += f
+            failures.update(fail)
     readouts = pd.DataFrame(rows, columns=["arm", "test", "day", "readout", "value", "unit"])
     readouts.insert(0, "scenario", scenario.name)
     tc = (pd.concat(frames, ignore_index=True) if frames else

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import tomli_w
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ranklsim.errors import unknown_id_error, unknown_name_message
-from ranklsim.models.ids import PARAMETER_IDS, VARIABLE_IDS
 from ranklsim.models.parameters import MOUSE, parameter_table
 from ranklsim.simulate.catalog import DRUGS, GENOTYPES, SPECIES_VARIANTS, SUBJECTS
+from ranklsim.simulate.scenario_limits import MAX_DURATION_DAYS, MAX_NAME_LENGTH, limit_problems
 from ranklsim.simulate.scenario_parts import (
     EPS,
     METFORMIN_EFFECTS,
@@ -35,6 +35,7 @@ from ranklsim.simulate.scenario_parts import (
     choose,
     fmt,
     key_path,
+    output_ids,
     raise_problems,
 )
 
@@ -43,9 +44,6 @@ __all__ = [
     "Treatment", "dump_scenario_file", "dumps_scenario", "load_scenario_file", "loads_scenario",
     "scenario_from_dict",
 ]
-
-MAX_DURATION_DAYS = 36_500.0
-
 
 SubjectName = catalog_name("subject", SUBJECTS)
 
@@ -69,7 +67,7 @@ class ScenarioError(ValueError):
 class Arm(ScenarioModel):
     """One study arm: a subject with genotype changes, diet periods, treatments and overrides."""
 
-    name: Str = Field(min_length=1)
+    name: Str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     subject: SubjectName = "reference"
     genotype: tuple[GenotypeChange, ...] = ()
     diet: tuple[DietPeriod, ...] = ()
@@ -116,19 +114,6 @@ class Arm(ScenarioModel):
         return out
 
 
-def _output_ids(v: tuple[str, ...]) -> tuple[str, ...]:
-    known = VARIABLE_IDS | PARAMETER_IDS
-    probs, seen = [], set()
-    for k, name in enumerate(v):
-        if name not in known:
-            probs.append((f"[{k}]", str(unknown_id_error("output", name, sorted(known)))))
-        elif name in seen:
-            probs.append((f"[{k}]", f"{name!r} is listed twice"))
-        seen.add(name)
-    raise_problems(probs)
-    return v
-
-
 class Scenario(ScenarioModel):
     """A study: a species variant, arms run for ``duration_days``, tests and recorded outputs."""
 
@@ -150,7 +135,7 @@ class Scenario(ScenarioModel):
     @field_validator("readouts", "timecourse")
     @classmethod
     def _outputs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _output_ids(v)
+        return output_ids(v)
 
     @property
     def variant(self):
@@ -172,7 +157,7 @@ class Scenario(ScenarioModel):
         return tuple(t.resolved(self.model_species, self.duration_days) for t in self.tests)
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Scenario:
+    def _cross_checks(self, info: ValidationInfo) -> Scenario:
         probs: list[tuple[str, str]] = []
         first: dict[str, int] = {}
         for i, arm in enumerate(self.arms):
@@ -187,6 +172,8 @@ class Scenario(ScenarioModel):
                 probs.append((f"tests[{k}].day", self._after_end(test.day)))
         if self.output_every_days is not None and self.output_every_days > self.duration_days + EPS:
             probs.append(("output_every_days", f"longer than the run (duration_days = {fmt(self.duration_days)})"))
+        if not probs and (info.context or {}).get("limits", True):
+            probs = limit_problems(self)  # resource limits: before any work, liftable
         raise_problems(probs)
         return self
 
@@ -314,6 +301,7 @@ def _message(e: dict) -> str:
         return unknown_name_message("key", str(loc[-1]), known) if known else "unknown key"
     msg = _MESSAGES.get(kind) or e["msg"].removeprefix("Value error, ")
     msg = msg.replace("Input should be a valid ", "must be a ").replace("Input should be", "must be")
+    msg = msg.replace("String should have", "must have")
     if "[key]" in loc:
         msg = f"key: {msg}"
     value = e.get("input")
@@ -339,15 +327,16 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def scenario_from_dict(data: Any, source: str = "scenario") -> Scenario:
-    """Validate a plain dict (as parsed from TOML) into a :class:`Scenario`."""
+def scenario_from_dict(data: Any, source: str = "scenario", *, limits: bool = True) -> Scenario:
+    """Validate a plain dict (as parsed from TOML) into a :class:`Scenario`; ``limits=False`` lifts
+    the resource limits (:mod:`~ranklsim.simulate.scenario_limits`)."""
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={"limits": limits})
     except ValidationError as exc:
         raise ScenarioError(source, _problems(exc)) from None
 
 
-def loads_scenario(text: str, source: str = "scenario") -> Scenario:
+def loads_scenario(text: str, source: str = "scenario", *, limits: bool = True) -> Scenario:
     """Parse and validate a scenario from TOML text."""
     if isinstance(text, (bytes, bytearray)):
         try:
@@ -362,10 +351,10 @@ def loads_scenario(text: str, source: str = "scenario") -> Scenario:
         raise ScenarioError(source, [("", f"not valid TOML: {exc}")]) from None
     except RecursionError:
         raise ScenarioError(source, [("", "not valid TOML: nested too deeply")]) from None
-    return scenario_from_dict(data, source)
+    return scenario_from_dict(data, source, limits=limits)
 
 
-def load_scenario_file(path: str | Path) -> Scenario:
+def load_scenario_file(path: str | Path, *, limits: bool = True) -> Scenario:
     """Read and validate a scenario TOML file."""
     path = Path(path)
     try:
@@ -374,7 +363,7 @@ def load_scenario_file(path: str | Path) -> Scenario:
         raise ScenarioError(str(path), [("", "not valid TOML: not UTF-8 text")]) from None
     except OSError as exc:
         raise ScenarioError(str(path), [("", f"cannot read the file: {exc.strerror or exc}")]) from None
-    return loads_scenario(text, str(path))
+    return loads_scenario(text, str(path), limits=limits)
 
 
 def dumps_scenario(scenario: Scenario) -> str:

@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ranklsim.constants import GTT_MOUSE_MG_PER_KG, MG_PER_G, OGTT_HUMAN_MG
-from ranklsim.errors import unknown_name_message
+from ranklsim.errors import unknown_id_error, unknown_name_message
+from ranklsim.models.build import MODULES, module_text
+from ranklsim.models.ids import PARAMETER_IDS, VARIABLE_IDS
 from ranklsim.models.parameters import HUMAN, MOUSE
 from ranklsim.simulate.catalog import DIETS, DRUGS, GENOTYPES, METFORMIN_REGIMENS, TEST_KINDS
 
@@ -66,6 +68,37 @@ def key_path(name: str) -> str:
 
 def fmt(x: float) -> str:
     return f"{x:g}"
+
+
+def _compartments() -> frozenset[str]:
+    """Compartment ids declared in the Antimony modules (``compartment a = 1, b = 1;``)."""
+    names = set()
+    for module in MODULES:
+        for decl in re.findall(r"^\s*compartment\s+([^;]+);", module_text(module), flags=re.M):
+            names.update(part.split("=")[0].strip() for part in decl.split(","))
+    return frozenset(names)
+
+
+#: compartments: model ids that are volumes, not outputs a run can record
+COMPARTMENT_IDS = _compartments()
+#: ids a scenario may record (readouts, time courses): states, assignment-rule outputs, parameters
+OUTPUT_IDS = (VARIABLE_IDS | PARAMETER_IDS) - COMPARTMENT_IDS
+
+
+def output_ids(v: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate a list of recorded ids: known outputs, each once."""
+    probs, seen = [], set()
+    for k, name in enumerate(v):
+        if name in COMPARTMENT_IDS:
+            probs.append((f"[{k}]", f"{name!r} is a compartment (a volume), not an output; record a state or "
+                                    "output in it instead"))
+        elif name not in OUTPUT_IDS:
+            probs.append((f"[{k}]", str(unknown_id_error("output", name, sorted(OUTPUT_IDS)))))
+        elif name in seen:
+            probs.append((f"[{k}]", f"{name!r} is listed twice"))
+        seen.add(name)
+    raise_problems(probs)
+    return v
 
 
 class ScenarioModel(BaseModel):
