@@ -7,6 +7,7 @@ import pytest
 
 import ranklsim
 from ranklsim.simulate import Event, SimulationError
+from ranklsim.simulate.simulator import OutOfBoundsWarning
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,9 @@ def test_bad_times_rejected(human):
 
 
 def test_solver_failure_names_time_and_parameters(human):
-    with pytest.raises(SimulationError, match=r"time reached .* min; parameters changed: .*gi_VG"):
-        human.simulate(600, overrides={"gi_VG": 0.0})
+    with pytest.raises(SimulationError, match=r"time reached .* min; parameters changed: .*gi_VG"), \
+            pytest.warns(OutOfBoundsWarning):
+            human.simulate(600, overrides={"gi_VG": 0.0}, allow_out_of_bounds=True)
     # the simulator is still usable afterwards and back at the reference state
     res = human.simulate(60, n_points=2, selections=["G"])
     assert res.final()["G"] == pytest.approx(human.parameter_value("G_bf_ref"), rel=1e-6)

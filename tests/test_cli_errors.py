@@ -6,6 +6,7 @@ real ``ranklsim`` process, where stderr is everything the user sees.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from ranklsim.errors import UsageError
 from ranklsim.outputs import check_output_file, check_output_folder
 from ranklsim.rundir import folder_lock
 from ranklsim.simulate.scenario import ScenarioError
+from ranklsim.simulate.simulator import OutOfBoundsWarning
 
 #: a place even root cannot write in (sysfs), if this machine has one
 UNWRITABLE = "/sys/ranklsim-test-out"
@@ -219,10 +221,20 @@ def test_params_grep_bad_regex(pattern, capsys):
     assert "is not a regular expression" in one_error_line(code, err)
 
 
-def test_solver_failure_of_simulate_is_one_line(tmp_path, capsys):
+def test_out_of_bounds_set_is_one_line(tmp_path, capsys):
     code, _, err = run(["simulate", "--set", "gi_VG=0", "--out", str(tmp_path / "x.csv")], capsys)
     line = one_error_line(code, err)
-    assert "solver failed" in line and "gi_VG" in line
+    assert "gi_VG = 0 is outside its table bounds [0.188, 18.8] dL_per_kg" in line and "allow_out_of_bounds" in line
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_solver_failure_of_simulate_is_one_line(tmp_path, capsys):
+    code, _, err = run(["simulate", "--set", "gi_VG=0", "--allow-out-of-bounds", "--out", str(tmp_path / "x.csv")],
+                       capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 2, err  # the out-of-bounds warning, then the error
+    assert lines[0].startswith("ranklsim: warning: ") and "outside their table bounds" in lines[0]
+    assert lines[1].startswith("ranklsim: error: ") and "solver failed" in lines[1] and "gi_VG" in lines[1]
     assert not (tmp_path / "x.csv").exists()
 
 
@@ -298,12 +310,26 @@ def test_process_stderr_is_one_line(argv, tmp_path):
 
 def test_run_keeps_solver_log_lines_off_stderr(tmp_path):
     (tmp_path / "s.toml").write_text('name = "s"\nspecies = "human"\nduration_days = 2.0\n'
+                                     'allow_out_of_bounds = true\n'
                                      '[[arms]]\nname = "broken"\noverrides = { gi_VG = 0.0 }\n'
                                      '[[arms]]\nname = "fine"\n')
     proc = ranklsim("run", "s.toml", "--out", "o", "--quiet", "--no-figures", cwd=tmp_path)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("FAILED broken: "), proc.stderr  # no solver log line
+    # the out-of-bounds warning (one line) and the failure; no solver log line
+    assert len(lines) == 2, proc.stderr
+    assert lines[0].startswith("ranklsim: warning: s/broken run with parameter values outside"), proc.stderr
+    assert lines[1].startswith("FAILED broken: "), proc.stderr
+    assert json.loads((tmp_path / "o" / "out_of_bounds.json").read_text()) == {"broken": {"gi_VG": 0.0}}
+
+
+def test_run_refuses_out_of_bounds_overrides_unless_allowed(tmp_path, capsys):
+    (tmp_path / "s.toml").write_text('name = "s"\nspecies = "human"\nduration_days = 2.0\n'
+                                     '[[arms]]\nname = "a"\noverrides = { gi_VG = 0.0 }\n')
+    code, _, err = run(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    line = one_error_line(code, err)
+    assert "arms[0].overrides.gi_VG: 0 is outside its table bounds [0.188, 18.8] dL_per_kg" in line, line
+    assert "allow_out_of_bounds = true" in line
 
 
 def test_a_second_run_into_a_held_folder_is_refused(tmp_path, capsys):
@@ -322,9 +348,10 @@ def test_a_solver_failure_in_a_run_logs_nothing_on_stderr(tmp_path, capfd, monke
     # roadrunner's logger writes to file descriptor 2 directly: capfd sees what a user would
     from ranklsim.simulate.runner import run_scenario
     from ranklsim.simulate.scenario import scenario_from_dict
-    scenario = scenario_from_dict({"name": "s", "species": "human", "duration_days": 2.0,
+    scenario = scenario_from_dict({"name": "s", "species": "human", "duration_days": 2.0, "allow_out_of_bounds": True,
                                    "arms": [{"name": "broken", "overrides": {"gi_VG": 0.0}}, {"name": "fine"}]})
-    res = run_scenario(scenario)
+    with pytest.warns(OutOfBoundsWarning):
+        res = run_scenario(scenario)
     assert list(res.failures) == ["broken"] and "solver" in res.failures["broken"]
     err = capfd.readouterr().err
     assert "CVODE" not in err, err

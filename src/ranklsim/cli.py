@@ -62,7 +62,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     model = load_model(args.species, "acute")
     with model.solver_settings(quiet=True):  # a failure is reported once, as the error line
         res = model.simulate(args.hours * 60.0, n_points=args.points, selections=sel, overrides=overrides,
-                             equilibrate=args.equilibrate)
+                             equilibrate=args.equilibrate, allow_out_of_bounds=args.allow_out_of_bounds)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     res.tidy().to_csv(out, index=False)
@@ -155,6 +155,8 @@ def _add_simulate_parser(sub) -> None:
     s.add_argument("--select", help="comma-separated output ids (default: fasting readouts)")
     s.add_argument("--set", action="append", metavar="ID=VALUE", help="parameter override (repeatable)")
     s.add_argument("--equilibrate", action="store_true", help="relax to steady state under the overrides first")
+    s.add_argument("--allow-out-of-bounds", action="store_true",
+                   help="run --set values outside their table bounds (the model's validated domain; warned)")
     s.add_argument("--out", required=True, help="CSV file (tidy: time, id, value, unit)")
     s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     s.set_defaults(func=cmd_simulate)

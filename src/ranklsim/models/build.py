@@ -34,6 +34,32 @@ MODULES = (
 MODEL_ID = "ranklsim"
 VIEWS = ("acute", "chronic")
 
+#: states that are signed by definition: deviations from basal (Dalla Man 2007: remote insulin action
+#: X = I - Ib filtered, secretion above basal Y) and the clamp controller's integral term clamp_z;
+#: every other state (amounts, concentrations, masses, fractions) is non-negative
+SIGNED_STATES = frozenset({"X", "Y", "clamp_z"})
+#: assignment outputs that are signed by definition: net binding/phosphorylation/synthesis fluxes
+#: (v_*), the plasma glucose rate dGp_dt, the net antibody and OPG-Fc outflows (they include the
+#: exchange with the peripheral compartment), the relative glucose excess bf_x, the target bf_target of
+#: beta-cell function (the saturating law extrapolated below zero drives a faster decline; beta_fn
+#: itself stops at zero) and the clamp readouts EGP_supp/EGP_fall (negative when EGP rises above its
+#: pre-clamp value).  Every other output
+#: (concentrations, utilisation, extraction, production and clearance rates, fractions, indices) is
+#: non-negative: the model's validity domain (docs/model.md Section 15).
+SIGNED_OUTPUTS = frozenset({
+    "dGp_dt", "bf_x", "bf_target", "EGP_supp", "EGP_fall", "ab_out", "ofc_out", "v_IRsyn", "v_ins1", "v_ins2", "v_irs_y",
+    "v_irs_s", "v_LO", "v_LRb", "v_LRh", "v_LD", "v_LOFc"})
+
+
+def nonnegative_ids(state_ids: tuple[str, ...], output_ids: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The states and the assignment outputs that must be >= 0 (all but the signed ones)."""
+    unknown = (SIGNED_STATES - set(state_ids)) | (SIGNED_OUTPUTS - set(output_ids))
+    if unknown:
+        raise ValueError(f"signed ids not in the model: {sorted(unknown)}")
+    return (tuple(s for s in state_ids if s not in SIGNED_STATES),
+            tuple(o for o in output_ids if o not in SIGNED_OUTPUTS))
+
+
 _SBO_PARAMETER_DEFAULT = "SBO:0000002"
 _SBO_KINETIC = "SBO:0000009"
 _SBO_DISSOCIATION = "SBO:0000282"
@@ -130,9 +156,15 @@ def _annotate(sbml: str, species: str) -> str:
 @cache
 def build_sbml(species: str = "human") -> str:
     """SBML Level 3 string of the composite model for ``species`` (cached per process)."""
+    return sbml_from_antimony(build_antimony(species), species)
+
+
+@cache
+def sbml_from_antimony(text: str, species: str) -> str:
+    """Annotated SBML of the Antimony ``text`` of ``species`` (from :func:`build_antimony`); cached by
+    text, so a module edited while a process runs is never paired with SBML built from the old text."""
     import antimony  # lazy: needed only when the SBML is built (compiled models are cached on disk)
 
-    text = build_antimony(species)
     antimony.clearPreviousLoads()
     if antimony.loadAntimonyString(text) < 0:
         raise RuntimeError(f"Antimony could not load the {species} model: {antimony.getLastError()}")

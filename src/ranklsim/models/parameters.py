@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -133,3 +134,44 @@ def check_value(name: str, value: float, *, allow_negative: bool = False) -> flo
     if value < 0 and not allow_negative:
         raise ValueError(f"value for {name!r} must be >= 0, got {value!r}")
     return value
+
+
+# ----------------------------------------------------------------------------- validity domain
+
+#: relative slack of the bounds check (values computed from table values, e.g. by a drift factor)
+BOUNDS_RTOL = 1e-9
+
+
+class OutOfBoundsError(ValueError):
+    """A parameter value outside its table bounds (the model's validity domain)."""
+
+
+class OutOfBoundsWarning(UserWarning):
+    """A run with parameter values outside their table bounds (``allow_out_of_bounds=True``)."""
+
+
+def warn_out_of_bounds(run: str, outside: dict[str, float]) -> None:
+    """Warn that ``run`` used the parameter values ``outside`` their bounds (nothing if empty)."""
+    if outside:
+        warnings.warn(f"{run} run with parameter values outside their table bounds (outside the model's "
+                      f"validated domain): {outside}", OutOfBoundsWarning, stacklevel=3)
+
+
+def out_of_bounds(table: dict[str, Parameter], values: dict[str, float]) -> dict[str, float]:
+    """The entries of ``values`` (parameter id -> value) outside their table ``[lower, upper]``."""
+    out = {}
+    for key, value in values.items():
+        p = table[key]
+        slack = BOUNDS_RTOL * max(abs(p.lower), abs(p.upper))
+        if not p.lower - slack <= value <= p.upper + slack:
+            out[key] = value
+    return out
+
+
+def bounds_error(table: dict[str, Parameter], key: str, value: float, what: str = "override") -> OutOfBoundsError:
+    """The error for ``key = value`` outside its bounds (``what``: where the value came from)."""
+    p = table[key]
+    return OutOfBoundsError(
+        f"{what} {key} = {value:g} is outside its table bounds [{p.lower:g}, {p.upper:g}] {p.unit}, "
+        f"the region where the model is valid (parameters.tsv); pass allow_out_of_bounds=True to "
+        f"run it anyway (the result is marked out_of_bounds)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import traceback
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ import pandas as pd
 
 from ranklsim.constants import GTT_MOUSE_MG_PER_KG, METFORMIN_BASE_MW, MG_PER_G, OGTT_HUMAN_MG
 from ranklsim.models.ids import P, V
+from ranklsim.models.parameters import OutOfBoundsWarning, out_of_bounds, warn_out_of_bounds
 from ranklsim.simulate.catalog import DIETS, DRUGS, SUBJECTS
 from ranklsim.simulate.dosing import dosing_events
 from ranklsim.simulate.protocols import (
@@ -59,6 +61,8 @@ class ScenarioResult:
     readouts: pd.DataFrame
     timecourse: pd.DataFrame
     failures: dict[str, str] = field(default_factory=dict)
+    #: arm -> parameter values it ran with outside their table bounds (``allow_out_of_bounds``)
+    out_of_bounds: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def value(self, arm: str, readout: str, test: str = "fasting") -> float:
         """One readout value (the last test day if a test runs on several days)."""
@@ -76,6 +80,8 @@ class ScenarioResult:
         self.readouts.to_csv(out / "readouts.csv", index=False)
         self.timecourse.to_csv(out / "timecourse.csv", index=False)
         (out / "failures.json").write_text(json.dumps(self.failures, indent=2))
+        if self.out_of_bounds:
+            (out / "out_of_bounds.json").write_text(json.dumps(self.out_of_bounds, indent=2))
         dump_scenario_file(self.scenario, out / "scenario.toml")
         if figures:
             from ranklsim.simulate.plots import plot_scenario  # lazy: matplotlib costs ~0.5 s to import
@@ -166,12 +172,13 @@ class ArmRunner:
     def run(self, arm: Arm, ov: dict[str, float], tests: Iterable[Test]) -> SimulationResult:
         """The arm's run (chronic view) from its steady state, with its diet and drug events."""
         states = list(self.chronic.state_ids)
-        start = self.chronic.steady_state(ov, selections=states)
+        allow = self.scenario.allow_out_of_bounds
+        start = self.chronic.steady_state(ov, selections=states, allow_out_of_bounds=allow)
         sel = list(dict.fromkeys([*states, *FASTING_READOUTS, *_RUN_STATE_EXTRA, *self.timecourse_ids(),
                                   P.diet_fat]))
         events = self.events(arm, ov)
         return self.chronic.simulate(times=self.output_days(tests, events), overrides=ov, initial=start,
-                                     events=events, selections=sel)
+                                     events=events, selections=sel, allow_out_of_bounds=allow)
 
     def fasting_readouts(self, arm: Arm, state: dict[str, float]) -> dict[str, tuple[float, str]]:
         """Fasting readouts, the scenario's extra readouts and drug concentrations in ``state``."""
@@ -192,7 +199,8 @@ class ArmRunner:
             test_ov.update(proto.settings(bw, basal))
         res = self.acute.simulate(
             times=proto.times(), overrides=test_ov, initial={s: state[s] for s in self.chronic.state_ids},
-            events=proto.events(self.species, bw), selections=list(TEST_SELECTIONS))
+            events=proto.events(self.species, bw), selections=list(TEST_SELECTIONS),
+            allow_out_of_bounds=self.scenario.allow_out_of_bounds)
         return res, proto.readouts(res, basal)
 
     def protocol(self, test: Test) -> GlucoseTolerance | InsulinTolerance | Clamp:
@@ -256,11 +264,14 @@ def _tidy(frame: pd.DataFrame, arm: str, phase: str, time_unit: str, units: dict
 
 
 def run_scenario(scenario: Scenario, *, progress: bool = False) -> ScenarioResult:
-    """Run every arm of ``scenario``; failures are recorded per arm/test, never fatal."""
+    """Run every arm of ``scenario``; failures are recorded per arm/test, never fatal.  Arms run
+    with parameter values outside their table bounds (``allow_out_of_bounds``) are named in the
+    result's ``out_of_bounds`` and in one :class:`OutOfBoundsWarning` per arm."""
     runner = ArmRunner(scenario)
     rows: list[dict] = []
     frames: list[pd.DataFrame] = []
     failures: dict[str, str] = {}
+    outside: dict[str, dict[str, float]] = {}
     arms: Iterable[Arm] = scenario.arms
     if progress:
         from tqdm import tqdm  # lazy: loaded only when a progress bar is asked for
@@ -269,8 +280,13 @@ def run_scenario(scenario: Scenario, *, progress: bool = False) -> ScenarioResul
     # a solver failure is recorded with CVODE's message: no log line of it on stderr as well
     with runner.chronic.solver_settings(quiet=True), runner.acute.solver_settings(quiet=True):
         for arm in arms:
+            if arm_outside := out_of_bounds(runner.chronic.parameters, runner.overrides(arm)):
+                outside[arm.name] = arm_outside
+                warn_out_of_bounds(f"{scenario.name}/{arm.name}", arm_outside)
             try:
-                r, f, fail = runner.run_arm(arm)
+                with warnings.catch_warnings():  # said once per arm, above
+                    warnings.simplefilter("ignore", OutOfBoundsWarning)
+                    r, f, fail = runner.run_arm(arm)
             except ERRORS as exc:
                 failures[arm.name] = f"{type(exc).__name__}: {exc}"
                 continue
@@ -281,7 +297,7 @@ def run_scenario(scenario: Scenario, *, progress: bool = False) -> ScenarioResul
     readouts.insert(0, "scenario", scenario.name)
     tc = (pd.concat(frames, ignore_index=True) if frames else
           pd.DataFrame(columns=["arm", "phase", "time", "time_unit", "id", "value", "unit"]))
-    return ScenarioResult(scenario, readouts, tc, failures)
+    return ScenarioResult(scenario, readouts, tc, failures, outside)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import tomli_w
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ranklsim.errors import unknown_id_error, unknown_name_message
-from ranklsim.models.parameters import MOUSE, parameter_table
+from ranklsim.models.parameters import MOUSE, out_of_bounds, parameter_table
 from ranklsim.simulate.catalog import DRUGS, GENOTYPES, SPECIES_VARIANTS, SUBJECTS
 from ranklsim.simulate.scenario_limits import MAX_DURATION_DAYS, MAX_NAME_LENGTH, limit_problems
 from ranklsim.simulate.scenario_parts import (
@@ -126,6 +126,9 @@ class Scenario(ScenarioModel):
     readouts: tuple[Str, ...] = ()
     timecourse: tuple[Str, ...] = ()
     output_every_days: Pos | None = None
+    #: run arm overrides outside their table bounds (the model's validated domain); the result
+    #: names them (``ScenarioResult.out_of_bounds``, ``out_of_bounds.json``)
+    allow_out_of_bounds: bool = False
 
     @field_validator("species")
     @classmethod
@@ -240,6 +243,11 @@ class Scenario(ScenarioModel):
                 probs.append((path, str(unknown_id_error("parameter", key, table))))
             elif key in by_genotype:
                 probs.append((path, f"also set by genotype {by_genotype[key]!r}; keep one"))
+            elif not self.allow_out_of_bounds and out_of_bounds(table, {key: arm.overrides[key]}):
+                p = table[key]
+                probs.append((path, (f"{fmt(arm.overrides[key])} is outside its table bounds [{fmt(p.lower)}, "
+                                     f"{fmt(p.upper)}] {p.unit}, the region where the model is valid; set "
+                                     f"allow_out_of_bounds = true to run it anyway (the result marks it)")))
         return probs
 
     def _binding_message(self, drug: str) -> str:

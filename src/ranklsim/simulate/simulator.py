@@ -16,21 +16,36 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ranklsim.constants import MINUTES_PER_DAY, RELAX_DAYS
+from ranklsim.constants import MINUTES_PER_DAY
 from ranklsim.errors import unknown_id_error
-from ranklsim.models.build import build_sbml, check_view, declared_units
+from ranklsim.models.build import SIGNED_STATES, build_sbml, check_view, declared_units, nonnegative_ids
 from ranklsim.models.parameters import (
     HOLD_BETA_CELL_MASS,
+    OutOfBoundsError,
+    OutOfBoundsWarning,
     Parameter,
+    bounds_error,
     check_species,
     check_value,
+    out_of_bounds,
     parameter_table,
+    warn_out_of_bounds,
 )
-from ranklsim.simulate.solver import TOLERANCES, shared_runner, silence_sundials_loggers
+from ranklsim.simulate.solver import (
+    TOLERANCES,
+    StateReader,
+    output_times,
+    relax,
+    roundoff,
+    shared_runner,
+    silence_sundials_loggers,
+    solver_settings,
+)
 
-#: the public names (``TOLERANCES`` and ``silence_sundials_loggers`` live in :mod:`.solver`)
-__all__ = ["DEFAULT_SELECTIONS", "SIGNED_STATES", "TIME_UNIT", "TOLERANCES", "Event", "Model",
-           "SimulationError", "SimulationResult", "load_model", "relax", "silence_sundials_loggers"]
+#: the public names (``TOLERANCES``, ``relax`` and ``silence_sundials_loggers`` live in :mod:`.solver`)
+__all__ = ["DEFAULT_SELECTIONS", "SIGNED_STATES", "TIME_UNIT", "TOLERANCES", "Event", "Model", "OutOfBoundsError",
+           "OutOfBoundsWarning", "OutOfDomainError", "SimulationError", "SimulationResult", "load_model", "relax",
+           "silence_sundials_loggers"]
 
 #: time unit of the public API per view (the model itself runs in minutes)
 TIME_UNIT = {"acute": "min", "chronic": "day"}
@@ -40,15 +55,13 @@ DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "
                       "irs_avail", "HOMA_IR", "beta", "M_hep", "A_diet")
 
 
-#: states that are signed deviations from basal by definition (Dalla Man 2007: remote insulin
-#: action X = I - Ib filtered, secretion above basal Y); every other state is non-negative
-SIGNED_STATES = frozenset({"X", "Y"})
-#: negative values of non-negative states above -ROUNDOFF are solver round-off, read as 0
-ROUNDOFF = 1e-12
-
-
 class SimulationError(RuntimeError):
     """The ODE solver failed; the message names the time reached and the overrides."""
+
+
+class OutOfDomainError(SimulationError):
+    """A quantity that must be non-negative (``Model.nonnegative``) went negative beyond solver
+    round-off: the run left the model's valid domain.  The message names it, the time and the overrides."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,8 @@ class SimulationResult:
     species: str
     view: str
     overrides: dict[str, float] = field(default_factory=dict)
+    #: parameter values outside their table bounds (run with ``allow_out_of_bounds=True``); empty if none
+    out_of_bounds: dict[str, float] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self.frame[key].to_numpy()
@@ -100,19 +115,6 @@ class SimulationResult:
         return long
 
 
-def relax(rr, horizon_days: float = RELAX_DAYS) -> None:
-    """Integrate RoadRunner ``rr`` towards its steady state under its current settings, keeping no
-    output, then set its clock back to 0.  The one steady-state relaxation of the package.
-
-    Integration rather than a Newton solve: the secretion and EGP terms have max() kinks.  Daily
-    output points keep CVODE's steps moderate, so that a kink never meets one huge step.
-    """
-    horizon = horizon_days * MINUTES_PER_DAY
-    rr.timeCourseSelections = ["time"]
-    rr.simulate(times=list(np.linspace(0.0, horizon, int(horizon_days) + 1)))
-    rr.model.setTime(0.0)
-
-
 class Model:
     """The composite model for one species and view, with a reused RoadRunner.
 
@@ -128,6 +130,10 @@ class Model:
         self.output_ids: tuple[str, ...] = tuple(self._rr.getAssignmentRuleIds())
         self.units: dict[str, str] = {k: p.unit for k, p in self.parameters.items()}
         self.units.update(declared_units())
+        states, outputs = nonnegative_ids(self.state_ids, self.output_ids)
+        #: states and outputs that must be >= 0 (checked after every simulation; docs/model.md Section 15)
+        self.nonnegative: frozenset[str] = frozenset(states + outputs)
+        self._states = StateReader(self._rr, states)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -149,23 +155,32 @@ class Model:
                 f"{len(self.state_ids)} states, {len(self.parameters)} parameters)")
 
     # ------------------------------------------------------------------ validation
-    def check_overrides(self, overrides: Mapping[str, float] | None) -> dict[str, float]:
-        """Validated parameter overrides (unknown ids and bad values raise ValueError)."""
+    def check_overrides(self, overrides: Mapping[str, float] | None, *,
+                        allow_out_of_bounds: bool = False) -> dict[str, float]:
+        """Validated parameter overrides: unknown ids and bad values raise ValueError, values outside
+        the table bounds raise :class:`OutOfBoundsError` unless ``allow_out_of_bounds``."""
         out: dict[str, float] = {}
         for key, value in (overrides or {}).items():
             if key not in self.parameters:
                 raise unknown_id_error("parameter", key, self.parameters)
             out[key] = check_value(key, value)
+        if not allow_out_of_bounds and (outside := out_of_bounds(self.parameters, out)):
+            key, value = next(iter(outside.items()))
+            raise bounds_error(self.parameters, key, value)
         return out
 
     def check_initial(self, initial: Mapping[str, float] | None) -> dict[str, float]:
+        """Validated initial states; negatives of non-negative states within solver round-off
+        (:func:`~ranklsim.simulate.solver.roundoff`, 1e-9 at the default tolerances) are set to 0."""
         out: dict[str, float] = {}
+        tiny = roundoff(self._rr)
         for key, value in (initial or {}).items():
             if key not in self.state_ids:
                 raise unknown_id_error("state", key, self.state_ids)
-            if key not in SIGNED_STATES and -ROUNDOFF < value < 0.0:
+            signed = key in SIGNED_STATES
+            if not signed and isinstance(value, int | float | np.floating) and -tiny <= value < 0.0:
                 value = 0.0  # solver round-off of a state that is zero in exact arithmetic
-            out[key] = check_value(key, value, allow_negative=key in SIGNED_STATES)
+            out[key] = check_value(key, value, allow_negative=signed)
         return out
 
     def check_selections(self, selections: Iterable[str] | None) -> list[str]:
@@ -176,9 +191,26 @@ class Model:
                 raise unknown_id_error("output", key, known)
         return sel
 
-    def _check_event(self, ev: Event) -> None:
-        if ev.target not in self.parameters and ev.target not in self.state_ids:
-            raise unknown_id_error("event target", ev.target, self.ids)
+    def _check_events(self, events: Iterable[Event], overrides: dict[str, float],
+                      allow_out_of_bounds: bool) -> tuple[list[Event], dict[str, float]]:
+        """``events`` sorted by time (unknown targets raise ValueError) and the parameter values
+        they set outside the table bounds (which raise :class:`OutOfBoundsError` unless allowed)."""
+        evs = sorted(events, key=lambda e: e.time)
+        values = {k: p.value for k, p in self.parameters.items()} | overrides
+        outside: dict[str, float] = {}
+        for ev in evs:
+            if ev.target not in self.parameters:
+                if ev.target not in self.state_ids:
+                    raise unknown_id_error("event target", ev.target, self.ids)
+                continue
+            value = ev.value if ev.op == "set" else values[ev.target] + ev.value
+            values[ev.target] = value
+            if value < 0 or out_of_bounds(self.parameters, {ev.target: value}):
+                if not allow_out_of_bounds:
+                    raise bounds_error(self.parameters, ev.target, value,
+                                       f"event at t={ev.time:g} {self.time_unit}:")
+                outside.setdefault(ev.target, value)
+        return evs, outside
 
     # ------------------------------------------------------------------ simulation
     def _prepare(self, overrides: dict[str, float], initial: dict[str, float]) -> None:
@@ -214,6 +246,7 @@ class Model:
         initial: Mapping[str, float] | None = None,
         events: Iterable[Event] = (),
         equilibrate: bool = False,
+        allow_out_of_bounds: bool = False,
     ) -> SimulationResult:
         """Simulate from the reference state (plus overrides) and return a time course.
 
@@ -221,12 +254,19 @@ class Model:
         output ``times`` (view time unit).  ``overrides`` set parameters by id, ``initial``
         sets states at t = 0, ``events`` change parameters/states during the run, and
         ``equilibrate`` first relaxes the model to its steady state under the overrides.
+
+        Parameter values (overrides and event values) outside the table bounds raise
+        :class:`OutOfBoundsError` unless ``allow_out_of_bounds`` (then the result's
+        ``out_of_bounds`` names them and an :class:`OutOfBoundsWarning` is issued).  A quantity of
+        :attr:`nonnegative` that goes negative raises :class:`OutOfDomainError`.
         """
-        ov = self.check_overrides(overrides)
+        ov = self.check_overrides(overrides, allow_out_of_bounds=allow_out_of_bounds)
         ini = self.check_initial(initial)
         sel = self.check_selections(selections)
-        evs = self._check_events(events)
-        out_t = _output_times(t_end, times, n_points)
+        evs, outside = self._check_events(events, ov, allow_out_of_bounds)
+        outside = {**out_of_bounds(self.parameters, ov), **outside}
+        out_t = output_times(t_end, times, n_points)
+        warn_out_of_bounds(f"{self.species}/{self.view}", outside)
         self._prepare(ov, ini)
         if equilibrate:
             self._relax(ov)
@@ -237,15 +277,37 @@ class Model:
         if len(frame) != len(out_t) or not np.allclose(frame["time"].to_numpy(), out_t, rtol=1e-9, atol=1e-9):
             raise SimulationError(
                 f"internal error: expected {len(out_t)} output times, got {len(frame)}")
+        self._check_frame(frame, sel, ov)
         units = {k: self.units.get(k, "dimensionless") for k in sel}
-        return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov)
+        return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov, outside)
 
-    def _check_events(self, events: Iterable[Event]) -> list[Event]:
-        """``events`` sorted by time; unknown targets raise ValueError."""
-        evs = sorted(events, key=lambda e: e.time)
-        for ev in evs:
-            self._check_event(ev)
-        return evs
+    # ------------------------------------------------------------------ validity domain
+    def _domain_error(self, key: str, value: float, t_model: float, overrides: dict[str, float]) -> OutOfDomainError:
+        return OutOfDomainError(
+            f"{self.species}/{self.view} {key} = {value:.6g} {self.units.get(key, '')} at t="
+            f"{t_model / _TIME_FACTOR[self.view]:g} {self.time_unit}: it must be >= 0, so the run left the "
+            f"model's valid domain (docs/model.md Section 15); parameters changed: {overrides or 'none'}")
+
+    def _check_state(self, overrides: dict[str, float]) -> None:
+        """Raise :class:`OutOfDomainError` if a non-negative state is negative beyond round-off now."""
+        values = self._states.values(self._rr)
+        if not values.min() >= -roundoff(self._rr):  # also catches NaN
+            i = int(np.argmin(np.nan_to_num(values, nan=-np.inf)))
+            raise self._domain_error(self._states.ids[i], float(values[i]), self._rr.model.getTime(), overrides)
+
+    def _check_frame(self, frame: pd.DataFrame, sel: list[str], overrides: dict[str, float]) -> None:
+        """Raise :class:`OutOfDomainError` if a selected non-negative quantity is negative beyond round-off."""
+        cols = [k for k in dict.fromkeys(sel) if k in self.nonnegative]
+        if not cols:
+            return
+        values = frame[cols].to_numpy()
+        tiny = roundoff(self._rr)
+        if values.min() >= -tiny:
+            return
+        rows, columns = np.nonzero(~(values >= -tiny))
+        r, c = rows[0], columns[0]  # the first time
+        t = float(frame["time"].iloc[r]) * _TIME_FACTOR[self.view]
+        raise self._domain_error(cols[c], float(values[r, c]), t, overrides)
 
     def _run_segments(self, t_model: np.ndarray, evs: list[Event], sel: list[str],
                       overrides: dict[str, float]) -> np.ndarray:
@@ -267,6 +329,7 @@ class Model:
                 continue
             seg_t = np.unique(np.concatenate([[t0], t_model[(t_model > t0) & (t_model < t1)], [t1]]))
             rows = self._integrate(t0, t1, seg_t, overrides)
+            self._check_state(overrides)
             keep = np.isin(seg_t, t_model) & ((seg_t < t1) | (t1 == bounds[-1]))
             pieces.append(rows[keep])
         for ev in pending:  # events at the final time
@@ -286,22 +349,27 @@ class Model:
             raise SimulationError(
                 f"{self.species}/{self.view} relaxation to steady state failed; parameters changed: "
                 f"{overrides or 'none'}; solver said: {str(exc).splitlines()[0]}") from exc
+        self._check_state(overrides)
 
     def steady_state(self, overrides: Mapping[str, float] | None = None,
                      selections: Iterable[str] | None = None, *,
-                     hold_beta_cell_mass: bool = True) -> dict[str, float]:
+                     hold_beta_cell_mass: bool = True, allow_out_of_bounds: bool = False) -> dict[str, float]:
         """Steady-state values of ``selections`` under ``overrides``.
 
         By default beta-cell mass is held at its reference value: Topp's beta-cell dynamics
         return fasting glucose to its set point over years (integral control), so the
         steady state of interest for interventions is the one at fixed beta-cell mass.
+        Bounds and the validity domain are checked as in :meth:`simulate`.
         """
-        ov = self.check_overrides(overrides)
+        ov = self.check_overrides(overrides, allow_out_of_bounds=allow_out_of_bounds)
         sel = self.check_selections(selections)
         held = HOLD_BETA_CELL_MASS if hold_beta_cell_mass else {}
+        warn_out_of_bounds(f"{self.species}/{self.view}", out_of_bounds(self.parameters, ov))
         self._prepare({**ov, **held}, {})
         self._relax(ov)
-        return {k: float(self._rr[k]) for k in sel}
+        values = {k: float(self._rr[k]) for k in sel}
+        self._check_frame(pd.DataFrame([{"time": 0.0, **values}]), sel, ov)
+        return values
 
     @contextmanager
     def solver_settings(self, *, rtol: float | None = None, atol: float | None = None,
@@ -313,51 +381,14 @@ class Model:
         output interval; ``max_order``: maximum BDF order (1-5); ``quiet``: no solver log lines
         (for fail-fast attempts whose failure is expected and handled).  ``None`` keeps a setting.
         """
-        import roadrunner  # lazy: libroadrunner costs ~0.2 s to import
-
-        integ = self._rr.integrator
-        old = (integ.relative_tolerance, integ.absolute_tolerance, integ.getValue("maximum_num_steps"),
-               integ.getValue("maximum_bdf_order"))
-        level = roadrunner.Logger.getLevel()
-        try:
-            if rtol is not None:
-                integ.relative_tolerance = rtol
-            if atol is not None:
-                integ.absolute_tolerance = atol
-            if max_steps is not None:
-                integ.setValue("maximum_num_steps", int(max_steps))
-            if max_order is not None:
-                integ.setValue("maximum_bdf_order", int(max_order))
-            if quiet:
-                roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
+        with solver_settings(self._rr, rtol=rtol, atol=atol, max_steps=max_steps, max_order=max_order,
+                             quiet=quiet):
             yield
-        finally:
-            integ.relative_tolerance, integ.absolute_tolerance = old[0], old[1]
-            integ.setValue("maximum_num_steps", old[2])
-            integ.setValue("maximum_bdf_order", old[3])
-            roadrunner.Logger.setLevel(level)
 
     def parameter_value(self, pid: str) -> float:
         if pid not in self.parameters:
             raise unknown_id_error("parameter", pid, self.parameters)
         return self.parameters[pid].value
-
-
-def _output_times(t_end: float | None, times: Sequence[float] | None, n_points: int) -> np.ndarray:
-    """Sorted output times (view unit): explicit ``times``, or ``n_points`` from 0 to ``t_end``."""
-    if times is not None:
-        out_t = np.asarray(sorted(float(check_value("time", t)) for t in times))
-        if len(out_t) < 1:
-            raise ValueError("times must not be empty")
-        return out_t
-    if t_end is None:
-        raise ValueError("give t_end or times")
-    check_value("t_end", t_end)
-    if t_end <= 0:
-        raise ValueError(f"t_end must be > 0, got {t_end!r}")
-    if n_points < 2:
-        raise ValueError(f"n_points must be >= 2, got {n_points!r}")
-    return np.linspace(0.0, float(t_end), int(n_points))
 
 
 def load_model(species: str = "human", view: str = "acute") -> Model:

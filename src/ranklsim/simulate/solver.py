@@ -2,17 +2,24 @@
 
 A RoadRunner is compiled from the model's SBML once and its compiled state kept on disk
 (:func:`cache_dir`), so later processes load it instead of compiling again.  The view sets the
-solver tolerances (:data:`TOLERANCES`).
+solver tolerances (:data:`TOLERANCES`).  Also here: temporary solver settings, the size of solver
+round-off (:func:`roundoff`) and a cheap reader of state values (:class:`StateReader`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from ranklsim.models.build import build_antimony, build_sbml
+import numpy as np
+
+from ranklsim.constants import MINUTES_PER_DAY, RELAX_DAYS
+from ranklsim.models.build import build_antimony, sbml_from_antimony
+from ranklsim.models.parameters import check_value
 
 #: solver tolerances (relative, absolute) per view
 TOLERANCES = {"acute": (1e-8, 1e-12), "chronic": (1e-7, 1e-12)}
@@ -34,7 +41,8 @@ def _compiled_runner(species: str):
     """
     import roadrunner  # lazy: libroadrunner costs ~0.2 s to import
 
-    key = hashlib.sha256((build_antimony(species) + roadrunner.__version__).encode()).hexdigest()[:20]
+    text = build_antimony(species)
+    key = hashlib.sha256((text + roadrunner.__version__).encode()).hexdigest()[:20]
     path = cache_dir() / f"{species}-{key}.rrstate"
     if path.exists():
         try:
@@ -43,7 +51,7 @@ def _compiled_runner(species: str):
             return rr
         except (RuntimeError, OSError, ValueError):
             pass  # unreadable cache: rebuild below
-    rr = roadrunner.RoadRunner(build_sbml(species))
+    rr = roadrunner.RoadRunner(sbml_from_antimony(text, species))  # the SBML of the hashed text
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         blob = rr.saveStateS()
@@ -78,3 +86,100 @@ def shared_runner(species: str, view: str):
     rr.integrator.absolute_tolerance = abs_
     rr.integrator.setValue("maximum_num_steps", MAX_STEPS)
     return rr
+
+
+@contextmanager
+def solver_settings(rr, *, rtol: float | None = None, atol: float | None = None, max_steps: int | None = None,
+                    max_order: int | None = None, quiet: bool = False) -> Iterator[None]:
+    """Temporarily change the CVODE settings of RoadRunner ``rr`` (see ``Model.solver_settings``)."""
+    import roadrunner  # lazy: libroadrunner costs ~0.2 s to import
+
+    integ = rr.integrator
+    old = (integ.relative_tolerance, integ.absolute_tolerance, integ.getValue("maximum_num_steps"),
+           integ.getValue("maximum_bdf_order"))
+    level = roadrunner.Logger.getLevel()
+    try:
+        if rtol is not None:
+            integ.relative_tolerance = rtol
+        if atol is not None:
+            integ.absolute_tolerance = atol
+        if max_steps is not None:
+            integ.setValue("maximum_num_steps", int(max_steps))
+        if max_order is not None:
+            integ.setValue("maximum_bdf_order", int(max_order))
+        if quiet:
+            roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
+        yield
+    finally:
+        integ.relative_tolerance, integ.absolute_tolerance = old[0], old[1]
+        integ.setValue("maximum_num_steps", old[2])
+        integ.setValue("maximum_bdf_order", old[3])
+        roadrunner.Logger.setLevel(level)
+
+
+def relax(rr, horizon_days: float = RELAX_DAYS) -> None:
+    """Integrate RoadRunner ``rr`` towards its steady state under its current settings, keeping no
+    output, then set its clock back to 0.  The one steady-state relaxation of the package.
+
+    Integration rather than a Newton solve: the secretion and EGP terms have max() kinks.  Daily
+    output points keep CVODE's steps moderate, so that a kink never meets one huge step.
+    """
+    horizon = horizon_days * MINUTES_PER_DAY
+    rr.timeCourseSelections = ["time"]
+    rr.simulate(times=list(np.linspace(0.0, horizon, int(horizon_days) + 1)))
+    rr.model.setTime(0.0)
+
+
+def output_times(t_end: float | None, times: Sequence[float] | None, n_points: int) -> np.ndarray:
+    """Sorted output times (view unit): explicit ``times``, or ``n_points`` from 0 to ``t_end``."""
+    if times is not None:
+        out_t = np.asarray(sorted(float(check_value("time", t)) for t in times))
+        if len(out_t) < 1:
+            raise ValueError("times must not be empty")
+        return out_t
+    if t_end is None:
+        raise ValueError("give t_end or times")
+    check_value("t_end", t_end)
+    if t_end <= 0:
+        raise ValueError(f"t_end must be > 0, got {t_end!r}")
+    if n_points < 2:
+        raise ValueError(f"n_points must be >= 2, got {n_points!r}")
+    return np.linspace(0.0, float(t_end), int(n_points))
+
+
+# ----------------------------------------------------------------------------- round-off and domain
+
+#: negatives of non-negative quantities down to this size are solver round-off whatever the tolerance
+ROUNDOFF_FLOOR = 1e-9
+#: ... and down to this multiple of the solver's absolute tolerance (CVODE's error control lets a
+#: quantity that is zero in exact arithmetic wander by about atol per step)
+ROUNDOFF_ATOL_FACTOR = 1e3
+
+
+def roundoff(rr) -> float:
+    """Size below which a negative value of a non-negative quantity is round-off of ``rr``'s solver
+    (``max(ROUNDOFF_FLOOR, ROUNDOFF_ATOL_FACTOR * atol)``; 1e-9 at the default tolerances)."""
+    return max(ROUNDOFF_FLOOR, ROUNDOFF_ATOL_FACTOR * float(rr.integrator.absolute_tolerance))
+
+
+class StateReader:
+    """Reads the values of some states of a RoadRunner in two vector calls (a few microseconds):
+    floating species amounts (compartment volumes are 1) and rate-rule parameters by index."""
+
+    def __init__(self, rr, ids: Iterable[str]) -> None:
+        model = rr.model
+        wanted = set(ids)
+        species = list(model.getFloatingSpeciesIds())
+        params = list(model.getGlobalParameterIds())
+        self._species = np.array([i for i, s in enumerate(species) if s in wanted], dtype=np.int64)
+        self._params = np.array([i for i, p in enumerate(params) if p in wanted], dtype=np.int32)
+        self.ids: tuple[str, ...] = (*(species[i] for i in self._species), *(params[i] for i in self._params))
+        if set(self.ids) != wanted:
+            raise ValueError(f"not states of the model: {sorted(wanted - set(self.ids))}")
+
+    def values(self, rr) -> np.ndarray:
+        model = rr.model
+        parts = [model.getFloatingSpeciesAmounts()[self._species]]
+        if len(self._params):
+            parts.append(model.getGlobalParameterValues(self._params))
+        return np.concatenate(parts)
