@@ -44,12 +44,22 @@ def test_resolve_builtin_and_scenario_arms(tmp_path):
     assert len(doses) == 30 and doses[0].time == 365.0 and doses[-1].time == pytest.approx(365.0 + 29 * 182.5)
     assert doses[0].value == pytest.approx(60e-3 / 147_000.0 * 1e12)  # 60 mg in pmol
     # metformin 1000 mg bid: mean steady-state effects; parameters scaled by (1 - E), no gut doses
-    # outside the pre-exam windows
-    assert 0.25 < met.metformin.egp_effect < 0.4 and 0.2 < met.metformin.rankl_effect < 0.35
+    # outside the pre-exam windows.  The plain arm has the EGP effect only (mean E 0.42 through the
+    # effect compartment; was 0.32 on the liver concentration with EC50 50 uM); the RANKL effect is
+    # the named hypothesis of the metformin+rankl arm
+    assert 0.3 < met.metformin.egp_effect < 0.5 and met.metformin.rankl_effect == 0.0
+    assert met.overrides == {P.met_egp_on: 1.0, P.met_rankl_on: 0.0}
+    hyp = resolve_arms(["metformin+rankl"])[0]
+    assert hyp.metformin.egp_effect == met.metformin.egp_effect and 0.2 < hyp.metformin.rankl_effect < 0.35
+    assert hyp.overrides == {P.met_egp_on: 1.0, P.met_rankl_on: 1.0}
     evs = met.events(365.0, 15, exam_years=(0, 5, 10, 15))
     kp1 = [e for e in evs if e.target == P.gi_kp1]
     assert kp1[0].time == 365.0 and kp1[0].value < 3.0
     assert len([e for e in evs if e.target == V.Met_gut and e.op == "add"]) == 3 * 4  # 4 doses before 3 exams
+    # each pre-exam window starts the effect site at its steady-state pre-dose value (~44 uM)
+    eff = [e for e in evs if e.target == V.C_met_eff and e.value > 0]
+    assert len(eff) == 3 and all(e.value == pytest.approx(met.metformin.effect_site_trough) for e in eff)
+    assert 30.0 < met.metformin.effect_site_trough < 60.0
     assert ko.overrides == {P.rank_hep_expr: 0.0} and kd.overrides == {P.rank_hep_expr: 0.5}
     # a scenario file: its first non-control arm
     trial = resolve_arms(["scenarios/example-human-trial.toml"])[0]
@@ -80,7 +90,7 @@ def test_unknown_arm_is_rejected_before_work(tmp_path):
     with pytest.raises(SystemExit):
         parser.parse_args(["cohort", "--n", "10", "--out", str(out), "--arms", "control,nope"])
     assert not out.exists()
-    assert set(BUILTIN_ARMS) >= {"control", "denosumab", "metformin", "rank_blockade"}
+    assert set(BUILTIN_ARMS) >= {"control", "denosumab", "metformin", "metformin+rankl", "rank_blockade"}
 
 
 def test_metformin_average_effect_matches_explicit_dosing():

@@ -77,8 +77,11 @@ def test_pypesto_roadrunner_objective_agrees():
     prob.measurement_df = prob.measurement_df.drop(columns=[C.PREEQ_ID])
     theirs = PetabImporterRR(prob).create_objective()
     ours = PetabObjective(prob)
+    # the two objectives integrate with different solver settings: at x + 0.05 they differed by
+    # 9.7e-7 (relative) before the metformin effect compartment (issue 12, item 8) and 1.2e-6 with it
+    # (one more dynamic state in the metformin500 condition), hence 2e-6
     for x in (ours.x_nominal, ours.x_nominal + 0.05):
-        assert theirs(x) == pytest.approx(ours(x), rel=1e-6)
+        assert theirs(x) == pytest.approx(ours(x), rel=2e-6)
 
 
 def _broken(tmp_path, species="human", edit=None):

@@ -140,7 +140,8 @@ def _report(tables: dict[str, pd.DataFrame], cohort_lines: list[str], failed: di
         ("Figures: ogtt_*.png, rankl_challenge_*.png, scenarios/*/*.png, cohort/incidence_by_tertile.png; "
          "tables: *.csv (tidy)."), "",
         "Note: the RANK -> NF-kB coupling and the diet gains are assumptions calibrated to the",
-        "4-week HFD Rank KO finding (docs/model.md); metformin's RANKL effect is a hypothesis.",
+        "4-week HFD Rank KO finding (docs/model.md); metformin's RANKL effect is a named hypothesis,",
+        "off by default and shown separately in the '+rankl' arms of the metformin scenarios.",
         "The cohort's sRANKL-diabetes association rests on an assumed link: the beta-cell death rate",
         "rises with hepatic NF-kB tone, (M_hep/M_ref)^bd_infl, with bd_infl calibrated to Bruneck.",
     ]

@@ -9,7 +9,9 @@ follow-up; the burn-in and the baseline exam are identical in every arm, so the 
   to the end of follow-up (15 years: 30 doses).  Dosed explicitly as events built by the scenario
   runner (:meth:`ranklsim.simulate.runner.ArmRunner.events`), i.e. the model's antibody PK.
 * ``metformin``: 1000 mg twice daily (2000 mg/day, the top arm of the built-in ``human-metformin``
-  scenario), both modelled effects (EGP and RANKL) on.  See "Metformin" below.
+  scenario), the hepatic (EGP) effect only.  See "Metformin" below.
+* ``metformin+rankl``: as ``metformin`` with the named RANKL hypothesis on (metformin suppresses
+  sRANKL production; no human data), so a cohort run can show both.
 * ``rank_blockade``: hepatocyte RANK blockade, the catalogue's ``hepatic_rank_ko`` genotype switch
   (``rank_hep_expr = 1 - fraction``) applied from baseline; ``rank_blockade:0.5`` is a 50 %
   knockdown (any fraction in [0, 1]; arm name ``rank_blockade50``).
@@ -24,8 +26,8 @@ after the file's arm (non-alphanumerics replaced by ``_``).  The file must be a 
 Metformin: twice-daily dosing for 15 years would be ~11,000 dose events, and the scenario code
 has no continuous-exposure option, so the cohort uses the regimen's *average steady-state
 effect*.  The metformin PK of the model is linear and independent of the rest of the model, so
-the mean effects over one dosing interval at steady state (``E_met_egp`` on the liver
-concentration, ``E_met_rankl`` on the plasma concentration; :func:`metformin_mean_effects`,
+the mean effects over one dosing interval at steady state (``E_met_egp`` on the hepatic
+effect-site concentration, ``E_met_rankl`` on the plasma concentration; :func:`metformin_mean_effects`,
 computed once per regimen from the model's PK with explicit doses) are constants, and the model's
 effect terms are reproduced exactly by parameters:
 
@@ -34,8 +36,8 @@ effect terms are reproduced exactly by parameters:
 * sRANKL production ``L_prod * rankl_expr * ... * (1 - E_rankl)``: ``rankl_expr x (1 - E_rankl)``.
 
 These are set from the treatment start (baseline) on.  Over a dosing interval the real effect
-swings (bid 1000 mg: E_met_egp 0.12-0.57, mean 0.32), and fasting glucose with it (4.2-6.4
-mmol/L in the diabetic virtual subject): the average effect reproduces the *daily mean* glucose,
+swings a little (bid 1000 mg: E_met_egp 0.40-0.43 through the effect compartment), and fasting
+glucose with it: the average effect reproduces the *daily mean* glucose,
 free sRANKL and hepatic NF-kB tone of explicit dosing (tests: within 0.1 mmol/L and 1 % after
 90 days), which is what drives the slow beta-cell dynamics, but not the morning trough at which
 fasting glucose is measured.  So before every examination after the treatment start the arm
@@ -43,7 +45,9 @@ switches back to explicit doses for :data:`EXAM_WINDOW_DAYS` (the regimen's last
 exam, the last one a dosing interval before it, e.g. the evening dose 12 h before a morning exam
 for bid): the exam reads the trough fasting glucose of the explicitly dosed regimen (test: within
 0.05 mmol/L of the scenario runner's day-90 fasting value); at the exam the metformin states are
-cleared and the average effect resumes.
+cleared and the average effect resumes.  The effect site (``C_met_eff``, half-life ~16 h) is set
+at the window's first dose to its steady-state pre-dose value (:func:`metformin_effect_site_trough`),
+so the two-day window reads the steady-state trough.
 """
 
 from __future__ import annotations
@@ -72,15 +76,17 @@ from ranklsim.simulate.simulator import Event, Model
 EXAM_WINDOW_DAYS = 2.0
 #: parameters multiplied by (1 - mean E_met_egp) in the average-effect metformin approximation
 EGP_PARAMETERS = (P.gi_kp1, P.gi_kp2, P.gi_kp3, P.gi_kp4)
-_MET_STATES = (V.Met_gut, V.Met_int, V.C_met, V.C_met_liv)
+_MET_STATES = (V.Met_gut, V.Met_int, V.C_met, V.C_met_liv, V.C_met_eff)
 _EPS = 1e-9
 _DENOSUMAB = Treatment(drug="denosumab", dose=DRUGS["denosumab"].default_dose, route="sc", every_days=182.5)
 _METFORMIN = Treatment(drug="metformin", dose=1000.0, unit="mg", regimen="bid")
+_METFORMIN_RANKL = _METFORMIN.model_copy(update={"effects": ("egp", "rankl")})
 _RANK_KO = "hepatic_rank_ko"
 BUILTIN_ARMS = {
     "control": "no intervention",
     "denosumab": "denosumab 60 mg SC every 182.5 days from baseline",
-    "metformin": "metformin 1000 mg bid from baseline (average steady-state effect; EGP and RANKL effects)",
+    "metformin": "metformin 1000 mg bid from baseline (average steady-state effect; EGP effect only)",
+    "metformin+rankl": "as metformin, with the named RANKL hypothesis on (metformin suppresses sRANKL production)",
     "metformin_mean": "as metformin, but exams read the average-effect state (daily-mean glucose, "
                       "no explicit pre-exam doses)",
     "rank_blockade": "hepatocyte RANK blockade (hepatic_rank_ko switch) from baseline; "
@@ -110,26 +116,40 @@ def _extended(tr: Treatment, end_day: float) -> Treatment | None:
 
 
 @cache
-def metformin_mean_effects(dose_mg: float, interval_days: float, body_weight_kg: float | None = None,
-                           steady_days: float = 5.0, points: int = 721) -> tuple[float, float]:
-    """Mean ``(E_met_egp, E_met_rankl)`` over one dosing interval at steady state (effects on).
-
-    From the human chronic model's metformin PK with explicit doses every ``interval_days`` for
-    ``steady_days`` (trapezoid mean over the interval before the next dose).
-    """
+def _steady_interval(dose_mg: float, interval_days: float, body_weight_kg: float | None, steady_days: float,
+                     points: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Grid and ``E_met_egp``, ``E_met_rankl``, ``C_met_eff`` over the last dosing interval (effects on)
+    of explicit doses every ``interval_days`` for ``steady_days`` (human chronic model)."""
     model = _model()
     tr = Treatment(drug="metformin", dose=dose_mg, unit="mg", every_days=interval_days,
                    n_doses=round(steady_days / interval_days) + 1)
     ov = {} if body_weight_kg is None else {P.BW: body_weight_kg}
     evs = _scenario_events(model, Arm(name="pk", treatments=(tr,)), tr.last_day + interval_days, ov)
     t1 = tr.last_day
-    t0 = t1 - interval_days
-    grid = np.linspace(t0, t1, points)
+    grid = np.linspace(t1 - interval_days, t1, points)
+    sel = [V.E_met_egp, V.E_met_rankl, V.C_met_eff]
     res = model.simulate(times=[0.0, *grid], overrides={**ov, P.met_egp_on: 1.0, P.met_rankl_on: 1.0},
-                         events=[e for e in evs if e.time < t1 - _EPS], selections=[V.E_met_egp, V.E_met_rankl])
-    f = res.frame.iloc[1:]
+                         events=[e for e in evs if e.time < t1 - _EPS], selections=sel)
+    return grid, {k: res.frame[k].to_numpy()[1:] for k in sel}
+
+
+def metformin_mean_effects(dose_mg: float, interval_days: float, body_weight_kg: float | None = None,
+                           steady_days: float = 8.0, points: int = 721) -> tuple[float, float]:
+    """Mean ``(E_met_egp, E_met_rankl)`` over one dosing interval at steady state (effects on).
+
+    From the human chronic model's metformin PK with explicit doses every ``interval_days`` for
+    ``steady_days`` (trapezoid mean over the interval before the next dose; the effect site has a
+    half-life of ~16 h, so 8 days is ~12 half-lives).
+    """
+    grid, f = _steady_interval(dose_mg, interval_days, body_weight_kg, steady_days, points)
     span = grid[-1] - grid[0]
     return (float(np.trapezoid(f[V.E_met_egp], grid) / span), float(np.trapezoid(f[V.E_met_rankl], grid) / span))
+
+
+def metformin_effect_site_trough(dose_mg: float, interval_days: float, body_weight_kg: float | None = None,
+                                 steady_days: float = 8.0, points: int = 721) -> float:
+    """Steady-state effect-site concentration ``C_met_eff`` (uM) just before a dose."""
+    return float(_steady_interval(dose_mg, interval_days, body_weight_kg, steady_days, points)[1][V.C_met_eff][-1])
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,7 @@ class MetforminExposure:
     treatment: Treatment
     egp_effect: float  #: mean E_met_egp (0 with the EGP effect off)
     rankl_effect: float  #: mean E_met_rankl (0 with the RANKL effect off)
+    effect_site_trough: float = 0.0  #: steady-state pre-dose C_met_eff (uM), set at each exam window
 
     @classmethod
     def of(cls, tr: Treatment, body_weight_kg: float | None = None) -> MetforminExposure:
@@ -150,7 +171,8 @@ class MetforminExposure:
         bw = None if body_weight_kg is None else float(body_weight_kg)
         dose = tr.dose_mg(bw if bw is not None else _model().parameter_value(P.BW))
         egp, rankl = metformin_mean_effects(float(dose), float(tr.interval_days), bw)
-        return cls(tr, egp if "egp" in tr.effects else 0.0, rankl if "rankl" in tr.effects else 0.0)
+        trough = metformin_effect_site_trough(float(dose), float(tr.interval_days), bw)
+        return cls(tr, egp if "egp" in tr.effects else 0.0, rankl if "rankl" in tr.effects else 0.0, trough)
 
     def to_dict(self) -> dict:
         return {"treatment": self.treatment.model_dump(mode="json"), "mean_E_met_egp": self.egp_effect,
@@ -235,6 +257,7 @@ class CohortArm:
             window = tr.model_copy(update={"start_day": start + k0 * step, "n_doses": k1 - k0 + 1})
             t0 = offset + window.start_day
             evs += [Event(t0, k, v) for k, v in base.items()]  # explicit PK effects, not the average
+            evs.append(Event(t0, V.C_met_eff, met.effect_site_trough))  # the effect site at steady state
             evs += [Event(offset + e.time, e.target, e.value, e.op)
                     for e in _scenario_events(model, Arm(name="w", treatments=(window,)), end, values)]
             evs += [Event(offset + exam, s, 0.0) for s in _MET_STATES]  # after the exam reading
@@ -269,6 +292,9 @@ def builtin_arm(name: str) -> CohortArm:
     if name == "metformin":
         return CohortArm("metformin", BUILTIN_ARMS["metformin"], overrides=_metformin_switches(_METFORMIN),
                          metformin=MetforminExposure.of(_METFORMIN))
+    if name == "metformin+rankl":
+        return CohortArm("metformin+rankl", BUILTIN_ARMS["metformin+rankl"],
+                         overrides=_metformin_switches(_METFORMIN_RANKL), metformin=MetforminExposure.of(_METFORMIN_RANKL))
     if name == "metformin_mean":
         return CohortArm("metformin_mean", BUILTIN_ARMS["metformin_mean"],
                          overrides=_metformin_switches(_METFORMIN), metformin=MetforminExposure.of(_METFORMIN),

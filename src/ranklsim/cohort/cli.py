@@ -60,8 +60,9 @@ def _arm_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-_ARMS_HELP = ("intervention arms, comma-separated: control, denosumab, metformin, metformin_mean, rank_blockade, "
-              "rank_blockade:FRACTION or a scenario .toml file (its first non-control arm)")
+_ARMS_HELP = ("intervention arms, comma-separated: control, denosumab, metformin (EGP effect), metformin+rankl "
+              "(with the RANKL hypothesis), metformin_mean, rank_blockade, rank_blockade:FRACTION or a scenario "
+              ".toml file (its first non-control arm)")
 
 
 #: the most people one cohort command may follow (100,000 take ~10 min on 2 workers; more is a

@@ -20,6 +20,9 @@ from ranklsim.simulate.catalog import DIETS, DRUGS, GENOTYPES, METFORMIN_REGIMEN
 
 METFORMIN_SLOT = "metformin"  # drugs in this PK slot take ``regimen`` and ``effects``
 METFORMIN_EFFECTS = ("egp", "rankl")
+#: effects of metformin unless a treatment names them: the hepatic (EGP) effect only; the RANKL
+#: effect is a named hypothesis, switched on by ``effects = ["egp", "rankl"]`` (e.g. "+rankl" arms)
+DEFAULT_METFORMIN_EFFECTS = ("egp",)
 EPS = 1e-9  # tolerance for day comparisons
 
 Str = Annotated[str, Field(strict=True)]
@@ -155,7 +158,7 @@ class Treatment(ScenarioModel):
     every_days: Pos | None = None
     n_doses: Count = 1
     regimen: Str | None = None
-    effects: tuple[Effect, ...] = METFORMIN_EFFECTS
+    effects: tuple[Effect, ...] = DEFAULT_METFORMIN_EFFECTS
 
     @field_validator("effects")
     @classmethod
@@ -181,7 +184,7 @@ class Treatment(ScenarioModel):
                 probs.append(("every_days", "give regimen or every_days, not both"))
         if self.n_doses > 1 and self.every_days is None and self.regimen is None:
             probs.append(("n_doses", "several doses need every_days (or a metformin regimen)"))
-        if not metformin_like and self.effects != METFORMIN_EFFECTS:
+        if not metformin_like and "effects" in self.model_fields_set:
             probs.append(("effects", f"effects applies to metformin only, not {self.drug}"))
         raise_problems(probs)
         return self
