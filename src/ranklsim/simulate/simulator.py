@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -31,9 +29,12 @@ from ranklsim.models.parameters import (
     parameter_table,
     warn_out_of_bounds,
 )
+from ranklsim.simulate.reference import Reference, ReferenceCache, ReferenceError
+from ranklsim.simulate.results import Event, SimulationResult
 from ranklsim.simulate.solver import (
     TOLERANCES,
     StateReader,
+    flush_underflow,
     output_times,
     relax,
     roundoff,
@@ -55,6 +56,10 @@ DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "
                       "irs_avail", "HOMA_IR", "beta", "M_hep", "A_diet")
 
 
+#: solver settings of the second attempt of a failed relaxation (stricter)
+RELAX_RETRY = {"rtol": 1e-8, "max_order": 5}
+
+
 class SimulationError(RuntimeError):
     """The ODE solver failed; the message names the time reached and the overrides."""
 
@@ -62,57 +67,6 @@ class SimulationError(RuntimeError):
 class OutOfDomainError(SimulationError):
     """A quantity that must be non-negative (``Model.nonnegative``) went negative beyond solver
     round-off: the run left the model's valid domain.  The message names it, the time and the overrides."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """A protocol event: at ``time`` set (or add to) the value of a parameter or state.
-
-    Times are in the view's time unit (minutes for acute, days for chronic).
-    """
-
-    time: float
-    target: str
-    value: float
-    op: Literal["set", "add"] = "set"
-
-    def __post_init__(self) -> None:
-        check_value(f"time of event on {self.target}", self.time)
-        if self.op not in ("set", "add"):
-            raise ValueError(f"event op must be 'set' or 'add', got {self.op!r}")
-        check_value(f"event value for {self.target}", self.value, allow_negative=self.op == "add")
-
-
-@dataclass
-class SimulationResult:
-    """Time course in wide form (``frame``: one column per id, plus ``time``) with units."""
-
-    frame: pd.DataFrame
-    units: dict[str, str]
-    time_unit: str
-    species: str
-    view: str
-    overrides: dict[str, float] = field(default_factory=dict)
-    #: parameter values outside their table bounds (run with ``allow_out_of_bounds=True``); empty if none
-    out_of_bounds: dict[str, float] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        return self.frame[key].to_numpy()
-
-    @property
-    def time(self) -> np.ndarray:
-        return self.frame["time"].to_numpy()
-
-    def final(self) -> dict[str, float]:
-        """Values at the last output time."""
-        return {k: float(v) for k, v in self.frame.iloc[-1].items()}
-
-    def tidy(self) -> pd.DataFrame:
-        """Long form: time, time_unit, id, value, unit (one row per time and id)."""
-        long = self.frame.melt(id_vars="time", var_name="id", value_name="value")
-        long["unit"] = long["id"].map(self.units)
-        long.insert(1, "time_unit", self.time_unit)
-        return long
 
 
 class Model:
@@ -134,6 +88,7 @@ class Model:
         #: states and outputs that must be >= 0 (checked after every simulation; docs/model.md Section 15)
         self.nonnegative: frozenset[str] = frozenset(states + outputs)
         self._states = StateReader(self._rr, states)
+        self._references = ReferenceCache(self._rr, {k: p.value for k, p in self.parameters.items()})
 
     # ------------------------------------------------------------------ properties
     @property
@@ -171,7 +126,8 @@ class Model:
 
     def check_initial(self, initial: Mapping[str, float] | None) -> dict[str, float]:
         """Validated initial states; negatives of non-negative states within solver round-off
-        (:func:`~ranklsim.simulate.solver.roundoff`, 1e-9 at the default tolerances) are set to 0."""
+        (:func:`~ranklsim.simulate.solver.roundoff`, 1e-9 at the default tolerances) are set to 0, and
+        so are underflow remnants of decayed states (:func:`~ranklsim.simulate.solver.flush_underflow`)."""
         out: dict[str, float] = {}
         tiny = roundoff(self._rr)
         for key, value in (initial or {}).items():
@@ -180,6 +136,7 @@ class Model:
             signed = key in SIGNED_STATES
             if not signed and isinstance(value, int | float | np.floating) and -tiny <= value < 0.0:
                 value = 0.0  # solver round-off of a state that is zero in exact arithmetic
+            value = flush_underflow(value)
             out[key] = check_value(key, value, allow_negative=signed)
         return out
 
@@ -214,6 +171,7 @@ class Model:
 
     # ------------------------------------------------------------------ simulation
     def _prepare(self, overrides: dict[str, float], initial: dict[str, float]) -> None:
+        self._prepared = (overrides, initial)  # for a second attempt of a failed relaxation
         rr = self._rr
         rr.resetAll()
         for key, value in overrides.items():
@@ -267,7 +225,8 @@ class Model:
         outside = {**out_of_bounds(self.parameters, ov), **outside}
         out_t = output_times(t_end, times, n_points)
         warn_out_of_bounds(f"{self.species}/{self.view}", outside)
-        self._prepare(ov, ini)
+        ref = self.reference(ov)
+        self._prepare(*ref.apply(ov, ini))
         if equilibrate:
             self._relax(ov)
         self._rr.timeCourseSelections = ["time", *sel]
@@ -279,7 +238,15 @@ class Model:
                 f"internal error: expected {len(out_t)} output times, got {len(frame)}")
         self._check_frame(frame, sel, ov)
         units = {k: self.units.get(k, "dimensionless") for k in sel}
-        return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov, outside)
+        return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov, outside, ref.derived)
+
+    def reference(self, overrides: Mapping[str, float]) -> Reference:
+        """The reference person of validated ``overrides``: derived normalisers and reference state
+        recomputed if a model constant changed (:mod:`ranklsim.simulate.reference`)."""
+        try:
+            return self._references.for_overrides(overrides)
+        except ReferenceError as exc:
+            raise SimulationError(f"{self.species}/{self.view} {exc}") from exc
 
     # ------------------------------------------------------------------ validity domain
     def _domain_error(self, key: str, value: float, t_model: float, overrides: dict[str, float]) -> OutOfDomainError:
@@ -343,8 +310,16 @@ class Model:
         rr[ev.target] = ev.value if ev.op == "set" else rr[ev.target] + ev.value
 
     def _relax(self, overrides: dict[str, float]) -> None:
+        """Relax to steady state; if CVODE fails (corrector failures near rest in the stiff NF-kB
+        modes), start again once from the prepared state with :data:`RELAX_RETRY` settings."""
         try:
-            relax(self._rr)
+            try:
+                relax(self._rr)
+            except RuntimeError:
+                self._prepare(*self._prepared)
+                rtol = min(self._rr.integrator.relative_tolerance, RELAX_RETRY["rtol"])
+                with solver_settings(self._rr, rtol=rtol, max_order=RELAX_RETRY["max_order"], quiet=True):
+                    relax(self._rr)
         except RuntimeError as exc:
             raise SimulationError(
                 f"{self.species}/{self.view} relaxation to steady state failed; parameters changed: "
@@ -365,7 +340,7 @@ class Model:
         sel = self.check_selections(selections)
         held = HOLD_BETA_CELL_MASS if hold_beta_cell_mass else {}
         warn_out_of_bounds(f"{self.species}/{self.view}", out_of_bounds(self.parameters, ov))
-        self._prepare({**ov, **held}, {})
+        self._prepare(*self.reference(ov).apply({**ov, **held}, {}))
         self._relax(ov)
         values = {k: float(self._rr[k]) for k in sel}
         self._check_frame(pd.DataFrame([{"time": 0.0, **values}]), sel, ov)

@@ -149,6 +149,19 @@ def output_times(t_end: float | None, times: Sequence[float] | None, n_points: i
 
 # ----------------------------------------------------------------------------- round-off and domain
 
+#: magnitude below which a state value is an underflow remnant of a decayed state (e.g. a drug long
+#: after its last dose, 1e-302 pM) and is set to 0: CVODE refuses to start from such values ("too much
+#: accuracy requested" at t = 0); no quantity of the model is meaningful at this size
+UNDERFLOW = 1e-100
+
+
+def flush_underflow(value):
+    """``value``, or 0.0 if its magnitude is below :data:`UNDERFLOW` (non-numbers are returned as they are)."""
+    if isinstance(value, int | float | np.floating) and 0.0 < abs(value) < UNDERFLOW:
+        return 0.0
+    return value
+
+
 #: negatives of non-negative quantities down to this size are solver round-off whatever the tolerance
 ROUNDOFF_FLOOR = 1e-9
 #: ... and down to this multiple of the solver's absolute tolerance (CVODE's error control lets a
