@@ -82,6 +82,8 @@ class Model:
         self.parameters: dict[str, Parameter] = parameter_table(species)
         self.state_ids: tuple[str, ...] = tuple(self._rr.getRateRuleIds())
         self.output_ids: tuple[str, ...] = tuple(self._rr.getAssignmentRuleIds())
+        #: states set by initial assignments from the parameters (receptor binding quasi-equilibrium)
+        self.assigned_states: frozenset[str] = frozenset(self._rr.getInitialAssignmentIds())
         self.units: dict[str, str] = {k: p.unit for k, p in self.parameters.items()}
         self.units.update(declared_units())
         states, outputs = nonnegative_ids(self.state_ids, self.output_ids)
