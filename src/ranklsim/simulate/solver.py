@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ranklsim.constants import MINUTES_PER_DAY, RELAX_DAYS
-from ranklsim.models.build import build_antimony, sbml_from_antimony
+from ranklsim.models.build import BUILD_REVISION, build_antimony, sbml_from_antimony
 from ranklsim.models.parameters import check_value
 
 #: solver tolerances (relative, absolute) per view
@@ -42,7 +42,7 @@ def _compiled_runner(species: str):
     import roadrunner  # lazy: libroadrunner costs ~0.2 s to import
 
     text = build_antimony(species)
-    key = hashlib.sha256((text + roadrunner.__version__).encode()).hexdigest()[:20]
+    key = hashlib.sha256((text + roadrunner.__version__ + BUILD_REVISION).encode()).hexdigest()[:20]
     path = cache_dir() / f"{species}-{key}.rrstate"
     if path.exists():
         try:
