@@ -18,6 +18,7 @@ from ranklsim.models.parameters import (
     initial_state,
     parameter_table,
 )
+from ranklsim.models.sbml_units import annotate_literal_units
 
 MODULE_DIR = Path(__file__).parent / "modules"
 #: Antimony module files, in composition order (units first, couplings last).
@@ -34,7 +35,7 @@ MODULES = (
 MODEL_ID = "ranklsim"
 #: revision of the Antimony -> SBML step (part of the compiled-model cache key): bump it when
 #: :func:`sbml_from_antimony` changes what it writes for the same Antimony text
-BUILD_REVISION = "3: exact values, model-wide units"
+BUILD_REVISION = "4: exact values, model-wide units, literal units"
 VIEWS = ("acute", "chronic")
 
 #: states that are signed by definition: deviations from basal (Dalla Man 2007: remote insulin action
@@ -154,6 +155,7 @@ def _annotate(sbml: str, species: str) -> str:
     for i in range(model.getNumCompartments()):
         model.getCompartment(i).setSBOTerm("SBO:0000290")
     _model_units(model, libsbml)
+    annotate_literal_units(model, libsbml)
     return libsbml.writeSBMLToString(doc)
 
 
@@ -219,8 +221,9 @@ def exact_values(sbml: str, text: str) -> str:
     return _VALUE_ATTRIBUTE.sub(fix, sbml)
 
 
-def sbml_unit_errors(sbml: str) -> list[str]:
-    """libSBML consistency errors (including unit consistency) of an SBML string."""
+def sbml_unit_errors(sbml: str, *, warnings: bool = False) -> list[str]:
+    """libSBML consistency errors (including unit consistency) of an SBML string; with ``warnings``
+    also the unit-consistency warnings (e.g. 99505, a quantity without declared units)."""
     import libsbml  # lazy: ~0.5 s to import, needed only by this check
 
     doc = libsbml.readSBMLFromString(sbml)
@@ -229,7 +232,8 @@ def sbml_unit_errors(sbml: str) -> list[str]:
     errors = []
     for i in range(doc.getNumErrors()):
         err = doc.getError(i)
-        if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR:
+        unit_warning = warnings and err.getCategory() == libsbml.LIBSBML_CAT_UNITS_CONSISTENCY
+        if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR or unit_warning:
             errors.append(f"{err.getErrorId()}: {err.getMessage().strip()}")
     return errors
 
