@@ -90,12 +90,12 @@ class _Artifacts:
     def put(self, path: Path, text: str) -> bool:
         """Compare ``text`` with the file at ``path``; True (and noted as stale) if they differ."""
         path = Path(path)
-        if path.exists() and path.read_text() == text:
+        if path.exists() and path.read_text(encoding="utf-8") == text:
             return False
         name = path.resolve().relative_to(self.root).as_posix()
         self.stale.append(name)
         if not self.check:
-            path.write_text(text)
+            path.write_text(text, encoding="utf-8")
             tables.clear_caches()
         if self.log:
             self.log(("stale: " if self.check else "rewrote ") + name)
@@ -119,7 +119,7 @@ def _petab(out: _Artifacts) -> None:
         for species in SPECIES_NAMES:
             write_problem(species, tmp)
         for new in sorted(Path(tmp).iterdir()):
-            out.put(PROBLEM_DIR / new.name, new.read_text())
+            out.put(PROBLEM_DIR / new.name, new.read_text(encoding="utf-8"))
 
 
 def checkout(root: Path | None = None) -> Path:
@@ -147,7 +147,7 @@ def regenerate(check: bool = False, root: Path | None = None, *,
     _reference_tables(out)
     _petab(out)
     docs = out.root / DOCS
-    out.put(docs, summary.update(docs.read_text(), tables.read_rows()))
+    out.put(docs, summary.update(docs.read_text(encoding="utf-8"), tables.read_rows()))
     return out.stale
 
 

@@ -71,7 +71,7 @@ _SBO_DISSOCIATION = "SBO:0000282"
 
 def module_text(name: str) -> str:
     """Text of one Antimony module file."""
-    return (MODULE_DIR / f"{name}.ant").read_text()
+    return (MODULE_DIR / f"{name}.ant").read_text(encoding="utf-8")
 
 
 def check_view(view: str) -> str:

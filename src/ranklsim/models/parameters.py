@@ -89,7 +89,7 @@ def check_species(species: str) -> str:
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 

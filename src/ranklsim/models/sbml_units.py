@@ -11,19 +11,19 @@ without units (``1 + g*A``, ``max(0, G - G_thr)``, ``10*beta_fn``), which libSBM
 
 from __future__ import annotations
 
-#: AST types whose operands must share units (a literal there takes its siblings' units)
-_SAME_UNIT_OPERATORS = ("AST_PLUS", "AST_MINUS", "AST_FUNCTION_MAX", "AST_FUNCTION_MIN", "AST_RELATIONAL_EQ",
-                        "AST_RELATIONAL_GEQ", "AST_RELATIONAL_GT", "AST_RELATIONAL_LEQ", "AST_RELATIONAL_LT",
-                        "AST_RELATIONAL_NEQ", "AST_FUNCTION_PIECEWISE")
+#: functions whose arguments must share units (a literal there takes its siblings' units), with
+#: + and -, the relations and piecewise.  Node kinds are read through ASTNode's predicates, not
+#: getType(): another libSBML binding loaded in the process (tellurium brings one) returns types
+#: that do not compare with this module's constants.
+_SAME_UNIT_FUNCTIONS = ("max", "min")
 
 
 def annotate_literal_units(model, libsbml) -> int:
     """Set units on every unit-less literal of ``model``'s math (rules, initial and event assignments,
     event triggers); returns how many were set."""
-    same = {getattr(libsbml, name) for name in _SAME_UNIT_OPERATORS if hasattr(libsbml, name)}
     count = 0
     for math in _maths(model):
-        count += _annotate(math, None, same, model, libsbml)
+        count += _annotate(math, None, model, libsbml)
     return count
 
 
@@ -40,45 +40,52 @@ def _maths(model):
             yield ev.getEventAssignment(j).getMath()
 
 
-def _annotate(node, parent, same, model, libsbml) -> int:
+def _same_units(node) -> bool:
+    """Whether the operands of ``node`` must share units."""
+    return bool(node.isRelational() or node.isPiecewise()
+                or (node.isOperator() and node.getCharacter() in "+-")
+                or (node.isFunction() and node.getName() in _SAME_UNIT_FUNCTIONS))
+
+
+def _annotate(node, parent, model, libsbml) -> int:
     if node is None:
         return 0
     count = 0
     if node.isNumber() and not node.hasUnits():
-        node.setUnits(_context_units(node, parent, same, model, libsbml))
+        node.setUnits(_context_units(node, parent, model, libsbml))
         count += 1
     for i in range(node.getNumChildren()):
-        count += _annotate(node.getChild(i), node, same, model, libsbml)
+        count += _annotate(node.getChild(i), node, model, libsbml)
     return count
 
 
-def _context_units(node, parent, same, model, libsbml) -> str:
+def _context_units(node, parent, model, libsbml) -> str:
     """Units of a literal: those of a unit-bearing sibling under a same-unit operator, else dimensionless."""
-    if parent is None or parent.getType() not in same:
+    if parent is None or not _same_units(parent):
         return "dimensionless"
-    piecewise = parent.getType() == getattr(libsbml, "AST_FUNCTION_PIECEWISE", None)
+    piecewise = parent.isPiecewise()
     for i in range(parent.getNumChildren()):
         sibling = parent.getChild(i)
         if sibling is node or sibling.isNumber() or (piecewise and i % 2 == 1):
             continue  # (a piecewise's odd children are its conditions, not values)
-        ud = _units_of(sibling, same, model, libsbml)
+        ud = _units_of(sibling, model, libsbml)
         unit_id = None if ud is None else _unit_id(ud, model, libsbml)
         if unit_id:
             return unit_id
     return "dimensionless"
 
 
-def _units_of(node, same, model, libsbml):
+def _units_of(node, model, libsbml):
     """Unit definition of a name, or of the first operand with known units of a same-unit operator."""
     if node.isName():
-        if node.getType() == libsbml.AST_NAME_TIME:
-            return model.getUnitDefinition(model.getTimeUnits())
         element = model.getElementBySId(node.getName())
-        return None if element is None else element.getDerivedUnitDefinition()
-    if node.getType() in same:
+        if element is None:  # the time symbol
+            return model.getUnitDefinition(model.getTimeUnits())
+        return element.getDerivedUnitDefinition()
+    if _same_units(node):
         for i in range(node.getNumChildren()):
             child = node.getChild(i)
-            if not child.isNumber() and (ud := _units_of(child, same, model, libsbml)) is not None:
+            if not child.isNumber() and (ud := _units_of(child, model, libsbml)) is not None:
                 return ud
         return None
     return _expression_units(node, model)

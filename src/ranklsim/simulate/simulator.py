@@ -82,6 +82,7 @@ class Model:
         self.parameters: dict[str, Parameter] = parameter_table(species)
         self.state_ids: tuple[str, ...] = tuple(self._rr.getRateRuleIds())
         self.output_ids: tuple[str, ...] = tuple(self._rr.getAssignmentRuleIds())
+        self._known = frozenset(self.ids)
         #: states set by initial assignments from the parameters (receptor binding quasi-equilibrium)
         self.assigned_states: frozenset[str] = frozenset(self._rr.getInitialAssignmentIds())
         self.units: dict[str, str] = {k: p.unit for k, p in self.parameters.items()}
@@ -144,10 +145,9 @@ class Model:
 
     def check_selections(self, selections: Iterable[str] | None) -> list[str]:
         sel = list(DEFAULT_SELECTIONS if selections is None else selections)
-        known = set(self.ids)
         for key in sel:
-            if key not in known:
-                raise unknown_id_error("output", key, known)
+            if key not in self._known:
+                raise unknown_id_error("output", key, self._known)
         return sel
 
     def _check_events(self, events: Iterable[Event], overrides: dict[str, float],
@@ -155,6 +155,8 @@ class Model:
         """``events`` sorted by time (unknown targets raise ValueError) and the parameter values
         they set outside the table bounds (which raise :class:`OutOfBoundsError` unless allowed)."""
         evs = sorted(events, key=lambda e: e.time)
+        if not evs:
+            return evs, {}
         values = {k: p.value for k, p in self.parameters.items()} | overrides
         outside: dict[str, float] = {}
         for ev in evs:
@@ -178,7 +180,8 @@ class Model:
         rr.resetAll()
         for key, value in overrides.items():
             rr[key] = value
-        rr.reset()  # re-evaluates initial assignments with the overridden parameters
+        if overrides:
+            rr.reset()  # re-evaluates initial assignments with the overridden parameters
         for key, value in initial.items():
             rr[key] = value
 
@@ -233,12 +236,12 @@ class Model:
             self._relax(ov)
         self._rr.timeCourseSelections = ["time", *sel]
         f = _TIME_FACTOR[self.view]
-        frame = pd.DataFrame(self._run_segments(out_t * f, evs, sel, ov), columns=["time", *sel])
-        frame["time"] = frame["time"] / f
-        if len(frame) != len(out_t) or not np.allclose(frame["time"].to_numpy(), out_t, rtol=1e-9, atol=1e-9):
-            raise SimulationError(
-                f"internal error: expected {len(out_t)} output times, got {len(frame)}")
-        self._check_frame(frame, sel, ov)
+        rows = self._run_segments(out_t * f, evs, sel, ov)
+        if len(rows) != len(out_t) or not np.allclose(rows[:, 0], out_t * f, rtol=1e-9, atol=1e-9 * f):
+            raise SimulationError(f"internal error: expected {len(out_t)} output times, got {len(rows)}")
+        self._check_rows(rows, sel, ov)
+        rows[:, 0] = out_t  # the requested times, in the view's unit
+        frame = pd.DataFrame(rows, columns=["time", *sel], copy=False)
         units = {k: self.units.get(k, "dimensionless") for k in sel}
         return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov, outside, ref.derived)
 
@@ -264,19 +267,19 @@ class Model:
             i = int(np.argmin(np.nan_to_num(values, nan=-np.inf)))
             raise self._domain_error(self._states.ids[i], float(values[i]), self._rr.model.getTime(), overrides)
 
-    def _check_frame(self, frame: pd.DataFrame, sel: list[str], overrides: dict[str, float]) -> None:
-        """Raise :class:`OutOfDomainError` if a selected non-negative quantity is negative beyond round-off."""
-        cols = [k for k in dict.fromkeys(sel) if k in self.nonnegative]
+    def _check_rows(self, rows: np.ndarray, sel: list[str], overrides: dict[str, float]) -> None:
+        """Raise :class:`OutOfDomainError` if a selected non-negative quantity is negative beyond
+        round-off (``rows``: model time, then the ``sel`` columns)."""
+        cols = [j for j, k in enumerate(sel) if k in self.nonnegative]
         if not cols:
             return
-        values = frame[cols].to_numpy()
+        values = rows[:, [j + 1 for j in cols]]
         tiny = roundoff(self._rr)
         if values.min() >= -tiny:
             return
-        rows, columns = np.nonzero(~(values >= -tiny))
-        r, c = rows[0], columns[0]  # the first time
-        t = float(frame["time"].iloc[r]) * _TIME_FACTOR[self.view]
-        raise self._domain_error(cols[c], float(values[r, c]), t, overrides)
+        bad_rows, bad_cols = np.nonzero(~(values >= -tiny))
+        r, c = bad_rows[0], bad_cols[0]  # the first time
+        raise self._domain_error(sel[cols[c]], float(values[r, c]), float(rows[r, 0]), overrides)
 
     def _run_segments(self, t_model: np.ndarray, evs: list[Event], sel: list[str],
                       overrides: dict[str, float]) -> np.ndarray:
@@ -345,7 +348,7 @@ class Model:
         self._prepare(*self.reference(ov).apply({**ov, **held}, {}))
         self._relax(ov)
         values = {k: float(self._rr[k]) for k in sel}
-        self._check_frame(pd.DataFrame([{"time": 0.0, **values}]), sel, ov)
+        self._check_rows(np.array([[0.0, *values.values()]]), list(values), ov)
         return values
 
     @contextmanager
