@@ -101,16 +101,16 @@ def test_bad_out_is_one_line(argv, where, expected, places, capsys):
 
 
 @needs_unwritable
-@pytest.mark.parametrize("argv", [["simulate"], ["export-sbml"], ["params"], ["run", "mouse-opg-fc-hfd"],
-                                  ["demo"], ["fit", "human"], ["cohort", "--n", "2"]])
+@pytest.mark.parametrize("argv", [["simulate"], ["export-sbml"], ["export-omex", "mouse-opg-fc-hfd"], ["params"],
+                                  ["run", "mouse-opg-fc-hfd"], ["demo"], ["fit", "human"], ["cohort", "--n", "2"]])
 def test_unwritable_out_is_one_line(argv, capsys):
     code, _, err = run([*argv, "--out", f"{UNWRITABLE}/x"], capsys)
     assert "cannot write in /sys" in one_error_line(code, err)
 
 
 def test_every_command_with_out_is_checked():
-    assert set(OUT_KINDS) == {"simulate", "export-sbml", "params", "run", "demo", "fit", "profile", "sample",
-                              "gsa", "cohort", "replicates"}
+    assert set(OUT_KINDS) == {"simulate", "export-sbml", "export-omex", "params", "run", "demo", "fit", "profile",
+                              "sample", "gsa", "cohort", "replicates"}
 
 
 def test_force_overwrites_a_file_and_nothing_is_created_by_a_refusal(places, capsys):

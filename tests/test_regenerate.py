@@ -74,7 +74,7 @@ def test_dev_regenerate_parser():
     parser = argparse.ArgumentParser()
     add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["dev", "regenerate", "--check"])
-    assert args.check and not args.renormalise and args.func is cmd_regenerate
+    assert args.check and args.func is cmd_regenerate
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ meant to alter results regenerates it in the same commit and says why.  Everythi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ RTOL = 1e-10
 
 def _ranklsim(*args: str) -> None:
     cmd = [sys.executable, "-c", "from ranklsim.cli import main; main()", *args]
-    subprocess.run(cmd, check=True, capture_output=True, env={"MPLBACKEND": "Agg", "PATH": ""})
+    env = {"MPLBACKEND": "Agg", "PATH": ""} | {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
 
 
 def _timecourse_digest(path: Path) -> pd.DataFrame:

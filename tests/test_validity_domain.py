@@ -80,8 +80,10 @@ def test_bound_sweep_quick_subset():
 
 
 @pytest.mark.slow
+@pytest.mark.study
 def test_bound_sweep_every_parameter():
-    """Every table parameter at its bounds (about 1,600 runs; ~15 minutes on one core)."""
+    """Every table parameter at its bounds (about 1,600 runs; ~15 minutes on one core): a study,
+    run with ``pytest -m study`` (the quick subset above runs in every suite)."""
     ids = sorted(set(parameter_table("human")) & set(parameter_table("mouse")))
     counts = _sweep(ids)
     print(f"bound sweep: {dict(counts)}")

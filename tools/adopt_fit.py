@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         fit_and_adopt(species, args)
     # ids.py, the derived reference parameters with the fitted normalisations kept, the reference
     # initial state, the PEtab files (their nominal values are the adopted ones) and the docs summary
-    regenerate(keep_normalisation=True, log=print)
+    regenerate(log=print)
     print("adopted; parameters.tsv, initial_state.tsv and the PEtab files are updated")
     return 0
 

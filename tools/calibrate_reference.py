@@ -2,10 +2,9 @@
 
 Kept for its command line; the work is done by ``ranklsim.regenerate`` (``ranklsim dev regenerate``),
 which rebuilds ids.py, the derived rows of ``parameters.tsv``, ``initial_state.tsv``, the PEtab
-problems and the parameter counts of docs/model.md.  Without ``--keep-normalisation`` gng_ref and
-irs_ref are recomputed (``ranklsim dev regenerate --renormalise``).
+problems and the parameter counts of docs/model.md.
 
-    python tools/calibrate_reference.py [--keep-normalisation]
+    python tools/calibrate_reference.py
 """
 
 from __future__ import annotations
@@ -17,10 +16,8 @@ from ranklsim.regenerate import regenerate
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--keep-normalisation", action="store_true",
-                    help="keep gng_ref and irs_ref (use after adopting fitted parameters)")
-    args = ap.parse_args(argv)
-    if not regenerate(keep_normalisation=args.keep_normalisation, log=print):
+    ap.parse_args(argv)
+    if not regenerate(log=print):
         print("all generated files are current")
 
 

@@ -28,11 +28,12 @@ MAX_POINTS = MAX_OUTPUT_POINTS
 #: the longest plain ``simulate`` run, hours (the scenario horizon, 100 years)
 MAX_HOURS = MAX_DURATION_DAYS * 24.0
 #: what ``--out`` names, per command: a file (an existing one needs ``--force``) or a folder
-OUT_KINDS = {"simulate": "file", "export-sbml": "file", "params": "file", "run": "folder", "demo": "folder",
+OUT_KINDS = {"simulate": "file", "export-sbml": "file", "export-omex": "file", "params": "file", "run": "folder", "demo": "folder",
              "fit": "folder", "profile": "folder", "sample": "folder", "gsa": "folder", "cohort": "folder",
              "replicates": "folder"}
 #: file names suggested when a file output is given a folder
-_EXAMPLE = {"simulate": "timecourse.csv", "export-sbml": "model.xml", "params": "parameters.csv"}
+_EXAMPLE = {"simulate": "timecourse.csv", "export-sbml": "model.xml", "export-omex": "scenario.omex",
+            "params": "parameters.csv"}
 #: problems of a multi-problem error shown in its one line (the rest: --debug)
 SHOWN_PROBLEMS = 5
 
@@ -77,6 +78,16 @@ def cmd_export_sbml(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(build_sbml(args.species))
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_export_omex(args: argparse.Namespace) -> int:
+    from ranklsim.simulate.library import load_scenario  # lazy: pydantic schema import
+    from ranklsim.simulate.omex import write_omex  # lazy: libsedml and libcombine are imported at use
+
+    scenario = load_scenario(args.scenario, limits=not args.no_limits)
+    out = write_omex(scenario, args.out)
+    print(f"wrote {out} (scenario {scenario.name}: SBML variants, SED-ML, manifest and metadata)")
     return 0
 
 
@@ -200,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="SBML file")
     e.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     e.set_defaults(func=cmd_export_sbml)
+
+    o = sub.add_parser("export-omex", help="write a scenario as a COMBINE archive (SBML variants + SED-ML) "
+                       "for tellurium, COPASI and the BioSimulators tools")
+    o.add_argument("scenario", help="built-in scenario name or a scenario TOML file")
+    o.add_argument("--out", required=True, help="archive file (.omex)")
+    o.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    o.add_argument("--no-limits", action="store_true", help="lift the scenario resource limits")
+    o.set_defaults(func=cmd_export_omex)
 
     q = sub.add_parser("params", help="list or filter the parameter table")
     q.add_argument("--species", choices=SPECIES_NAMES)

@@ -3,12 +3,10 @@
 In dependency order:
 
 1. ``src/ranklsim/models/ids.py`` from the parameter table and the Antimony modules;
-2. the derived reference rows of ``parameters.tsv`` and all of ``initial_state.tsv``, per species:
-   ``L_prod``, ``O_prod`` (free sRANKL and OPG at their reference levels, analytic), the fasting
-   steady state (beta-cell mass held), ``topp_G_scale`` (Topp's 100 mg/dL fixed point = reference
-   fasting glucose), ``G_bf_ref``, ``I_ref`` and ``M_ref``; with ``keep_normalisation=False`` also
-   ``gng_ref`` and ``irs_ref`` (hepatic modifiers = 1 at the reference state, by fixed-point
-   iteration) -- by default they keep their values, because the adopted fits were made with them;
+2. the derived reference rows of ``parameters.tsv`` and all of ``initial_state.tsv``, per species,
+   by :func:`ranklsim.simulate.reference.derive_reference` (the function every run with changed
+   constants calls): ``L_prod``, ``O_prod``, ``gng_ref``, ``irs_ref``, ``G_bf_ref``,
+   ``topp_G_scale``, ``I_ref``, ``M_ref`` and the fasting steady state (beta-cell mass held);
 3. the shipped PEtab problems of both species (:func:`ranklsim.fitting.problems.write_problem`);
 4. the generated parameter counts of docs/model.md Section 17 (:mod:`ranklsim.models.summary`).
 
@@ -21,27 +19,20 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
-from ranklsim.constants import RELAX_DAYS
 from ranklsim.fitting.problems import PROBLEM_DIR, write_problem
 from ranklsim.models import build, parameters, summary, tables
-from ranklsim.models.ids import P, V
-from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, SPECIES_NAMES
-from ranklsim.simulate.simulator import relax
+from ranklsim.models.ids import P
+from ranklsim.models.parameters import SPECIES_NAMES
+from ranklsim.simulate.reference import derive_reference
 
 #: the repository checkout holding the imported package (src/ranklsim/models -> root)
 CHECKOUT = parameters.DATA_DIR.resolve().parents[2]
 DOCS = Path("docs/model.md")
 #: solver settings of the reference-state relaxation (stricter than the simulator's)
 REL_TOL, ABS_TOL, MAX_STEPS = 1e-9, 1e-13, 500000
-#: fixed-point iteration of gng_ref and irs_ref: at most this many relaxations, to this relative change
-MAX_ITERATIONS, ITERATION_TOL = 30, 1e-12
-#: hepatic normalisations fitted with the shipped parameters (kept unless renormalising)
-NORMALISATION = (P.gng_ref, P.irs_ref)
-#: states set by initial assignments (binding quasi-equilibrium), not stored in the initial state
-ASSIGNED_STATES = (V.Rb, V.LRb, V.Rh, V.LRh)
 #: start of the relaxation for states the stored initial state lacks (a new model is far from rest)
 GUESS = {
     "L": 0.5, "O": 3.0, "LO": 0.0, "Dg": 0.0, "LD": 0.0,
@@ -83,61 +74,9 @@ def make_runner(species: str):
     return rr
 
 
-def relax_to_reference(rr, settings: Mapping[str, float]) -> None:
-    """Relax ``rr`` to the fasting steady state with beta-cell mass held and ``settings`` applied."""
-    rr.resetAll()
-    for key, value in {**HOLD_BETA_CELL_MASS, **settings}.items():
-        rr[key] = value
-    rr.reset()
-    relax(rr, RELAX_DAYS)
-
-
-def production_rates(species: str) -> dict[str, float]:
-    """``L_prod`` and ``O_prod`` that hold free sRANKL and OPG at ``L_ref`` and ``O_ref`` (module R)."""
-    t = parameters.parameter_table(species)
-
-    def v(key: str) -> float:
-        return t[key].value
-
-    free_l, free_o = v(P.L_ref), v(P.O_ref)
-    lo = v(P.kon_LO) * free_l * free_o / (v(P.kon_LO) * v(P.Kd_LO) + v(P.k_LO_clr))
-    kd_eff = (v(P.kon_LR) * v(P.Kd_LR) + v(P.k_L_int)) / v(P.kon_LR)
-    lr = (v(P.Rb_tot_wt) + v(P.Rh_tot_wt)) * free_l / (kd_eff + free_l)
-    return {
-        P.L_prod: v(P.k_L_deg) * free_l + v(P.k_LO_clr) * lo + v(P.k_L_int) * lr,
-        P.O_prod: v(P.k_O_deg) * free_o + v(P.k_LO_clr) * lo,
-    }
-
-
-def _normalise(rr, settings: dict[str, float]) -> None:
-    """Fixed-point iteration: gng_ref and irs_ref = gng_index and irs_avail at the reference state."""
-    for _ in range(MAX_ITERATIONS):
-        relax_to_reference(rr, settings)
-        new = {P.gng_ref: rr[V.gng_index], P.irs_ref: rr[V.irs_avail]}
-        done = all(abs(new[k] / settings[k] - 1) < ITERATION_TOL for k in new)
-        settings.update(new)
-        if done:
-            return
-
-
-def reference(species: str, keep_normalisation: bool = True) -> tuple[dict[str, float], dict[str, float]]:
-    """Derived parameter values and the reference initial state of ``species``."""
-    t = parameters.parameter_table(species)
-    settings = production_rates(species)
-    rr = make_runner(species)
-    if keep_normalisation:
-        settings.update({k: t[k].value for k in NORMALISATION})
-    else:
-        settings.update(dict.fromkeys(NORMALISATION, 1.0))
-        _normalise(rr, settings)
-    relax_to_reference(rr, settings)
-    settings.update({P.topp_G_scale: 100.0 / rr[V.G], P.G_bf_ref: rr[V.G], P.I_ref: rr[V.I],
-                     P.M_ref: rr[V.M_hep]})
-    if keep_normalisation:
-        for key in NORMALISATION:
-            del settings[key]
-    state = {sid: float(rr[sid]) for sid in rr.getRateRuleIds() if sid not in ASSIGNED_STATES}
-    return {k: float(x) for k, x in settings.items()}, state
+def reference(species: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Derived parameter values and the reference initial state of ``species`` (from the current files)."""
+    return derive_reference(make_runner(species), {})
 
 
 # ----------------------------------------------------------------------------- artifacts
@@ -151,23 +90,23 @@ class _Artifacts:
     def put(self, path: Path, text: str) -> bool:
         """Compare ``text`` with the file at ``path``; True (and noted as stale) if they differ."""
         path = Path(path)
-        if path.exists() and path.read_text() == text:
+        if path.exists() and path.read_text(encoding="utf-8") == text:
             return False
         name = path.resolve().relative_to(self.root).as_posix()
         self.stale.append(name)
         if not self.check:
-            path.write_text(text)
+            path.write_text(text, encoding="utf-8")
             tables.clear_caches()
         if self.log:
             self.log(("stale: " if self.check else "rewrote ") + name)
         return True
 
 
-def _reference_tables(out: _Artifacts, keep_normalisation: bool) -> None:
+def _reference_tables(out: _Artifacts) -> None:
     derived: dict[str, dict[str, float]] = {}
     states: dict[str, dict[str, float]] = {}
     for species in SPECIES_NAMES:
-        values, states[species] = reference(species, keep_normalisation)
+        values, states[species] = reference(species)
         for key, value in values.items():
             derived.setdefault(key, {})[species] = value
     out.put(parameters.PARAMETER_TABLE, tables.rows_text(tables.set_values(tables.read_rows(), derived)))
@@ -180,7 +119,7 @@ def _petab(out: _Artifacts) -> None:
         for species in SPECIES_NAMES:
             write_problem(species, tmp)
         for new in sorted(Path(tmp).iterdir()):
-            out.put(PROBLEM_DIR / new.name, new.read_text())
+            out.put(PROBLEM_DIR / new.name, new.read_text(encoding="utf-8"))
 
 
 def checkout(root: Path | None = None) -> Path:
@@ -194,28 +133,27 @@ def checkout(root: Path | None = None) -> Path:
     return root
 
 
-def regenerate(check: bool = False, root: Path | None = None, *, keep_normalisation: bool = True,
+def regenerate(check: bool = False, root: Path | None = None, *,
                log: Callable[[str], None] | None = None) -> list[str]:
     """Rebuild the generated files (module docstring); return those that differed, relative to ``root``.
 
     ``check``: write nothing, only compare.  ``root``: the checkout (default: the one the package is
     imported from; another one is refused, since the model is read from the imported package).
-    ``keep_normalisation``: keep ``gng_ref`` and ``irs_ref`` (False recomputes them).  ``log`` is
-    called with one line per differing file.
+    ``log`` is called with one line per differing file.
     """
     out = _Artifacts(checkout(root), check, log)
     tables.clear_caches()
     out.put(tables.IDS_MODULE, tables.render_ids())
-    _reference_tables(out, keep_normalisation)
+    _reference_tables(out)
     _petab(out)
     docs = out.root / DOCS
-    out.put(docs, summary.update(docs.read_text(), tables.read_rows()))
+    out.put(docs, summary.update(docs.read_text(encoding="utf-8"), tables.read_rows()))
     return out.stale
 
 
 # ----------------------------------------------------------------------------- command line
 def cmd_regenerate(args: argparse.Namespace) -> int:
-    stale = regenerate(check=args.check, keep_normalisation=not args.renormalise, log=print)
+    stale = regenerate(check=args.check, log=print)
     if not stale:
         print("all generated files are current")
     return 1 if stale and args.check else 0
@@ -228,6 +166,4 @@ def add_parsers(sub) -> None:
     r = dev_sub.add_parser("regenerate", help="rebuild ids.py, the derived parameters and initial state, "
                            "the PEtab problems and the parameter counts of docs/model.md")
     r.add_argument("--check", action="store_true", help="write nothing; list stale files and exit 1 if any")
-    r.add_argument("--renormalise", action="store_true",
-                   help="recompute gng_ref and irs_ref (default: keep them; the adopted fits used them)")
     r.set_defaults(func=cmd_regenerate)

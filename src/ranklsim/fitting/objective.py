@@ -22,6 +22,7 @@ import pandas as pd
 from ranklsim.constants import FAILED_VALUE
 from ranklsim.fitting import problems as C
 from ranklsim.fitting.petab_io import load_problem, model_ids, noise_value
+from ranklsim.simulate.reference import Reference, ReferenceCache
 from ranklsim.simulate.simulator import relax
 from ranklsim.simulate.solver import TOLERANCES, silence_sundials_loggers
 
@@ -44,7 +45,10 @@ def _on_scale(scales, values) -> np.ndarray:
 class PetabObjective:
     """NLL of a PEtab problem for the estimated parameters on their PEtab scales."""
 
-    def __init__(self, problem, name: str = "problem") -> None:
+    def __init__(self, problem, name: str = "problem", *, recompute_reference: bool = True) -> None:
+        """``recompute_reference``: recompute the derived normalisers and the reference state when an
+        estimated model constant changes (:mod:`ranklsim.simulate.reference`; the default).  False
+        keeps the SBML's values, as a generic PEtab tool does (used to compare with one)."""
         if isinstance(problem, str | Path):
             name = Path(problem).name
             problem = load_problem(problem)
@@ -64,6 +68,8 @@ class PetabObjective:
             _sbml_text(problem)
         self._setup_measurements()
         self._rr = None
+        self._references: ReferenceCache | None = None
+        self.recompute_reference = recompute_reference
         self.n_evaluations = 0
 
     # ------------------------------------------------------------------ setup
@@ -86,6 +92,7 @@ class PetabObjective:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_rr"] = None
+        state["_references"] = None
         state["_compiled"] = None
         return state
 
@@ -129,13 +136,25 @@ class PetabObjective:
             if k not in states:
                 self.rr[k] = v
 
-    def _start(self, pair: _Pair, params: dict[str, float], states: set[str]) -> None:
-        """Reset, set parameters, pre-equilibrate, then apply the simulation condition."""
+    @property
+    def references(self) -> ReferenceCache:
+        """Reference states of changed model constants (derived normalisers recomputed)."""
+        if self._references is None:
+            model = self.rr.model
+            self._references = ReferenceCache(self.rr, dict(zip(model.getGlobalParameterIds(),
+                                                                model.getGlobalParameterValues(), strict=True)))
+        return self._references
+
+    def _start(self, pair: _Pair, params: dict[str, float], states: set[str], reference: Reference) -> None:
+        """Reset, set parameters, start from the ``reference`` state, pre-equilibrate, then apply the
+        simulation condition."""
         rr = self.rr
         rr.resetAll()
         pre = self._condition(pair.preeq)
         self._apply({**params, **pre}, states)
         rr.reset()
+        for k, v in reference.state.items():
+            rr[k] = v
         for k in pre.keys() & states:
             rr[k] = pre[k]
         if pair.preeq:
@@ -157,11 +176,13 @@ class PetabObjective:
     def simulate(self, x) -> np.ndarray:
         """Simulated observable value for every measurement row (NaN where it failed)."""
         params = {**self.fixed, **self.to_parameters(x)}
+        reference = self.references.for_overrides(params) if self.recompute_reference else Reference()
+        params = {**reference.derived, **params}
         out = np.full(len(self.meas), np.nan)
         states = set(self.rr.getRateRuleIds()) | set(self.rr.model.getFloatingSpeciesIds())
         observable = self.meas[C.OBSERVABLE_ID].to_numpy()
         for pair in self.pairs:
-            self._start(pair, params, states)
+            self._start(pair, params, states, reference)
             cols, idx = self._outputs_at(pair.times)
             for j, row in enumerate(pair.rows):
                 fn, syms = self._compiled[observable[row]]

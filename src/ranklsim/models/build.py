@@ -18,6 +18,7 @@ from ranklsim.models.parameters import (
     initial_state,
     parameter_table,
 )
+from ranklsim.models.sbml_units import annotate_literal_units
 
 MODULE_DIR = Path(__file__).parent / "modules"
 #: Antimony module files, in composition order (units first, couplings last).
@@ -32,6 +33,9 @@ MODULES = (
     "coupling",
 )
 MODEL_ID = "ranklsim"
+#: revision of the Antimony -> SBML step (part of the compiled-model cache key): bump it when
+#: :func:`sbml_from_antimony` changes what it writes for the same Antimony text
+BUILD_REVISION = "4: exact values, model-wide units, literal units"
 VIEWS = ("acute", "chronic")
 
 #: states that are signed by definition: deviations from basal (Dalla Man 2007: remote insulin action
@@ -67,7 +71,7 @@ _SBO_DISSOCIATION = "SBO:0000282"
 
 def module_text(name: str) -> str:
     """Text of one Antimony module file."""
-    return (MODULE_DIR / f"{name}.ant").read_text()
+    return (MODULE_DIR / f"{name}.ant").read_text(encoding="utf-8")
 
 
 def check_view(view: str) -> str:
@@ -150,7 +154,24 @@ def _annotate(sbml: str, species: str) -> str:
             add_cv(sp, info["miriam"])
     for i in range(model.getNumCompartments()):
         model.getCompartment(i).setSBOTerm("SBO:0000290")
+    _model_units(model, libsbml)
+    annotate_literal_units(model, libsbml)
     return libsbml.writeSBMLToString(doc)
+
+
+def _model_units(model, libsbml) -> None:
+    """Model-wide units: extent as the substance unit; length and area (no surface or length in the
+    model) as metre and square metre, so that tools do not warn that they are unset."""
+    model.setExtentUnits(model.getSubstanceUnits())
+    model.setLengthUnits("metre")
+    if model.getUnitDefinition("square_metre") is None:
+        ud = model.createUnitDefinition()
+        ud.setId("square_metre")
+        unit = ud.createUnit()
+        unit.initDefaults()
+        unit.setKind(libsbml.UNIT_KIND_METRE)
+        unit.setExponent(2)
+    model.setAreaUnits("square_metre")
 
 
 @cache
@@ -169,11 +190,40 @@ def sbml_from_antimony(text: str, species: str) -> str:
     if antimony.loadAntimonyString(text) < 0:
         raise RuntimeError(f"Antimony could not load the {species} model: {antimony.getLastError()}")
     sbml = antimony.getSBMLString(MODEL_ID)
-    return _annotate(sbml, species)
+    return exact_values(_annotate(sbml, species), text)
 
 
-def sbml_unit_errors(sbml: str) -> list[str]:
-    """libSBML consistency errors (including unit consistency) of an SBML string."""
+#: a value assignment of the Antimony text (parameter table and initial state sections)
+_ASSIGNMENT = re.compile(r"^\s+(\w+) = ([-+0-9.eE]+|inf|nan);", re.MULTILINE)
+#: the value attributes of SBML parameters and species
+_VALUE_ATTRIBUTE = re.compile(r'<(parameter|species)\b[^>]*?\bid="(\w+)"[^>]*>')
+_NUMBER_ATTRIBUTES = ("value", "initialConcentration", "initialAmount")
+
+
+def exact_values(sbml: str, text: str) -> str:
+    """``sbml`` with every parameter value and species initial value written as in the Antimony
+    ``text`` (Python's shortest round-trip form): libSBML writes 15 significant digits, so a reloaded
+    file would otherwise not hold the table's numbers bit for bit."""
+    exact = dict(_ASSIGNMENT.findall(text))
+
+    def fix(match: re.Match) -> str:
+        tag, sid = match.group(0), match.group(2)
+        if sid not in exact:
+            return tag
+        for attr in _NUMBER_ATTRIBUTES:
+            found = re.search(rf'\b{attr}="([^"]*)"', tag)
+            if found:
+                if float(found.group(1)) != float(exact[sid]) and abs(float(found.group(1)) / float(exact[sid]) - 1) > 1e-14:
+                    raise ValueError(f"SBML {attr} of {sid} ({found.group(1)}) is not the model's value {exact[sid]}")
+                return tag.replace(found.group(0), f'{attr}="{exact[sid]}"')
+        return tag
+
+    return _VALUE_ATTRIBUTE.sub(fix, sbml)
+
+
+def sbml_unit_errors(sbml: str, *, warnings: bool = False) -> list[str]:
+    """libSBML consistency errors (including unit consistency) of an SBML string; with ``warnings``
+    also the unit-consistency warnings (e.g. 99505, a quantity without declared units)."""
     import libsbml  # lazy: ~0.5 s to import, needed only by this check
 
     doc = libsbml.readSBMLFromString(sbml)
@@ -182,7 +232,8 @@ def sbml_unit_errors(sbml: str) -> list[str]:
     errors = []
     for i in range(doc.getNumErrors()):
         err = doc.getError(i)
-        if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR:
+        unit_warning = warnings and err.getCategory() == libsbml.LIBSBML_CAT_UNITS_CONSISTENCY
+        if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR or unit_warning:
             errors.append(f"{err.getErrorId()}: {err.getMessage().strip()}")
     return errors
 

@@ -43,6 +43,25 @@ SPECIES_NAMES = (HUMAN, MOUSE)
 #: states for interventions, calibration and fitting are taken at fixed beta-cell mass.
 HOLD_BETA_CELL_MASS: dict[str, float] = {P.topp_d0: 0.0, P.topp_r1: 0.0, P.topp_r2: 0.0}
 
+#: sources that mark a parameter as an input (see :data:`REFERENCE_INPUTS`)
+INPUT_SOURCES = ("protocol input", "genotype switch", "scenario switch", "readout helper", "definition")
+#: subject traits and exposures that are inputs although their source is a measurement or a model:
+#: the virtual-subject traits of the cohort and the subjects' catalogue, and the diet input
+TRAIT_INPUTS = frozenset({P.L_prod, P.O_prod, P.u_infl0, P.ir_comp, P.adiposity, P.beta_ref, P.topp_d0,
+                          P.g_periph, P.diet_fat, P.BW})
+#: modules whose parameters are inputs: the drugs (absent from the reference state)
+INPUT_MODULES = ("pk",)
+
+
+@cache
+def reference_inputs() -> frozenset[str]:
+    """Parameters that describe a subject, a genotype, a diet, a drug or a test protocol: overriding
+    one perturbs the reference person.  Every other parameter is a model constant: overriding it
+    redefines the reference person, whose derived normalisers and reference state are recomputed
+    (:mod:`ranklsim.simulate.reference`)."""
+    rows = _read_tsv(PARAMETER_TABLE)
+    return TRAIT_INPUTS | {r[ID] for r in rows if r[SOURCE].startswith(INPUT_SOURCES) or r[MODULE] in INPUT_MODULES}
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -70,7 +89,7 @@ def check_species(species: str) -> str:
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 

@@ -41,7 +41,7 @@ Row = dict[str, str]
 
 def read_rows(path: Path = PARAMETER_TABLE) -> list[Row]:
     """Rows of a tab-separated table with a header line (``parameters.tsv``, ``initial_state.tsv``)."""
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
@@ -64,7 +64,7 @@ def clear_caches() -> None:
 
 def write_rows(rows: Iterable[Mapping[str, str]], path: Path = PARAMETER_TABLE) -> None:
     """Write parameter rows to ``path`` and clear the cached tables."""
-    Path(path).write_text(rows_text(rows))
+    Path(path).write_text(rows_text(rows), encoding="utf-8")
     clear_caches()
 
 
@@ -106,7 +106,7 @@ def set_values(rows: Sequence[Row], values: Mapping[str, Mapping[str, float]]) -
 def update_parameter_values(values: Mapping[str, Mapping[str, float]], path: Path = PARAMETER_TABLE) -> bool:
     """Write species values into the parameter table at ``path``; True if its text changed."""
     rows = set_values(read_rows(path), values)
-    changed = rows_text(rows) != Path(path).read_text()
+    changed = rows_text(rows) != Path(path).read_text(encoding="utf-8")
     if changed:
         write_rows(rows, path)
     return changed

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -31,9 +29,12 @@ from ranklsim.models.parameters import (
     parameter_table,
     warn_out_of_bounds,
 )
+from ranklsim.simulate.reference import Reference, ReferenceCache, ReferenceError
+from ranklsim.simulate.results import Event, SimulationResult
 from ranklsim.simulate.solver import (
     TOLERANCES,
     StateReader,
+    flush_underflow,
     output_times,
     relax,
     roundoff,
@@ -55,6 +56,10 @@ DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "
                       "irs_avail", "HOMA_IR", "beta", "M_hep", "A_diet")
 
 
+#: solver settings of the second attempt of a failed relaxation (stricter)
+RELAX_RETRY = {"rtol": 1e-8, "max_order": 5}
+
+
 class SimulationError(RuntimeError):
     """The ODE solver failed; the message names the time reached and the overrides."""
 
@@ -62,57 +67,6 @@ class SimulationError(RuntimeError):
 class OutOfDomainError(SimulationError):
     """A quantity that must be non-negative (``Model.nonnegative``) went negative beyond solver
     round-off: the run left the model's valid domain.  The message names it, the time and the overrides."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """A protocol event: at ``time`` set (or add to) the value of a parameter or state.
-
-    Times are in the view's time unit (minutes for acute, days for chronic).
-    """
-
-    time: float
-    target: str
-    value: float
-    op: Literal["set", "add"] = "set"
-
-    def __post_init__(self) -> None:
-        check_value(f"time of event on {self.target}", self.time)
-        if self.op not in ("set", "add"):
-            raise ValueError(f"event op must be 'set' or 'add', got {self.op!r}")
-        check_value(f"event value for {self.target}", self.value, allow_negative=self.op == "add")
-
-
-@dataclass
-class SimulationResult:
-    """Time course in wide form (``frame``: one column per id, plus ``time``) with units."""
-
-    frame: pd.DataFrame
-    units: dict[str, str]
-    time_unit: str
-    species: str
-    view: str
-    overrides: dict[str, float] = field(default_factory=dict)
-    #: parameter values outside their table bounds (run with ``allow_out_of_bounds=True``); empty if none
-    out_of_bounds: dict[str, float] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        return self.frame[key].to_numpy()
-
-    @property
-    def time(self) -> np.ndarray:
-        return self.frame["time"].to_numpy()
-
-    def final(self) -> dict[str, float]:
-        """Values at the last output time."""
-        return {k: float(v) for k, v in self.frame.iloc[-1].items()}
-
-    def tidy(self) -> pd.DataFrame:
-        """Long form: time, time_unit, id, value, unit (one row per time and id)."""
-        long = self.frame.melt(id_vars="time", var_name="id", value_name="value")
-        long["unit"] = long["id"].map(self.units)
-        long.insert(1, "time_unit", self.time_unit)
-        return long
 
 
 class Model:
@@ -128,12 +82,16 @@ class Model:
         self.parameters: dict[str, Parameter] = parameter_table(species)
         self.state_ids: tuple[str, ...] = tuple(self._rr.getRateRuleIds())
         self.output_ids: tuple[str, ...] = tuple(self._rr.getAssignmentRuleIds())
+        self._known = frozenset(self.ids)
+        #: states set by initial assignments from the parameters (receptor binding quasi-equilibrium)
+        self.assigned_states: frozenset[str] = frozenset(self._rr.getInitialAssignmentIds())
         self.units: dict[str, str] = {k: p.unit for k, p in self.parameters.items()}
         self.units.update(declared_units())
         states, outputs = nonnegative_ids(self.state_ids, self.output_ids)
         #: states and outputs that must be >= 0 (checked after every simulation; docs/model.md Section 15)
         self.nonnegative: frozenset[str] = frozenset(states + outputs)
         self._states = StateReader(self._rr, states)
+        self._references = ReferenceCache(self._rr, {k: p.value for k, p in self.parameters.items()})
 
     # ------------------------------------------------------------------ properties
     @property
@@ -171,7 +129,8 @@ class Model:
 
     def check_initial(self, initial: Mapping[str, float] | None) -> dict[str, float]:
         """Validated initial states; negatives of non-negative states within solver round-off
-        (:func:`~ranklsim.simulate.solver.roundoff`, 1e-9 at the default tolerances) are set to 0."""
+        (:func:`~ranklsim.simulate.solver.roundoff`, 1e-9 at the default tolerances) are set to 0, and
+        so are underflow remnants of decayed states (:func:`~ranklsim.simulate.solver.flush_underflow`)."""
         out: dict[str, float] = {}
         tiny = roundoff(self._rr)
         for key, value in (initial or {}).items():
@@ -180,15 +139,15 @@ class Model:
             signed = key in SIGNED_STATES
             if not signed and isinstance(value, int | float | np.floating) and -tiny <= value < 0.0:
                 value = 0.0  # solver round-off of a state that is zero in exact arithmetic
+            value = flush_underflow(value)
             out[key] = check_value(key, value, allow_negative=signed)
         return out
 
     def check_selections(self, selections: Iterable[str] | None) -> list[str]:
         sel = list(DEFAULT_SELECTIONS if selections is None else selections)
-        known = set(self.ids)
         for key in sel:
-            if key not in known:
-                raise unknown_id_error("output", key, known)
+            if key not in self._known:
+                raise unknown_id_error("output", key, self._known)
         return sel
 
     def _check_events(self, events: Iterable[Event], overrides: dict[str, float],
@@ -196,6 +155,8 @@ class Model:
         """``events`` sorted by time (unknown targets raise ValueError) and the parameter values
         they set outside the table bounds (which raise :class:`OutOfBoundsError` unless allowed)."""
         evs = sorted(events, key=lambda e: e.time)
+        if not evs:
+            return evs, {}
         values = {k: p.value for k, p in self.parameters.items()} | overrides
         outside: dict[str, float] = {}
         for ev in evs:
@@ -214,11 +175,13 @@ class Model:
 
     # ------------------------------------------------------------------ simulation
     def _prepare(self, overrides: dict[str, float], initial: dict[str, float]) -> None:
+        self._prepared = (overrides, initial)  # for a second attempt of a failed relaxation
         rr = self._rr
         rr.resetAll()
         for key, value in overrides.items():
             rr[key] = value
-        rr.reset()  # re-evaluates initial assignments with the overridden parameters
+        if overrides:
+            rr.reset()  # re-evaluates initial assignments with the overridden parameters
         for key, value in initial.items():
             rr[key] = value
 
@@ -267,19 +230,28 @@ class Model:
         outside = {**out_of_bounds(self.parameters, ov), **outside}
         out_t = output_times(t_end, times, n_points)
         warn_out_of_bounds(f"{self.species}/{self.view}", outside)
-        self._prepare(ov, ini)
+        ref = self.reference(ov)
+        self._prepare(*ref.apply(ov, ini))
         if equilibrate:
             self._relax(ov)
         self._rr.timeCourseSelections = ["time", *sel]
         f = _TIME_FACTOR[self.view]
-        frame = pd.DataFrame(self._run_segments(out_t * f, evs, sel, ov), columns=["time", *sel])
-        frame["time"] = frame["time"] / f
-        if len(frame) != len(out_t) or not np.allclose(frame["time"].to_numpy(), out_t, rtol=1e-9, atol=1e-9):
-            raise SimulationError(
-                f"internal error: expected {len(out_t)} output times, got {len(frame)}")
-        self._check_frame(frame, sel, ov)
+        rows = self._run_segments(out_t * f, evs, sel, ov)
+        if len(rows) != len(out_t) or not np.allclose(rows[:, 0], out_t * f, rtol=1e-9, atol=1e-9 * f):
+            raise SimulationError(f"internal error: expected {len(out_t)} output times, got {len(rows)}")
+        self._check_rows(rows, sel, ov)
+        rows[:, 0] = out_t  # the requested times, in the view's unit
+        frame = pd.DataFrame(rows, columns=["time", *sel], copy=False)
         units = {k: self.units.get(k, "dimensionless") for k in sel}
-        return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov, outside)
+        return SimulationResult(frame, units, self.time_unit, self.species, self.view, ov, outside, ref.derived)
+
+    def reference(self, overrides: Mapping[str, float]) -> Reference:
+        """The reference person of validated ``overrides``: derived normalisers and reference state
+        recomputed if a model constant changed (:mod:`ranklsim.simulate.reference`)."""
+        try:
+            return self._references.for_overrides(overrides)
+        except ReferenceError as exc:
+            raise SimulationError(f"{self.species}/{self.view} {exc}") from exc
 
     # ------------------------------------------------------------------ validity domain
     def _domain_error(self, key: str, value: float, t_model: float, overrides: dict[str, float]) -> OutOfDomainError:
@@ -295,19 +267,19 @@ class Model:
             i = int(np.argmin(np.nan_to_num(values, nan=-np.inf)))
             raise self._domain_error(self._states.ids[i], float(values[i]), self._rr.model.getTime(), overrides)
 
-    def _check_frame(self, frame: pd.DataFrame, sel: list[str], overrides: dict[str, float]) -> None:
-        """Raise :class:`OutOfDomainError` if a selected non-negative quantity is negative beyond round-off."""
-        cols = [k for k in dict.fromkeys(sel) if k in self.nonnegative]
+    def _check_rows(self, rows: np.ndarray, sel: list[str], overrides: dict[str, float]) -> None:
+        """Raise :class:`OutOfDomainError` if a selected non-negative quantity is negative beyond
+        round-off (``rows``: model time, then the ``sel`` columns)."""
+        cols = [j for j, k in enumerate(sel) if k in self.nonnegative]
         if not cols:
             return
-        values = frame[cols].to_numpy()
+        values = rows[:, [j + 1 for j in cols]]
         tiny = roundoff(self._rr)
         if values.min() >= -tiny:
             return
-        rows, columns = np.nonzero(~(values >= -tiny))
-        r, c = rows[0], columns[0]  # the first time
-        t = float(frame["time"].iloc[r]) * _TIME_FACTOR[self.view]
-        raise self._domain_error(cols[c], float(values[r, c]), t, overrides)
+        bad_rows, bad_cols = np.nonzero(~(values >= -tiny))
+        r, c = bad_rows[0], bad_cols[0]  # the first time
+        raise self._domain_error(sel[cols[c]], float(values[r, c]), float(rows[r, 0]), overrides)
 
     def _run_segments(self, t_model: np.ndarray, evs: list[Event], sel: list[str],
                       overrides: dict[str, float]) -> np.ndarray:
@@ -343,8 +315,16 @@ class Model:
         rr[ev.target] = ev.value if ev.op == "set" else rr[ev.target] + ev.value
 
     def _relax(self, overrides: dict[str, float]) -> None:
+        """Relax to steady state; if CVODE fails (corrector failures near rest in the stiff NF-kB
+        modes), start again once from the prepared state with :data:`RELAX_RETRY` settings."""
         try:
-            relax(self._rr)
+            try:
+                relax(self._rr)
+            except RuntimeError:
+                self._prepare(*self._prepared)
+                rtol = min(self._rr.integrator.relative_tolerance, RELAX_RETRY["rtol"])
+                with solver_settings(self._rr, rtol=rtol, max_order=RELAX_RETRY["max_order"], quiet=True):
+                    relax(self._rr)
         except RuntimeError as exc:
             raise SimulationError(
                 f"{self.species}/{self.view} relaxation to steady state failed; parameters changed: "
@@ -365,10 +345,10 @@ class Model:
         sel = self.check_selections(selections)
         held = HOLD_BETA_CELL_MASS if hold_beta_cell_mass else {}
         warn_out_of_bounds(f"{self.species}/{self.view}", out_of_bounds(self.parameters, ov))
-        self._prepare({**ov, **held}, {})
+        self._prepare(*self.reference(ov).apply({**ov, **held}, {}))
         self._relax(ov)
         values = {k: float(self._rr[k]) for k in sel}
-        self._check_frame(pd.DataFrame([{"time": 0.0, **values}]), sel, ov)
+        self._check_rows(np.array([[0.0, *values.values()]]), list(values), ov)
         return values
 
     @contextmanager

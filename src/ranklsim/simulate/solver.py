@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ranklsim.constants import MINUTES_PER_DAY, RELAX_DAYS
-from ranklsim.models.build import build_antimony, sbml_from_antimony
+from ranklsim.models.build import BUILD_REVISION, build_antimony, sbml_from_antimony
 from ranklsim.models.parameters import check_value
 
 #: solver tolerances (relative, absolute) per view
@@ -42,7 +42,7 @@ def _compiled_runner(species: str):
     import roadrunner  # lazy: libroadrunner costs ~0.2 s to import
 
     text = build_antimony(species)
-    key = hashlib.sha256((text + roadrunner.__version__).encode()).hexdigest()[:20]
+    key = hashlib.sha256((text + roadrunner.__version__ + BUILD_REVISION).encode()).hexdigest()[:20]
     path = cache_dir() / f"{species}-{key}.rrstate"
     if path.exists():
         try:
@@ -148,6 +148,19 @@ def output_times(t_end: float | None, times: Sequence[float] | None, n_points: i
 
 
 # ----------------------------------------------------------------------------- round-off and domain
+
+#: magnitude below which a state value is an underflow remnant of a decayed state (e.g. a drug long
+#: after its last dose, 1e-302 pM) and is set to 0: CVODE refuses to start from such values ("too much
+#: accuracy requested" at t = 0); no quantity of the model is meaningful at this size
+UNDERFLOW = 1e-100
+
+
+def flush_underflow(value):
+    """``value``, or 0.0 if its magnitude is below :data:`UNDERFLOW` (non-numbers are returned as they are)."""
+    if isinstance(value, int | float | np.floating) and 0.0 < abs(value) < UNDERFLOW:
+        return 0.0
+    return value
+
 
 #: negatives of non-negative quantities down to this size are solver round-off whatever the tolerance
 ROUNDOFF_FLOOR = 1e-9
