@@ -61,6 +61,9 @@ class OmexTask:
     outputs: tuple[str, ...]
     #: ranklsim's own time course on the same grid (time in minutes, one column per output)
     expected: pd.DataFrame
+    #: protocol event times (minutes): at an output time equal to one, ranklsim reports the state after
+    #: the event, SED-ML tools the state before it (the value is discontinuous there)
+    event_times: tuple[float, ...] = ()
 
 
 def _slug(text: str) -> str:
@@ -91,7 +94,7 @@ def scenario_tasks(scenario: Scenario) -> list[OmexTask]:
         frame = res.frame.assign(time=res.frame["time"] * MINUTES_PER_DAY)
         sbml = variant_sbml(chronic.species, params, start, _in_minutes(events, MINUTES_PER_DAY))
         tasks.append(OmexTask(f"arm{k}_run", arm.name, "run", "chronic", sbml, days[-1] * MINUTES_PER_DAY,
-                              len(days), outputs, frame))
+                              len(days), outputs, frame, tuple(e.time * MINUTES_PER_DAY for e in events)))
         tests = [t for t in scenario.resolved_tests() if t.kind != "fasting"]
         if not tests:
             continue
@@ -112,7 +115,8 @@ def scenario_tasks(scenario: Scenario) -> list[OmexTask]:
             test_params = {**acute.reference(test_ov).derived, **test_ov}
             sbml = variant_sbml(acute.species, test_params, state, _in_minutes(proto_events, 1.0))
             tasks.append(OmexTask(f"arm{k}_test{j}_{test.kind}", arm.name, f"{test.kind}@{test.day:g}d", "acute",
-                                  sbml, float(times[-1]), len(times), TEST_SELECTIONS, res.frame))
+                                  sbml, float(times[-1]), len(times), TEST_SELECTIONS, res.frame,
+                                  tuple(e.time for e in proto_events)))
     return tasks
 
 

@@ -39,15 +39,15 @@ DERIVED = (P.L_prod, P.O_prod, P.gng_ref, P.irs_ref, P.G_bf_ref, P.topp_G_scale,
 FIXED_POINT = {P.gng_ref: V.gng_index, P.irs_ref: V.irs_avail, P.G_bf_ref: V.G}
 #: fixed point: plain iterations tried first, their relative-change target, the hybrid solver's
 #: Jacobian step (log scale) and the relative residual it must reach
-PLAIN_ITERATIONS, ITERATION_TOL, JACOBIAN_STEP, SOLVE_TOL = 3, 1e-11, 1e-6, 1e-9
+PLAIN_ITERATIONS, ITERATION_TOL, JACOBIAN_STEP, SOLVE_TOL = 15, 1e-11, 1e-6, 1e-9
 #: relaxations the hybrid solve may take (a smooth case needs about 10; a kinked one never converges)
-MAX_SOLVE_RELAXATIONS = 30
+MAX_SOLVE_RELAXATIONS = 20
 #: solver tolerances of the reference relaxations (stricter than the simulator's)
 REL_TOL, ABS_TOL = 1e-9, 1e-12
 #: relaxation after a change of the normalisers alone, days: the slowest mode they excite at the
 #: reference state is the 7-day hepatic NF-kB memory (glycaemia memory and diet state do not feed back
-#: there), so one year is > 50 time constants
-WARM_DAYS = 365.0
+#: there), so 120 days are > 17 time constants (a 1e-3 perturbation left at < 1e-10)
+WARM_DAYS = 120.0
 #: references kept per model (a fit or a sample changes the constants at every step)
 CACHE_SIZE = 32
 #: relative difference below which an override equals the table value (no new reference)
