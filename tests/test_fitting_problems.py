@@ -79,13 +79,13 @@ def test_pypesto_roadrunner_objective_agrees():
     # (docs/model.md Section 13), which a generic PEtab tool cannot know; with that switched off the
     # two must agree, and with it on they differ
     theirs = PetabImporterRR(prob).create_objective()
-    frozen = PetabObjective(prob, recompute_reference=False)
+    frozen = PetabObjective(prob)  # recompute_reference=False, the default
     # the two objectives integrate with different solver settings: at x + 0.05 they differed by
     # 9.7e-7 (relative) before the metformin effect compartment (issue 12, item 8) and 1.2e-6 with it
     # (one more dynamic state in the metformin500 condition), hence 2e-6
     for x in (frozen.x_nominal, frozen.x_nominal + 0.05):
         assert theirs(x) == pytest.approx(frozen(x), rel=2e-6)
-    ours = PetabObjective(prob)
+    ours = PetabObjective(prob, recompute_reference=True)
     assert ours(ours.x_nominal) == pytest.approx(theirs(ours.x_nominal), rel=2e-6)
     assert abs(ours(ours.x_nominal + 0.05) / theirs(ours.x_nominal + 0.05) - 1) > 1e-3
 

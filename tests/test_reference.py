@@ -142,7 +142,7 @@ def test_fitting_objective_recomputes_the_reference():
     from ranklsim.fitting.objective import PetabObjective
     from ranklsim.fitting.problems import PROBLEM_DIR
 
-    obj = PetabObjective(PROBLEM_DIR / "human.yaml")
+    obj = PetabObjective(PROBLEM_DIR / "human.yaml", recompute_reference=True)
     x = obj.x_nominal.copy()
     i = obj.parameter_ids.index(P.gi_kp1)
     x[i] = obj.x_nominal[i] + np.log10(1.1) if obj.scales[i] == "log10" else obj.x_nominal[i] * 1.1

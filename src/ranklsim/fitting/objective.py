@@ -45,10 +45,12 @@ def _on_scale(scales, values) -> np.ndarray:
 class PetabObjective:
     """NLL of a PEtab problem for the estimated parameters on their PEtab scales."""
 
-    def __init__(self, problem, name: str = "problem", *, recompute_reference: bool = True) -> None:
+    def __init__(self, problem, name: str = "problem", *, recompute_reference: bool = False) -> None:
         """``recompute_reference``: recompute the derived normalisers and the reference state when an
-        estimated model constant changes (:mod:`ranklsim.simulate.reference`; the default).  False
-        keeps the SBML's values, as a generic PEtab tool does (used to compare with one)."""
+        estimated model constant changes (:mod:`ranklsim.simulate.reference`).  Off by default for
+        now: far from the nominal values the fixed point can take seconds per evaluation, which
+        multistart fits cannot afford (docs/fitting.md); off keeps the SBML's values, as a generic
+        PEtab tool does."""
         if isinstance(problem, str | Path):
             name = Path(problem).name
             problem = load_problem(problem)
