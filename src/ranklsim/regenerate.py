@@ -26,13 +26,14 @@ from ranklsim.fitting.problems import PROBLEM_DIR, write_problem
 from ranklsim.models import build, parameters, summary, tables
 from ranklsim.models.ids import P
 from ranklsim.models.parameters import SPECIES_NAMES
-from ranklsim.simulate.reference import derive_reference
+from ranklsim.simulate.reference import ABS_TOL, REL_TOL, derive_reference
 
 #: the repository checkout holding the imported package (src/ranklsim/models -> root)
 CHECKOUT = parameters.DATA_DIR.resolve().parents[2]
 DOCS = Path("docs/model.md")
-#: solver settings of the reference-state relaxation (stricter than the simulator's)
-REL_TOL, ABS_TOL, MAX_STEPS = 1e-9, 1e-13, 500000
+#: CVODE steps allowed per output interval of a fresh model's relaxation (it starts far from rest);
+#: the tolerances are those of :func:`derive_reference` (``simulate.reference.REL_TOL``/``ABS_TOL``)
+MAX_STEPS = 500000
 #: start of the relaxation for states the stored initial state lacks (a new model is far from rest)
 GUESS = {
     "L": 0.5, "O": 3.0, "LO": 0.0, "Dg": 0.0, "LD": 0.0,
@@ -70,7 +71,7 @@ def make_runner(species: str):
     rr = roadrunner.RoadRunner(antimony.getSBMLString(build.MODEL_ID))
     rr.integrator.relative_tolerance = REL_TOL
     rr.integrator.absolute_tolerance = ABS_TOL
-    rr.integrator.setValue("maximum_num_steps", MAX_STEPS)
+    rr.integrator.setValue("maximum_num_steps", MAX_STEPS)  # kept by derive_reference's settings
     return rr
 
 
