@@ -34,10 +34,9 @@ def test_hepatic_rank_knockout_removes_rankl_effect_only_in_liver(human):
     wt = ss(human, L_prod=base)
     for key in (V.NFkBn, V.EGP, V.G):
         assert ko_hi[key] == pytest.approx(ko_lo[key], rel=1e-5)
-    # KO equals the model with the RANK -> IKK coupling cut (s_rank = 0 is below its table bound: a
-    # mechanism check, allowed explicitly)
-    with pytest.warns(OutOfBoundsWarning):
-        no_coupling = human.steady_state({P.s_rank: 0.0, P.L_prod: base}, selections=OUT, allow_out_of_bounds=True)
+    # KO equals the model with the RANK -> IKK coupling cut (f_rank_stim = 0: a first-class switch
+    # within the table bounds; the reference person is recomputed without the link)
+    no_coupling = human.steady_state({P.f_rank_stim: 0.0, P.L_prod: base}, selections=OUT)
     assert ko_lo[V.NFkBn] == pytest.approx(no_coupling[V.NFkBn], rel=1e-5)
     assert ko_lo[V.NFkBn] < wt[V.NFkBn]
     # serum RANKL and bone RANK occupancy unchanged

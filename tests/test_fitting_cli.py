@@ -65,15 +65,15 @@ def test_unknown_profile_parameter_is_a_usage_error(tmp_path):
 
 def test_gsa_command_writes_csv_json_png(tmp_path, capsys):
     pytest.importorskip("SALib", reason="SALib (pip install ranklsim[fitting]) is needed for Sobol indices")
-    args = parse(["gsa", "--out", str(tmp_path), "--n-base", "4", "--parameters", "s_rank,gi_Vmx",
+    args = parse(["gsa", "--out", str(tmp_path), "--n-base", "4", "--parameters", "f_rank_stim,gi_Vmx",
                   "--workers", "1"])
     assert args.func(args) == 0
     for name in ("sobol.csv", "sobol.json", "sobol.png"):
         assert (tmp_path / name).stat().st_size > 0, name
     meta = json.loads((tmp_path / "sobol.json").read_text())
     assert meta["n_evaluations"] == 4 * (2 + 2) and meta["n_base"] == 4 and "ranklsim" in meta
-    assert set(meta["bounds_linear_log10_uniform"]) == {"s_rank", "gi_Vmx"}
+    assert set(meta["bounds_linear_log10_uniform"]) == {"f_rank_stim", "gi_Vmx"}
     assert "16 evaluations" in capsys.readouterr().out
-    bad = parse(["gsa", "--out", str(tmp_path), "--parameters", "s_rnak"])
-    with pytest.raises(UsageError, match="did you mean 's_rank'"):
+    bad = parse(["gsa", "--out", str(tmp_path), "--parameters", "f_rank_stm"])
+    with pytest.raises(UsageError, match="did you mean 'f_rank_stim'"):
         bad.func(bad)

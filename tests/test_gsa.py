@@ -31,7 +31,7 @@ def test_model_outputs_at_the_nominal_parameters():
 
 @pytest.mark.slow
 def test_small_sobol_run_is_finite_and_total_at_least_first_order(tmp_path):
-    names = ["s_rank", "u_infl0", "gi_Vmx"]
+    names = ["f_rank_stim", "u_infl0", "gi_Vmx"]
     df = gsa.run_gsa(n_base=8, seed=0, out_dir=tmp_path, parameters=names)
     assert set(df["output"]) == set(gsa.OUTPUTS)
     assert len(df) == 4 * len(names)

@@ -19,7 +19,7 @@ from ranklsim.simulate.reference import DERIVED, FIXED_POINT, constant_overrides
 
 #: constant -> factor, per species; together they move every derived normaliser (checked below)
 CASES = [
-    ("human", P.s_rank, 0.5),  # M_ref, irs_ref, gng_ref (RANK share of hepatic IKK)
+    ("human", P.f_rank_stim, 0.5),  # M_ref, irs_ref, gng_ref (RANK share of hepatic IKK)
     ("human", P.is_kcat_ser, 2.0),  # irs_ref, gng_ref (IKK -> IRS1-Ser)
     ("human", P.gi_kp1, 1.1),  # G_bf_ref, topp_G_scale, I_ref, gng_ref
     ("human", P.k_O_deg, 2.0),  # O_prod (and L_prod through the OPG complex)
@@ -114,24 +114,24 @@ def test_inputs_recompute_nothing():
     res = model.simulate(60, n_points=2, overrides=inputs, selections=[V.G])
     assert res.derived == {}
     # a constant set to its table value is no change either
-    assert constant_overrides(table, {P.s_rank: table[P.s_rank]}) == {}
+    assert constant_overrides(table, {P.f_rank_stim: table[P.f_rank_stim]}) == {}
 
 
 def test_input_effect_is_kept_under_a_changed_constant():
     """sRANKL x5 still raises hepatic NF-kB memory above the (recomputed) reference."""
     model = ranklsim.load_model("human", "chronic")
-    s_rank = 0.5 * model.parameter_value(P.s_rank)
-    base = model.simulate(60, n_points=2, overrides={P.s_rank: s_rank}, selections=[V.M_hep]).final()[V.M_hep]
-    high = model.simulate(60, n_points=2, overrides={P.s_rank: s_rank, P.L_prod: 5 * model.parameter_value(P.L_prod)},
+    s_rank = 0.5 * model.parameter_value(P.f_rank_stim)
+    base = model.simulate(60, n_points=2, overrides={P.f_rank_stim: s_rank}, selections=[V.M_hep]).final()[V.M_hep]
+    high = model.simulate(60, n_points=2, overrides={P.f_rank_stim: s_rank, P.L_prod: 5 * model.parameter_value(P.L_prod)},
                           selections=[V.M_hep]).final()[V.M_hep]
-    ref = model.reference({P.s_rank: s_rank}).derived[P.M_ref]
+    ref = model.reference({P.f_rank_stim: s_rank}).derived[P.M_ref]
     assert base == pytest.approx(ref, rel=1e-6)
     assert high > 1.05 * ref
 
 
 def test_explicit_normaliser_override_wins():
     model = ranklsim.load_model("human")
-    res = model.simulate(60, n_points=2, overrides={P.s_rank: 0.5 * model.parameter_value(P.s_rank),
+    res = model.simulate(60, n_points=2, overrides={P.f_rank_stim: 0.5 * model.parameter_value(P.f_rank_stim),
                                                     P.gng_ref: 0.8}, selections=[V.egp_gng, V.gng_index])
     final = res.final()
     assert final[V.egp_gng] == pytest.approx(final[V.gng_index] / 0.8)
@@ -157,6 +157,6 @@ def test_knockout_survives_a_changed_constant():
     """States set by initial assignments (receptor binding) come from the run's own parameters: a
     hepatocyte Rank knockout has no hepatic RANK also when a constant is changed."""
     model = ranklsim.load_model("human")
-    res = model.simulate(60, n_points=2, overrides={P.s_rank: 0.5 * model.parameter_value(P.s_rank),
+    res = model.simulate(60, n_points=2, overrides={P.f_rank_stim: 0.5 * model.parameter_value(P.f_rank_stim),
                                                     P.rank_hep_expr: 0.0}, selections=[V.theta_hep, V.Rh, V.LRh])
     assert res.derived and res.frame[[V.theta_hep, V.Rh, V.LRh]].to_numpy().max() == 0.0

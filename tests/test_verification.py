@@ -103,7 +103,7 @@ def test_beta_cell_module_has_topp_fixed_point(reference):
     fp = reference("topp2000_beta_cell")["values"]["physiological_fixed_point_analytic"]
     # Topp's fast glucose/insulin equations (per day -> per minute) drive our beta module
     harness = """
-    topp_G_scale = 1; IKKa = 0; diet_fat = 0;
+    topp_G_scale = 1; NFkBn = 0; diet_fat = 0;
     bd_infl = 0; beta_cap = 1e6;  // our additions to Topp's death rate off (inflammation, crowding)
     R0 = 864/1440; Eg0 = 1.44/1440; si = 0.72/1440; sigma = 43.2/1440; alpha = 20000; k = 432/1440;
     Gv = 300; Iv = 10; beta = 300;

@@ -39,8 +39,8 @@ SPECIES = "human"
 SUBJECT = "prediabetic"
 #: uncertain parameters (model ids), in the order they are reported
 UNCERTAIN_IDS: tuple[str, ...] = (
-    P.s_rank, P.g_rank_diet, P.g_infl_diet, P.u_infl0, P.is_kcat_ser, P.Kd_LR, P.gi_kp3, P.gi_Vmx,
-    P.portal_ratio, P.k_mem,
+    P.f_rank_stim, P.g_rank_diet, P.g_infl_diet, P.u_infl0, P.is_kcat_ser, P.Kd_LR, P.gi_kp3, P.gi_Vmx,
+    P.stim_sat, P.k_mem,
 )
 #: output name -> unit
 OUTPUTS: dict[str, str] = {

@@ -5,11 +5,17 @@ against (docs/model.md Section 15, "Derived normalisers").  :data:`DERIVED` list
 
 * ``L_prod``, ``O_prod``: production rates that hold free sRANKL and OPG at ``L_ref`` and ``O_ref``
   (closed form, module R);
+* ``s_rank``: IKK drive per unit hepatic RANK occupancy, such that hepatic RANK gives the share
+  ``f_rank_stim`` of the reference IKK drive (closed form; the identifiable combination of ``s_rank``,
+  ``Kd_LR`` and ``L_ref`` while free sRANKL is far below ``Kd_LR``);
 * ``gng_ref``, ``irs_ref``: the hepatic modifiers ``egp_gng`` and ``egp_ins`` are 1 at the reference
   state; ``G_bf_ref``: beta-cell function ``beta_fn`` is 1 there -- a fixed point, because each
   normaliser changes the state it is read from;
-* ``topp_G_scale`` (Topp's 100 mg/dL set point = reference fasting glucose), ``I_ref`` and ``M_ref``
-  (reference fasting insulin and hepatic NF-kB memory), read from the reference state.
+* ``M_ref``, ``IKK_ref``: hepatic NF-kB memory and active IKK at the reference state (they scale the
+  IRS1 serine kinase, so they are part of the fixed point; the NF-kB module does not depend on the
+  others, so they settle in the first iteration);
+* ``topp_G_scale`` (Topp's 100 mg/dL set point = reference fasting glucose) and ``I_ref`` (reference
+  fasting insulin), read from the reference state.
 
 The reference state is the fasting steady state with beta-cell mass held
 (:data:`~ranklsim.models.parameters.HOLD_BETA_CELL_MASS`) and every *input*
@@ -34,9 +40,9 @@ from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, reference_inputs
 from ranklsim.simulate.solver import flush_underflow, relax, solver_settings
 
 #: the derived normalisers, in the order they are computed
-DERIVED = (P.L_prod, P.O_prod, P.gng_ref, P.irs_ref, P.G_bf_ref, P.topp_G_scale, P.I_ref, P.M_ref)
+DERIVED = (P.L_prod, P.O_prod, P.s_rank, P.gng_ref, P.irs_ref, P.G_bf_ref, P.topp_G_scale, P.I_ref, P.M_ref, P.IKK_ref)
 #: normaliser -> the reference-state quantity it equals (fixed point: normaliser = quantity)
-FIXED_POINT = {P.gng_ref: V.gng_index, P.irs_ref: V.irs_avail, P.G_bf_ref: V.G}
+FIXED_POINT = {P.gng_ref: V.gng_index, P.irs_ref: V.irs_avail, P.G_bf_ref: V.G, P.M_ref: V.M_hep, P.IKK_ref: V.IKKa}
 #: fixed point: plain iterations tried first, their relative-change target, the hybrid solver's
 #: Jacobian step (log scale) and the relative residual it must reach
 PLAIN_ITERATIONS, ITERATION_TOL, JACOBIAN_STEP, SOLVE_TOL = 15, 1e-11, 1e-6, 1e-9
@@ -86,6 +92,21 @@ def production_rates(value) -> dict[str, float]:
     }
 
 
+def rank_gain(value) -> dict[str, float]:
+    """``s_rank`` such that hepatic RANK gives the share ``f_rank_stim`` of the reference person's IKK
+    drive (coupling module; free sRANKL at ``L_ref``, receptors at binding equilibrium, diet and
+    adiposity at their table values); ``value(id)`` gives a parameter's current value."""
+    free_l, share = value(P.L_ref), value(P.f_rank_stim)
+    kd_eff = (value(P.kon_LR) * value(P.Kd_LR) + value(P.k_L_int)) / value(P.kon_LR)
+    theta = value(P.rank_hep_expr) * free_l / (kd_eff + free_l)
+    a_diet = value(P.diet_fat) + value(P.adiposity)
+    inflammatory = value(P.s_infl) * value(P.u_infl0) * (1 + value(P.g_infl_diet) * a_diet)
+    if share >= 1 or theta <= 0:
+        raise ReferenceError(f"no RANK gain gives hepatic RANK the share f_rank_stim = {share:g} of the reference "
+                             f"IKK drive (occupancy {theta:g}); f_rank_stim must be below 1")
+    return {P.s_rank: share / (1 - share) * inflammatory / (theta * (1 + value(P.g_rank_diet) * a_diet))}
+
+
 def relax_to_reference(rr, settings: Mapping[str, float], horizon_days: float = RELAX_DAYS) -> None:
     """Relax RoadRunner ``rr`` from its initial state to the fasting steady state with beta-cell
     mass held and ``settings`` (parameter values) applied; its clock is then 0."""
@@ -108,7 +129,7 @@ def derive_reference(rr, constants: Mapping[str, float]) -> tuple[dict[str, floa
     rr.resetAll()
     for key, value in constants.items():
         rr[key] = value
-    settings = {**constants, **production_rates(lambda k: float(rr[k]))}
+    settings = {**constants, **production_rates(lambda k: float(rr[k])), **rank_gain(lambda k: float(rr[k]))}
     settings.update({k: float(rr[k]) for k in FIXED_POINT})
     try:
         with solver_settings(rr, rtol=REL_TOL, atol=ABS_TOL, quiet=True):
@@ -117,7 +138,7 @@ def derive_reference(rr, constants: Mapping[str, float]) -> tuple[dict[str, floa
         raise ReferenceError(f"solver failed relaxing to the reference state of the changed constants; time reached "
                              f"{rr.model.getTime():g} min; parameters changed: {dict(constants)}; solver said: "
                              f"{str(exc).splitlines()[0]}") from exc
-    settings.update({P.topp_G_scale: 100.0 / rr[V.G], P.I_ref: float(rr[V.I]), P.M_ref: float(rr[V.M_hep])})
+    settings.update({P.topp_G_scale: 100.0 / rr[V.G], P.I_ref: float(rr[V.I])})
     # states with an initial assignment (receptor binding quasi-equilibrium) are left out: a run's own
     # parameters (e.g. a receptor knockout) set them when it starts
     assigned = set(rr.getInitialAssignmentIds())
