@@ -293,6 +293,7 @@ class V:
     NFkBn = "NFkBn"
     O = "O"
     OFc = "OFc"
+    O_total = "O_total"
     Ofc_per = "Ofc_per"
     Ofc_sc = "Ofc_sc"
     PEPCK = "PEPCK"

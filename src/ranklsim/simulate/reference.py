@@ -80,11 +80,14 @@ def constant_overrides(base: Mapping[str, float], overrides: Mapping[str, float]
 
 
 def production_rates(value) -> dict[str, float]:
-    """``L_prod`` and ``O_prod`` that hold free sRANKL and OPG at ``L_ref`` and ``O_ref`` (module R);
+    """``L_prod`` and ``O_prod`` that hold free sRANKL at ``L_ref`` and total (free + RANKL-bound) OPG at
+    ``O_ref`` (module R; serum OPG assays detect both forms);
     ``value(id)`` gives the current value of a parameter or of an assignment rule of constants
     (``Kd_LO = Kd_LR / r_opg_rank``, read from the model so that the rule stays in one place)."""
-    free_l, free_o = value(P.L_ref), value(P.O_ref)
-    lo = value(P.kon_LO) * free_l * free_o / (value(P.kon_LO) * value(V.Kd_LO) + value(P.k_LO_clr))
+    free_l, total_o = value(P.L_ref), value(P.O_ref)
+    kd_lo_eff = (value(P.kon_LO) * value(V.Kd_LO) + value(P.k_LO_clr)) / value(P.kon_LO)  # LO = L*O/kd_lo_eff
+    free_o = total_o / (1.0 + free_l / kd_lo_eff)
+    lo = total_o - free_o
     kd_eff = (value(P.kon_LR) * value(P.Kd_LR) + value(P.k_L_int)) / value(P.kon_LR)
     lr = (value(P.Rb_tot_wt) + value(P.Rh_tot_wt)) * free_l / (kd_eff + free_l)
     return {

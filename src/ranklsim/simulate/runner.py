@@ -40,7 +40,7 @@ from ranklsim.simulate.simulator import Event, Model, SimulationError, Simulatio
 FASTING_READOUTS = {
     V.G: "G", V.I: "I", V.HOMA_IR: "HOMA_IR", V.EGP_obs: "EGP", V.NFkBn: "NFkBn", V.IKKa: "IKKa",
     V.theta_hep: "theta_hep", V.irs_avail: "irs_avail", V.L: "RANKL_free", V.L_total: "RANKL_total",
-    V.O: "OPG", V.A_diet: "A_diet", V.M_hep: "M_hep", V.beta: "beta", V.G_mem: "G_mem",
+    V.O_total: "OPG", V.O: "OPG_free", V.A_diet: "A_diet", V.M_hep: "M_hep", V.beta: "beta", V.G_mem: "G_mem",
 }
 #: drug concentrations: output id -> (readout, slot, unit, factor to the unit per g/mol of MW)
 _DRUG_CONC = {
