@@ -82,11 +82,12 @@ def test_pypesto_roadrunner_objective_agrees():
     frozen = PetabObjective(prob)  # recompute_reference=False, the default
     # the two objectives integrate with different solver settings: at x + 0.05 they differed by
     # 9.7e-7 (relative) before the metformin effect compartment (issue 12, item 8) and 1.2e-6 with it
-    # (one more dynamic state in the metformin500 condition), hence 2e-6
+    # (one more dynamic state in the metformin500 condition), and 2.5e-6 after the issue-12 NF-kB and
+    # portal-insulin changes (two more NF-kB states; the refit human parameters), hence 5e-6
     for x in (frozen.x_nominal, frozen.x_nominal + 0.05):
-        assert theirs(x) == pytest.approx(frozen(x), rel=2e-6)
+        assert theirs(x) == pytest.approx(frozen(x), rel=5e-6)
     ours = PetabObjective(prob, recompute_reference=True)
-    assert ours(ours.x_nominal) == pytest.approx(theirs(ours.x_nominal), rel=2e-6)
+    assert ours(ours.x_nominal) == pytest.approx(theirs(ours.x_nominal), rel=5e-6)
     assert abs(ours(ours.x_nominal + 0.05) / theirs(ours.x_nominal + 0.05) - 1) > 1e-3
 
 

@@ -50,9 +50,12 @@ def test_systemic_blockade_improves_hfd_dose_dependently(name, prefix, saturated
     if saturated:
         # OPG-Fc at the literature doses (1-10 mg/kg twice weekly): with the drug-RANKL complex
         # cleared at the drug's target-route rate (cx_kint_ratio, pk.ant) every dose removes > 99 %
-        # of free sRANKL, so the clamp and IPGTT effects saturate at the hepatic Rank KO / chow level
+        # of free sRANKL, so the clamp and IPGTT effects saturate at the hepatic Rank KO level: at
+        # least the chow level (since the issue-12 refit the HFD KO is 8 points above chow, 80 vs 72 %,
+        # because the blockade also removes the basal RANK share, f_rank_stim, and the refitted HFD RANK
+        # gain g_rank_diet acts through RANK alone)
         assert all(f < 0.01 * free[0] for f in free[1:]), free
-        assert supp[1] > supp[0] + 30 and abs(supp[1] - res.value("chow", "EGP_suppression", "clamp")) < 3
+        assert supp[1] > supp[0] + 30 and supp[1] > res.value("chow", "EGP_suppression", "clamp") - 3
         assert all(np.diff(supp) > -1e-6), supp
         assert all(np.diff(auc) < 1e-6) and auc[1] < auc[0], auc
         assert all(np.diff(g) < 1e-6) and g[1] < g[0], g
@@ -177,14 +180,15 @@ def test_opg_rises_after_not_before_onset():
     non = run[(run.arm == "non-progressor") & (run["id"] == "O")].value.to_numpy()
     assert np.ptp(non) < 0.02 * non[0]
     # the link is a labelled hypothesis: with opg_glyc_gain = 0 the same progressor keeps OPG and free
-    # sRANKL flat, while with the link on the raised OPG (x2.7) buffers free sRANKL (-30 %, r_opg_rank 500)
+    # sRANKL flat, while with the link on the raised OPG buffers free sRANKL (-21 %, r_opg_rank 500,
+    # serum OPG O_ref taken as total OPG)
     off = run[run.arm == "progressor, no OPG link"]
     assert np.ptp(off[off["id"] == "O"].value.to_numpy()) < 1e-6 * o[0]
     assert off[off["id"] == "G"].value.to_numpy()[-1] > 126
     l_on = prog[prog["id"] == "L"].value.to_numpy()
     l_off = off[off["id"] == "L"].value.to_numpy()
     assert np.ptp(l_off) < 1e-6 * l_off[0]
-    assert l_on[-1] / l_off[-1] == pytest.approx(0.697, abs=0.02)
+    assert l_on[-1] / l_off[-1] == pytest.approx(0.791, abs=0.02)
 
 
 def test_batch_keeps_results_when_one_fails(tmp_path):

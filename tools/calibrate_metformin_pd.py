@@ -8,7 +8,8 @@ pre-dose trough.  Targets (Stumvoll et al. 1995 NEJM 333:550, obese type 2 diabe
 glucose output -24 % and fasting plasma glucose -20 % from ~220 mg/dL, taken as an absolute fall of
 44 mg/dL (the virtual subject starts at 132 mg/dL, so the relative fall is not transferable).  Cost:
 sum of the squared relative errors of the two.  Result on the issue-12 model: 40 uM (EGP -22 %, FPG
--48 mg/dL).
+-48 mg/dL); after the hepatic-chain changes (saturating NF-kB stimulus, liver insulin, refit): 18 uM
+(EGP -20.7 %, FPG -44 mg/dL).
 
     python tools/calibrate_metformin_pd.py [--grid 30,35,40,45,50]
 """

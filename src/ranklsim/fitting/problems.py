@@ -82,7 +82,7 @@ ESTIMATED: dict[str, tuple[str, ...]] = {
 #: observable model ids that data may use, with their PEtab transformation
 OBSERVABLES = {
     V.G: "lin", V.I: "lin", V.EGP_obs: "lin", V.EGP_supp: "lin", V.EGP_fall: "lin", V.GIR: "lin",
-    V.C_met: "lin", V.L: "log", V.O: "log",
+    V.C_met: "lin", V.L: "log", V.O: "log", V.O_total: "log",
 }
 
 
