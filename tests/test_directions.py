@@ -5,7 +5,6 @@ import pytest
 
 import ranklsim
 from ranklsim.models.ids import P, V
-from ranklsim.simulate.simulator import OutOfBoundsWarning
 
 OUT = [V.NFkBn, V.IKKa, V.EGP, V.G, V.L, V.theta_bone, V.theta_hep]
 

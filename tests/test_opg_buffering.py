@@ -14,6 +14,8 @@ association rate (kon_LO) and the complex's clearance (k_LO_clr), not by Kd_LO.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 import ranklsim
@@ -68,7 +70,7 @@ def test_buffering_grows_with_the_affinity_ratio(species):
     ko, x2 = zip(*(_ko_effect(species, r) for r in KO_RISE_BY_RATIO), strict=True)
     for got, want in zip(ko, KO_RISE_BY_RATIO.values(), strict=True):
         assert got == pytest.approx(want, abs=TOL)
-    assert all(a < b for a, b in zip(ko, ko[1:])), ko  # monotone in r_opg_rank
-    assert all(a > b for a, b in zip(x2, x2[1:])), x2
+    assert all(a < b for a, b in pairwise(ko)), ko  # monotone in r_opg_rank
+    assert all(a > b for a, b in pairwise(x2)), x2
     # at r_opg_rank = 1 (OPG no tighter than RANK) OPG hardly matters
     assert abs(ko[0]) < 0.01 and abs(x2[0]) < 0.01
