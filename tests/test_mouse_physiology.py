@@ -1,0 +1,50 @@
+"""Mouse glucose-insulin physiology (issue 12, item 9; partial).
+
+* Oral glucose: gastric emptying and absorption have their own mouse time scale (``f_time_gut``), so a
+  2 g/kg OGTT in a chow mouse peaks at 15-30 min, as in C57BL/6J mice (with every rate scaled by the
+  allometric ``f_time_G`` it peaked at 12 min).
+* Not yet: insulin kinetics.  The allometric scaling clears insulin at ~166 mL/kg/min (clamp at
+  2.5 mU/kg/min), 3.6x the rat's 46 mL/kg/min (Kraegen et al. 1983 Am J Physiol), so a standard
+  2.5 mU/kg/min clamp raises insulin only 1.9-fold and suppresses EGP by 37 %, where conscious
+  C57BL/6J mice have EGP fully suppressed above 0.8 mU/kg/min (Ayala et al. 2006 Diabetes 55:390).
+  Strict xfail until item 9 recalibrates the mouse insulin kinetics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ranklsim
+from ranklsim.models.ids import P, V
+from ranklsim.simulate.protocols import Clamp, GlucoseTolerance
+
+OGTT_DOSE_MG_PER_KG = 2000.0
+
+
+@pytest.fixture(scope="module")
+def mouse():
+    return ranklsim.load_model("mouse")
+
+
+def test_ogtt_glucose_peaks_at_15_to_30_min(mouse):
+    bw = mouse.parameter_value(P.BW)
+    res = mouse.simulate(120.0, n_points=121, selections=[V.G, V.I],
+                         events=GlucoseTolerance("oral", dose_mg_per_kg=OGTT_DOSE_MG_PER_KG).events("mouse", bw))
+    t_peak = res.time[np.argmax(res[V.G])]
+    assert 15.0 <= t_peak <= 30.0
+    assert res[V.G].max() > 1.5 * res[V.G][0]  # a real excursion
+    assert res[V.G][-1] < 1.15 * res[V.G][0]  # back near baseline by 2 h
+    # the fasting state does not depend on the gut time scale
+    fast = mouse.steady_state({P.f_time_gut: 2 * mouse.parameter_value(P.f_time_gut)}, selections=[V.G, V.I])
+    assert fast[V.G] == pytest.approx(res[V.G][0], rel=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12 item 9: mouse insulin clearance (allometric, ~166 mL/kg/min) "
+                                       "too fast; Ayala 2006: EGP fully suppressed at 2.5 mU/kg/min")
+def test_standard_clamp_suppresses_egp_almost_fully(mouse):
+    bw = mouse.parameter_value(P.BW)
+    basal = mouse.steady_state({}, selections=[V.G, V.EGP_obs])
+    res = mouse.simulate(150.0, n_points=151, selections=[V.EGP_obs],
+                         overrides=Clamp(2.5).settings(bw, basal))
+    assert res[V.EGP_obs][-30:].mean() < 0.2 * basal[V.EGP_obs]
