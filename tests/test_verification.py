@@ -74,6 +74,7 @@ def test_rankl_axis_reproduces_pivonka_steady_state(reference):
     L_prod = {k * ref['RANKL_total_pM']}; rankl_expr = 1; opg_expr = 1; A_diet = 0; E_met_rankl = 0;
     I_L = 0; I_O = 0; f_opg_glyc = 0; ab_abs = 0; ab_out = 0; ofc_abs = 0; ofc_out = 0;
     k_LD_el = 0; k_LOFc_el = 0; OFc = 0; LOFc = 0;
+    r_opg_rank = Kd_LR/1000;  // Pivonka's RANKL-OPG K_A1 = 1e-3 /pM (our default, Nelson 2012, is 500x RANK)
     O = {ref['OPG_pM']}; O_prod = {ref['OPG_pM']} * k_O_deg; Rb_tot_wt = {ref['RANK_total_pM']};
     Rh_tot_wt = 0; L = {ref['RANKL_free_pM']}; LO = 0; Dg = 0; LD = 0;
     """

@@ -36,6 +36,10 @@ METFORMIN_HCL_MW: float = 165.62
 OGTT_HUMAN_MG: float = 75_000.0
 #: standard mouse glucose tolerance test load, mg per kg body weight (Ayala 2010, Dis Model Mech 3:525)
 GTT_MOUSE_MG_PER_KG: float = 2_000.0
+#: clamp insulin infusion rates, mU/kg/min: human 1 (DeFronzo 1979 standard, the M value), mouse 2.5 (the
+#: standard conscious-mouse clamp, Ayala et al. 2006 Diabetes 55:390)
+CLAMP_HUMAN_MU_PER_KG_PER_MIN: float = 1.0
+CLAMP_MOUSE_MU_PER_KG_PER_MIN: float = 2.5
 
 # ----------------------------------------------------------------------------- numerics
 #: value an objective returns when a simulation fails: large but finite, so optimisers continue

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ranklsim.constants import METFORMIN_HCL_MW, PMOL_PER_MU
+from ranklsim.constants import CLAMP_MOUSE_MU_PER_KG_PER_MIN, METFORMIN_HCL_MW, PMOL_PER_MU
 from ranklsim.models.build import build_sbml
 from ranklsim.models.ids import P, V
 from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, parameter_table
@@ -58,10 +58,10 @@ def _clamp(mU_per_kg_per_min: float) -> dict[str, float]:
 CONDITIONS: dict[str, dict[str, dict[str, float]]] = {
     "mouse": {
         "chow": {},
-        "chow_clamp": _clamp(5.0),
+        "chow_clamp": _clamp(CLAMP_MOUSE_MU_PER_KG_PER_MIN),
         "hfd4w": {P.diet_fat: HFD_4W},
-        "hfd4w_clamp": {P.diet_fat: HFD_4W, **_clamp(5.0)},
-        "ko_hfd4w_clamp": {P.diet_fat: HFD_4W, P.rank_hep_expr: 0.0, **_clamp(5.0)},
+        "hfd4w_clamp": {P.diet_fat: HFD_4W, **_clamp(CLAMP_MOUSE_MU_PER_KG_PER_MIN)},
+        "ko_hfd4w_clamp": {P.diet_fat: HFD_4W, P.rank_hep_expr: 0.0, **_clamp(CLAMP_MOUSE_MU_PER_KG_PER_MIN)},
     },
     "human": {
         "basal": {},
@@ -75,7 +75,7 @@ _PROTOCOL_KEYS = {P.clamp_on, P.clamp_at_basal, P.ins_iv, V.Met_gut}
 
 #: parameters estimated in the shipped problems (log10 scale, bounds from parameters.tsv)
 ESTIMATED: dict[str, tuple[str, ...]] = {
-    "mouse": (P.g_rank_diet, P.g_infl_diet, P.bf_max, P.bf_half),
+    "mouse": (P.g_rank_diet, P.g_infl_diet, P.bf_max, P.bf_half, P.gi_Sb),
     "human": (P.gi_kp1, P.gi_kp3, P.gi_Vm0, P.gi_Vmx),
 }
 

@@ -48,6 +48,7 @@ class P:
     diet_fat = "diet_fat"
     f_rank_stim = "f_rank_stim"
     f_time_G = "f_time_G"
+    f_time_I = "f_time_I"
     f_time_gut = "f_time_gut"
     g_L_diet = "g_L_diet"
     g_infl_diet = "g_infl_diet"

@@ -11,7 +11,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ranklsim.constants import GTT_MOUSE_MG_PER_KG, MG_PER_G, OGTT_HUMAN_MG
+from ranklsim.constants import (
+    CLAMP_HUMAN_MU_PER_KG_PER_MIN,
+    CLAMP_MOUSE_MU_PER_KG_PER_MIN,
+    GTT_MOUSE_MG_PER_KG,
+    MG_PER_G,
+    OGTT_HUMAN_MG,
+)
 from ranklsim.errors import unknown_id_error, unknown_name_message
 from ranklsim.models.build import MODULES, module_text
 from ranklsim.models.ids import PARAMETER_IDS, VARIABLE_IDS
@@ -249,7 +255,7 @@ _TEST_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "ipgtt": {"route": {HUMAN: "ip", MOUSE: "ip"}, "duration_min": {HUMAN: 120.0, MOUSE: 120.0}},
     "itt": {"insulin_U_per_kg": {HUMAN: 0.1, MOUSE: 0.75}, "route": {HUMAN: "iv", MOUSE: "ip"},
             "duration_min": {HUMAN: 60.0, MOUSE: 90.0}},
-    "clamp": {"insulin_mU_per_kg_per_min": {HUMAN: 1.0, MOUSE: 5.0}, "route": {HUMAN: "iv", MOUSE: "iv"},
+    "clamp": {"insulin_mU_per_kg_per_min": {HUMAN: CLAMP_HUMAN_MU_PER_KG_PER_MIN, MOUSE: CLAMP_MOUSE_MU_PER_KG_PER_MIN}, "route": {HUMAN: "iv", MOUSE: "iv"},
               "duration_min": {HUMAN: 180.0, MOUSE: 150.0}},
 }
 #: glucose load when a test gives none: the standard human OGTT (g), the mouse GTT (g/kg)
