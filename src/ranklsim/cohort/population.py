@@ -103,7 +103,7 @@ class PopulationSpec:
     beta_fn_log_sd: float = 0.6  #: log-SD of beta-cell function per unit z_B (calibrated: baseline FPG spread)
     beta_fn_age_slope: float = 0.005  #: fractional decline of beta-cell function per year over 60
     rho_ir_beta: float = -0.2  #: correlation of z_IR and z_B (assumption)
-    d0_median: float = 0.866  #: median Topp death-rate multiplier (calibrated to Bruneck incidence)
+    d0_median: float = 0.9098  #: median Topp death-rate multiplier (calibrated to Bruneck incidence; issue 12)
     d0_log_sd: float = 0.08  #: log-SD of the Topp death-rate multiplier (calibrated to the Bruneck OR)
     d0_age_slope: float = 0.004  #: log d0 multiplier per year of age over 60 (assumption)
     d0_drift_per_year: float = 0.004  #: rise of log d0 per year of follow-up (assumption: = age slope)
