@@ -145,4 +145,7 @@ treatments = [{{ drug = "{drug}", dose = {dose}, unit = "mg/kg", route = "sc" }}
 """)
     _, free = _series(tc, "dose", V.L)
     assert free.min() < 0.5 * free[0]
-    assert free.max() <= free[0] * (1 + 1e-6)
+    # 1e-4: since issue 12 endogenous OPG buffers sRANKL (r_opg_rank 500) and returns to its own
+    # equilibrium over weeks after the blockade, which leaves a 7e-6 relative overshoot (the complex-
+    # driven rebound this test guards against was +48 %)
+    assert free.max() <= free[0] * (1 + 1e-4)

@@ -21,8 +21,10 @@ def ko():
 def test_hepatic_rank_ko_protects_from_hfd_hepatic_insulin_resistance(ko):
     assert not ko.failures
     supp = {a: ko.value(a, "EGP_suppression", "clamp") for a in ("WT chow", "KO chow", "WT HFD", "KO HFD")}
-    # chow WT ~80 % (Fisher & Kahn 2003: 82 +- 17 %); calibrated HFD loss >= 25 points
-    assert 70 <= supp["WT chow"] <= 90
+    # chow WT within 1.3 SD of Fisher & Kahn 2003 (82 +- 17 %, a high-dose clamp); since issue 12 the
+    # scenario uses the standard 2.5 mU/kg/min (Ayala 2006) and the mouse insulin clearance of f_time_I,
+    # giving 65 % (5 mU/kg/min: 100 %); calibrated HFD loss >= 25 points
+    assert 60 <= supp["WT chow"] <= 90
     assert supp["WT HFD"] <= supp["WT chow"] - 25
     assert abs(supp["KO HFD"] - supp["WT chow"]) <= 10
     assert abs(supp["KO chow"] - supp["WT chow"]) <= 10

@@ -47,7 +47,7 @@ FIXED_POINT = {P.gng_ref: V.gng_index, P.irs_ref: V.irs_avail, P.G_bf_ref: V.G, 
 #: Jacobian step (log scale) and the relative residual it must reach
 PLAIN_ITERATIONS, ITERATION_TOL, JACOBIAN_STEP, SOLVE_TOL = 15, 1e-11, 1e-6, 1e-9
 #: relaxations the hybrid solve may take (a smooth case needs about 10; a kinked one never converges)
-MAX_SOLVE_RELAXATIONS = 20
+MAX_SOLVE_RELAXATIONS = 40
 #: solver tolerances of the reference relaxations (stricter than the simulator's)
 REL_TOL, ABS_TOL = 1e-9, 1e-12
 #: relaxation after a change of the normalisers alone, days: the slowest mode they excite at the
