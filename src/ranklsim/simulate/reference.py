@@ -79,6 +79,11 @@ def constant_overrides(base: Mapping[str, float], overrides: Mapping[str, float]
     return out
 
 
+def _rank_kd_eff(value) -> float:
+    """Effective RANKL-RANK dissociation constant (pM), binding plus internalisation (module R)."""
+    return (value(P.kon_LR) * value(P.Kd_LR) + value(P.k_L_int)) / value(P.kon_LR)
+
+
 def production_rates(value) -> dict[str, float]:
     """``L_prod`` and ``O_prod`` that hold free sRANKL at ``L_ref`` and total (free + RANKL-bound) OPG at
     ``O_ref`` (module R; serum OPG assays detect both forms);
@@ -88,7 +93,7 @@ def production_rates(value) -> dict[str, float]:
     kd_lo_eff = (value(P.kon_LO) * value(V.Kd_LO) + value(P.k_LO_clr)) / value(P.kon_LO)  # LO = L*O/kd_lo_eff
     free_o = total_o / (1.0 + free_l / kd_lo_eff)
     lo = total_o - free_o
-    kd_eff = (value(P.kon_LR) * value(P.Kd_LR) + value(P.k_L_int)) / value(P.kon_LR)
+    kd_eff = _rank_kd_eff(value)
     lr = (value(P.Rb_tot_wt) + value(P.Rh_tot_wt)) * free_l / (kd_eff + free_l)
     return {
         P.L_prod: value(P.k_L_deg) * free_l + value(P.k_LO_clr) * lo + value(P.k_L_int) * lr,
@@ -101,7 +106,7 @@ def rank_gain(value) -> dict[str, float]:
     drive (coupling module; free sRANKL at ``L_ref``, receptors at binding equilibrium, diet and
     adiposity at their table values); ``value(id)`` gives a parameter's current value."""
     free_l, share = value(P.L_ref), value(P.f_rank_stim)
-    kd_eff = (value(P.kon_LR) * value(P.Kd_LR) + value(P.k_L_int)) / value(P.kon_LR)
+    kd_eff = _rank_kd_eff(value)
     theta = value(P.rank_hep_expr) * free_l / (kd_eff + free_l)
     a_diet = value(P.diet_fat) + value(P.adiposity)
     inflammatory = value(P.s_infl) * value(P.u_infl0) * (1 + value(P.g_infl_diet) * a_diet)
