@@ -31,7 +31,7 @@ HEADLINE = {
     "opg-after-onset": [("fasting", "G"), ("fasting", "OPG")],
 }
 
-BASAL = [V.G_mM, V.I, V.EGP, V.HOMA_IR, V.L, V.O, V.theta_hep, V.theta_bone, V.NFkBn, V.IKKa,
+BASAL = [V.G_mM, V.I, V.EGP, V.HOMA_IR, V.L, V.O_total, V.theta_hep, V.theta_bone, V.NFkBn, V.IKKa,
          V.irs_avail, V.gng_index]
 OGTT = [V.G, V.I, V.EGP, V.Ra]
 CHALLENGE = [V.L, V.theta_hep, V.NFkBn, V.IKKa, V.irs_avail, V.EGP, V.G, V.I]

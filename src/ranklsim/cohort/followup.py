@@ -51,10 +51,10 @@ DEFAULT_EXAMS = (0, 5, 10, 15)
 BOOLEAN_COLUMNS = ("baseline_diabetes", "diabetes")
 #: the person's Topp beta-cell rates: held at 0 during the burn-in, switched on at baseline
 _TOPP = tuple(HOLD_BETA_CELL_MASS)
-_SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O, V.beta, V.M_hep]
-#: per-examination columns: prefix -> output id (free sRANKL pM; hepatic NF-kB tone M_hep uM, the
-#: IKK memory that scales beta-cell death)
-_EXAM_COLUMNS = (("fpg", V.G_mM), ("opg", V.O), ("beta", V.beta), ("rankl", V.L), ("mhep", V.M_hep))
+_SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O_total, V.beta, V.M_hep]
+#: per-examination columns: prefix -> output id (free sRANKL pM; serum OPG pM as the assays report it,
+#: free + RANKL-bound; hepatic NF-kB memory M_hep uM, which scales beta-cell death)
+_EXAM_COLUMNS = (("fpg", V.G_mM), ("opg", V.O_total), ("beta", V.beta), ("rankl", V.L), ("mhep", V.M_hep))
 
 
 @dataclass(frozen=True)
