@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import ranklsim
-from ranklsim.constants import PMOL_PER_MU
+from ranklsim.constants import CLAMP_MOUSE_MU_PER_KG_PER_MIN, PMOL_PER_MU
 from ranklsim.models.ids import P, V
 from ranklsim.simulate.protocols import Clamp, GlucoseTolerance
 
@@ -46,8 +46,8 @@ def test_ogtt_glucose_peaks_at_15_to_30_min(mouse):
 def test_insulin_clearance_in_a_standard_clamp(mouse):
     bw = mouse.parameter_value(P.BW)
     basal = mouse.steady_state({}, selections=[V.G, V.I])
-    res = mouse.simulate(150.0, n_points=151, selections=[V.I], overrides=Clamp(2.5).settings(bw, basal))
-    rate_pmol = 2.5 * PMOL_PER_MU  # pmol/kg/min
+    res = mouse.simulate(150.0, n_points=151, selections=[V.I], overrides=Clamp(CLAMP_MOUSE_MU_PER_KG_PER_MIN).settings(bw, basal))
+    rate_pmol = CLAMP_MOUSE_MU_PER_KG_PER_MIN * PMOL_PER_MU  # pmol/kg/min
     mcr = rate_pmol / ((res[V.I][-30:].mean() - basal[V.I]) / 1000.0)  # mL/kg/min
     assert mcr == pytest.approx(86.0, rel=0.05)
 
@@ -58,5 +58,5 @@ def test_standard_clamp_suppresses_egp_almost_fully(mouse):
     bw = mouse.parameter_value(P.BW)
     basal = mouse.steady_state({}, selections=[V.G, V.EGP_obs])
     res = mouse.simulate(150.0, n_points=151, selections=[V.EGP_obs],
-                         overrides=Clamp(2.5).settings(bw, basal))
+                         overrides=Clamp(CLAMP_MOUSE_MU_PER_KG_PER_MIN).settings(bw, basal))
     assert res[V.EGP_obs][-30:].mean() < 0.2 * basal[V.EGP_obs]

@@ -18,6 +18,7 @@ import pytest
 
 import ranklsim
 from ranklsim.models.ids import P, V
+from ranklsim.simulate.catalog import GENOTYPES
 from ranklsim.simulate.runner import run_scenario
 from ranklsim.simulate.scenario import scenario_from_dict
 from ranklsim.simulate.simulator import OutOfBoundsWarning
@@ -113,7 +114,8 @@ def test_likk_human_equivalent_raises_fasting_glucose():
     model = ranklsim.load_model("human")
     sel = [V.G, V.EGP, V.NFkBn]
     wt = model.steady_state({}, selections=sel)
-    likk = model.steady_state({P.ikk_ca: 0.005}, selections=sel)
-    both = model.steady_state({P.ikk_ca: 0.005, P.sr_expr: 1.0}, selections=sel)
+    likk_ca = GENOTYPES["hepatic_ikkb_ca"].overrides()
+    likk = model.steady_state(likk_ca, selections=sel)
+    both = model.steady_state({**likk_ca, **GENOTYPES["hepatic_ikba_sr"].overrides()}, selections=sel)
     assert likk[V.G] > wt[V.G] + 1.0 and likk[V.EGP] > 1.05 * wt[V.EGP]
     assert both[V.G] < wt[V.G] and both[V.EGP] < wt[V.EGP]
