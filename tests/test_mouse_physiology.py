@@ -43,10 +43,18 @@ def test_ogtt_glucose_peaks_at_15_to_30_min(mouse):
     assert fast[V.G] == pytest.approx(res[V.G][0], rel=1e-6)
 
 
-def test_insulin_clearance_in_a_standard_clamp(mouse):
-    bw = mouse.parameter_value(P.BW)
-    basal = mouse.steady_state({}, selections=[V.G, V.I])
-    res = mouse.simulate(150.0, n_points=151, selections=[V.I], overrides=Clamp(CLAMP_MOUSE_MU_PER_KG_PER_MIN).settings(bw, basal))
+@pytest.fixture(scope="module")
+def standard_clamp(mouse):
+    """The fasting state and a 150-min clamp at the standard mouse rate (shared by the clamp tests)."""
+    sel = [V.G, V.I, V.EGP_obs]
+    basal = mouse.steady_state({}, selections=sel)
+    res = mouse.simulate(150.0, n_points=151, selections=sel,
+                         overrides=Clamp(CLAMP_MOUSE_MU_PER_KG_PER_MIN).settings(mouse.parameter_value(P.BW), basal))
+    return basal, res
+
+
+def test_insulin_clearance_in_a_standard_clamp(standard_clamp):
+    basal, res = standard_clamp
     rate_pmol = CLAMP_MOUSE_MU_PER_KG_PER_MIN * PMOL_PER_MU  # pmol/kg/min
     mcr = rate_pmol / ((res[V.I][-30:].mean() - basal[V.I]) / 1000.0)  # mL/kg/min
     assert mcr == pytest.approx(86.0, rel=0.05)
@@ -54,9 +62,6 @@ def test_insulin_clearance_in_a_standard_clamp(mouse):
 
 @pytest.mark.xfail(strict=True, reason="issue 12 item 9: the standard mouse clamp suppresses EGP by 65 %; "
                                        "Ayala 2006: fully suppressed at 2.5 mU/kg/min")
-def test_standard_clamp_suppresses_egp_almost_fully(mouse):
-    bw = mouse.parameter_value(P.BW)
-    basal = mouse.steady_state({}, selections=[V.G, V.EGP_obs])
-    res = mouse.simulate(150.0, n_points=151, selections=[V.EGP_obs],
-                         overrides=Clamp(CLAMP_MOUSE_MU_PER_KG_PER_MIN).settings(bw, basal))
+def test_standard_clamp_suppresses_egp_almost_fully(standard_clamp):
+    basal, res = standard_clamp
     assert res[V.EGP_obs][-30:].mean() < 0.2 * basal[V.EGP_obs]
