@@ -24,7 +24,7 @@ from ranklsim.fitting import problems as C
 from ranklsim.fitting.petab_io import load_problem, model_ids, noise_value
 from ranklsim.simulate.reference import Reference, ReferenceCache
 from ranklsim.simulate.simulator import relax
-from ranklsim.simulate.solver import TOLERANCES, silence_sundials_loggers
+from ranklsim.simulate.solver import TOLERANCES, CleanSlate, silence_sundials_loggers
 
 _SCALE_FWD = {"lin": lambda v: v, "log": np.log, "log10": np.log10}
 _SCALE_INV = {"lin": lambda v: v, "log": np.exp, "log10": lambda v: 10.0 ** v}
@@ -70,6 +70,7 @@ class PetabObjective:
             _sbml_text(problem)
         self._setup_measurements()
         self._rr = None
+        self._slate: CleanSlate | None = None
         self._references: ReferenceCache | None = None
         self.recompute_reference = recompute_reference
         self.n_evaluations = 0
@@ -94,6 +95,7 @@ class PetabObjective:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_rr"] = None
+        state["_slate"] = None
         state["_references"] = None
         state["_compiled"] = None
         return state
@@ -114,6 +116,7 @@ class PetabObjective:
             rr = roadrunner.RoadRunner(self._sbml)
             rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES["acute"]
             rr.integrator.setValue("maximum_num_steps", 200000)
+            self._slate = CleanSlate(rr)
             self._rr = rr
         return self._rr
 
@@ -151,10 +154,8 @@ class PetabObjective:
         """Reset, set parameters, start from the ``reference`` state, pre-equilibrate, then apply the
         simulation condition."""
         rr = self.rr
-        rr.resetAll()
         pre = self._condition(pair.preeq)
-        self._apply({**params, **pre}, states)
-        rr.reset()
+        self._slate.restore(rr, {k: v for k, v in {**params, **pre}.items() if k not in states})
         for k, v in reference.state.items():
             rr[k] = v
         for k in pre.keys() & states:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -30,31 +31,69 @@ class Event:
         check_value(f"event value for {self.target}", self.value, allow_negative=self.op == "add")
 
 
-@dataclass
 class SimulationResult:
-    """Time course in wide form (``frame``: one column per id, plus ``time``) with units."""
+    """A time course in wide form with units: one column per id, plus ``time`` (the view's unit).
 
-    frame: pd.DataFrame
-    units: dict[str, str]
-    time_unit: str
-    species: str
-    view: str
-    overrides: dict[str, float] = field(default_factory=dict)
-    #: parameter values outside their table bounds (run with ``allow_out_of_bounds=True``); empty if none
-    out_of_bounds: dict[str, float] = field(default_factory=dict)
-    #: derived normalisers recomputed for the changed model constants (:mod:`.reference`); empty if none
-    derived: dict[str, float] = field(default_factory=dict)
+    The values are held as one NumPy array (:attr:`array`, columns :attr:`columns`); the pandas
+    :attr:`frame` is built only when first asked for, so inner loops (objectives, cohorts) that read
+    columns with ``res[id]``, :attr:`time` or :meth:`final` never pay for a DataFrame.  Give either
+    ``frame`` or ``array`` with ``columns``.
+    """
+
+    def __init__(self, frame: pd.DataFrame | None = None, units: dict[str, str] | None = None,
+                 time_unit: str = "min", species: str = "human", view: str = "acute",
+                 overrides: dict[str, float] | None = None, out_of_bounds: dict[str, float] | None = None,
+                 derived: dict[str, float] | None = None, *, array: np.ndarray | None = None,
+                 columns: Sequence[str] | None = None) -> None:
+        if (frame is None) == (array is None):
+            raise ValueError("give either frame or array (with columns)")
+        if frame is not None:
+            array, columns = frame.to_numpy(dtype=float), [str(c) for c in frame.columns]
+        elif columns is None or np.ndim(array) != 2 or np.shape(array)[1] != len(columns):
+            raise ValueError("array must be 2-D with one column per entry of columns")
+        #: the values, one row per output time (first column: time)
+        self.array: np.ndarray = np.asarray(array, dtype=float)
+        #: the column ids of :attr:`array` (``time`` first)
+        self.columns: tuple[str, ...] = tuple(columns)
+        self._index = {k: j for j, k in enumerate(self.columns)}
+        self._frame = frame
+        self.units: dict[str, str] = dict(units or {})
+        self.time_unit = time_unit
+        self.species = species
+        self.view = view
+        self.overrides: dict[str, float] = dict(overrides or {})
+        #: parameter values outside their table bounds (run with ``allow_out_of_bounds=True``); empty if none
+        self.out_of_bounds: dict[str, float] = dict(out_of_bounds or {})
+        #: derived normalisers recomputed for the changed model constants (:mod:`.reference`); empty if none
+        self.derived: dict[str, float] = dict(derived or {})
+
+    def __repr__(self) -> str:
+        return (f"SimulationResult({self.species}/{self.view}, {len(self.array)} times, "
+                f"columns={list(self.columns)})")
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The time course as a DataFrame (built on first access, then kept)."""
+        if self._frame is None:
+            self._frame = pd.DataFrame(self.array, columns=list(self.columns), copy=False)
+        return self._frame
 
     def __getitem__(self, key: str) -> np.ndarray:
-        return self.frame[key].to_numpy()
+        try:
+            return self.array[:, self._index[key]]
+        except KeyError:
+            raise KeyError(f"{key!r} is not an output of this result; outputs: {list(self.columns)}") from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
 
     @property
     def time(self) -> np.ndarray:
-        return self.frame["time"].to_numpy()
+        return self.array[:, 0]
 
     def final(self) -> dict[str, float]:
         """Values at the last output time."""
-        return {k: float(v) for k, v in self.frame.iloc[-1].items()}
+        return dict(zip(self.columns, map(float, self.array[-1]), strict=True))
 
     def tidy(self) -> pd.DataFrame:
         """Long form: time, time_unit, id, value, unit (one row per time and id)."""

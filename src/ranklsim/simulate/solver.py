@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -173,6 +173,35 @@ def roundoff(rr) -> float:
     """Size below which a negative value of a non-negative quantity is round-off of ``rr``'s solver
     (``max(ROUNDOFF_FLOOR, ROUNDOFF_ATOL_FACTOR * atol)``; 1e-9 at the default tolerances)."""
     return max(ROUNDOFF_FLOOR, ROUNDOFF_ATOL_FACTOR * float(rr.integrator.absolute_tolerance))
+
+
+class CleanSlate:
+    """Puts a RoadRunner back to its loaded state (every constant parameter at its table value, every
+    state at its initial value with initial assignments re-evaluated, time 0) in about 0.1 ms, a
+    third of ``resetAll``: one vector call restores the constant parameters, then ``reset()`` resets
+    the states (rate-rule parameters included).  The result is bit-identical to ``resetAll()``
+    (tests/test_overhead.py); the values restored are read right after a ``resetAll`` at
+    construction, so they are the model file's.
+
+    Parameters set after :meth:`restore` (overrides) must be followed by ``rr.reset()`` if they
+    enter initial assignments; :meth:`restore` itself leaves the states consistent with the table.
+    """
+
+    def __init__(self, rr) -> None:
+        model = rr.model
+        variable = set(rr.getRateRuleIds()) | set(rr.getAssignmentRuleIds())
+        self._idx = np.array([i for i, p in enumerate(model.getGlobalParameterIds()) if p not in variable],
+                             dtype=np.int32)
+        rr.resetAll()
+        self._values = np.array(model.getGlobalParameterValues(self._idx), dtype=float)
+
+    def restore(self, rr, overrides: Mapping[str, float] | None = None) -> None:
+        """Table parameter values, then ``overrides`` (parameter id -> value), then states reset with
+        the initial assignments evaluated under them; time 0."""
+        rr.model.setGlobalParameterValues(self._idx, self._values)
+        for key, value in (overrides or {}).items():
+            rr[key] = value
+        rr.reset()
 
 
 class StateReader:

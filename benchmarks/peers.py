@@ -1,0 +1,347 @@
+"""ranklsim next to its peers on its own exported SBML: plain libRoadRunner, COPASI and AMICI.
+
+    python benchmarks/peers.py [--species human,mouse] [--cases acute_fasting,...] [--reps 20]
+                               [--simulators ranklsim,roadrunner,copasi,amici] [--out FILE.json]
+
+One process, one run: every number in the tables is measured here, so the ratios compare like with
+like on this machine at this moment.  Three phases:
+
+1. **Files.** Each case is one SBML file derived from ``build_sbml(species)`` by
+   :func:`ranklsim.simulate.omex.variant_sbml` (parameter values set, protocol doses as SBML
+   events), the file every peer reads; ranklsim runs the same case through its Python API
+   (``Model.simulate`` with ``overrides=``/``events=``).
+2. **Agreement** at rtol 1e-8 / atol 1e-12 (``--agree-rtol``/``--agree-atol``) for every simulator:
+   the largest relative difference from ranklsim over the output grid, for every state and the
+   default readouts; the denominator is at least ``FLOOR`` x the largest magnitude of that id
+   (quantities that pass through zero are compared on their own scale) and at least ``ABS_FLOOR``.
+3. **Timing** at ranklsim's default tolerances: the median of ``--reps`` calls after one warm-up of
+   ranklsim's ``Model.simulate`` (default readouts), the plain RoadRunner call it wraps
+   (``resetAll(); simulate(0, T, n)`` with the same selections), COPASI's ``run_time_course`` and
+   AMICI's ``run_simulation`` (whole call and its own core CVODE time, ``cpu_time``).  Reported:
+   ranklsim's overhead over plain roadrunner (ms, target <= 0.2 ms), and ratios to each peer.
+
+Peers that are not installed are reported as such and skipped: COPASI is the ``copasi`` extra,
+AMICI the ``amici`` extra (it compiles each model once, ~1 min, cached under
+``~/.cache/ranklsim/amici``; it needs swig, cmake, a C++ compiler and BLAS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MIN_PER_DAY = 1440.0
+#: relative differences are taken against at least this fraction of an id's largest magnitude ...
+FLOOR = 1e-6
+#: ... and at least this absolute size (every quantity of the model that matters is far above it;
+#: states that are zero in exact arithmetic, e.g. an undosed drug, carry solver round-off of 1e-25)
+ABS_FLOOR = 1e-9
+#: target of the per-call overhead over plain roadrunner (issue 13), ms
+OVERHEAD_TARGET_MS = 0.2
+SIMULATORS = ("ranklsim", "roadrunner", "copasi", "amici")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    species: str
+    view: str
+    t_end: float  # view unit
+    n: int
+    overrides: dict = field(default_factory=dict)
+    ogtt_at: float | None = None  # min
+
+
+def cases(species: str) -> list[Case]:
+    """The harness cases: 24 h fasting, an OGTT at t = 0 and at t = 123 min (SBML events), 15 years
+    at the reference, with sRANKL production x 5 and on a high-fat diet."""
+    from ranklsim.models.ids import P
+    from ranklsim.models.parameters import parameter_table
+
+    lprod = parameter_table(species)[P.L_prod].value
+    day, years = (24 * 60.0, 241), (15 * 365.0, 181)
+    return [Case("acute_fasting", species, "acute", *day),
+            Case("acute_ogtt0", species, "acute", *day, ogtt_at=0.0),
+            Case("acute_ogtt_ev", species, "acute", *day, ogtt_at=123.0),
+            Case("chronic_ref", species, "chronic", *years),
+            Case("chronic_rankl5", species, "chronic", *years, overrides={P.L_prod: 5 * lprod}),
+            Case("chronic_hfd", species, "chronic", *years, overrides={P.diet_fat: 1.0})]
+
+
+def _events(case: Case):
+    from ranklsim.simulate.protocols import OralGlucose
+
+    return [] if case.ogtt_at is None else OralGlucose(time=case.ogtt_at).events(case.species)
+
+
+def case_sbml(case: Case) -> str:
+    from ranklsim.simulate.omex import variant_sbml
+
+    return variant_sbml(case.species, dict(case.overrides), {}, _events(case))  # acute events: minutes
+
+
+def _t_model(case: Case) -> float:
+    return case.t_end * (MIN_PER_DAY if case.view == "chronic" else 1.0)
+
+
+# ----------------------------------------------------------------------------- simulators
+Run = Callable[[], tuple[np.ndarray, dict[str, np.ndarray]]]
+
+
+def ranklsim_runner(case: Case, ids: list[str], tol: tuple[float, float] | None) -> tuple[Run, Callable]:
+    import ranklsim
+
+    model = ranklsim.load_model(case.species, case.view)
+    factor = MIN_PER_DAY if case.view == "chronic" else 1.0
+    kw = {"overrides": dict(case.overrides), "events": _events(case), "selections": ids}
+
+    def run():
+        if tol is None:
+            res = model.simulate(case.t_end, n_points=case.n, **kw)
+        else:
+            with model.solver_settings(rtol=tol[0], atol=tol[1]):
+                res = model.simulate(case.t_end, n_points=case.n, **kw)
+        return res.time * factor, {k: res[k] for k in ids}
+    return run, lambda: None
+
+
+def roadrunner_runner(case: Case, ids: list[str], tol: tuple[float, float], path: Path,
+                      max_steps: int) -> tuple[Run, Callable]:
+    import roadrunner
+
+    rr = roadrunner.RoadRunner(str(path))
+    rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = tol
+    rr.integrator.setValue("maximum_num_steps", max_steps)
+    rr.timeCourseSelections = ["time", *ids]
+    t_end = _t_model(case)
+
+    def run():
+        rr.resetAll()
+        out = np.asarray(rr.simulate(0.0, t_end, case.n))
+        return out[:, 0], {k: out[:, j + 1] for j, k in enumerate(ids)}
+    return run, lambda: None
+
+
+def copasi_runner(case: Case, ids: list[str], tol: tuple[float, float], path: Path,
+                  max_steps: int) -> tuple[Run, Callable]:
+    import basico
+
+    dm = basico.load_model(str(path))
+    if dm is None:
+        raise RuntimeError("basico.load_model returned None")
+    t_end = _t_model(case)
+    initial = {}
+    for getter in (basico.get_parameters, basico.get_species):
+        df = getter(model=dm)
+        if df is not None:
+            col = "initial_value" if "initial_value" in df.columns else "initial_concentration"
+            for name, row in df.iterrows():
+                initial[row.get("sbml_id", name)] = float(row[col])
+
+    def run():
+        df = basico.run_time_course(model=dm, duration=t_end, intervals=case.n - 1, automatic=False,
+                                    start_time=0.0, output_event=False, method="deterministic",
+                                    r_tol=tol[0], a_tol=tol[1], max_steps=max_steps,
+                                    use_initial_values=True, update_model=False, use_sbml_id=True)
+        t = df.index.to_numpy(dtype=float)
+        # entities COPASI leaves out of its time series are constant: their initial value
+        return t, {k: (df[k].to_numpy(dtype=float) if k in df.columns else np.full(len(t), initial[k]))
+                   for k in ids}
+    return run, lambda: None
+
+
+def amici_cache_dir() -> Path:
+    env = os.environ.get("RANKLSIM_CACHE_DIR")
+    return (Path(env) if env else Path.home() / ".cache" / "ranklsim") / "amici"
+
+
+def amici_module(path: Path, log: dict):
+    """The AMICI model module of the SBML file ``path``, compiled once and cached on disk by hash."""
+    import logging
+
+    import amici
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    name = f"ranklsim_{digest}"
+    outdir = amici_cache_dir() / f"{name}-{amici.__version__}"
+    marker = outdir / "BUILD_OK"
+    if not marker.exists():
+        t0 = time.perf_counter()
+        amici.SbmlImporter(str(path)).sbml2amici(name, str(outdir), verbose=logging.WARNING,
+                                                 generate_sensitivity_code=False)
+        marker.write_text(f"{time.perf_counter() - t0:.1f}")
+    log[path.name] = {"compile_s": float(marker.read_text())}
+    return amici.import_model_module(name, str(outdir))
+
+
+def amici_runner(case: Case, ids: list[str], tol: tuple[float, float], path: Path,
+                 max_steps: int, log: dict) -> tuple[Run, Callable]:
+    import amici.sim.sundials as asim
+
+    model = amici_module(path, log).get_model()
+    solver = model.create_solver()
+    model.set_timepoints(np.linspace(0.0, _t_model(case), case.n))
+    solver.set_relative_tolerance(tol[0])
+    solver.set_absolute_tolerance(tol[1])
+    solver.set_max_steps(max_steps)
+    sids, wids = list(model.get_state_ids()), list(model.get_expression_ids())
+    cores: list[float] = []
+
+    def run():
+        rd = asim.run_simulation(model, solver)
+        if rd["status"] != asim.AMICI_SUCCESS:
+            raise RuntimeError(f"AMICI failed: {asim.simulation_status_to_str(rd['status'])}")
+        cores.append(float(rd["cpu_time"]) + float(rd["cpu_time_b"]))
+        x, w = np.asarray(rd["x"]), np.asarray(rd["w"])
+        return np.asarray(rd["ts"]), {k: x[:, sids.index(k)] if k in sids else w[:, wids.index(k)] for k in ids}
+    return run, lambda: statistics.median(cores) if cores else None
+
+
+# ----------------------------------------------------------------------------- measurement
+def max_rel_diff(ref: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> tuple[float, str]:
+    worst, where = 0.0, ""
+    for k, a in ref.items():
+        b = other[k]
+        scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), max(FLOOR * np.abs(a).max(), FLOOR * np.abs(b).max(),
+                                                                 ABS_FLOOR))
+        d = float(np.max(np.abs(a - b) / scale))
+        if d > worst:
+            worst, where = d, k
+    return worst, where
+
+
+def timed(run: Run, reps: int) -> float:
+    run()  # warm-up
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def available(name: str) -> str | None:
+    """None if the peer can run here, else why not."""
+    mod = {"copasi": "basico", "amici": "amici.sim.sundials"}.get(name)
+    if mod is None:
+        return None
+    try:
+        __import__(mod)
+    except ImportError as exc:
+        return f"not installed ({exc.name}): pip install -e '.[{name}]'"
+    return None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--species", default="human,mouse")
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--simulators", default=",".join(SIMULATORS))
+    ap.add_argument("--reps", type=int, default=20, help="timed calls per simulator and case (median)")
+    ap.add_argument("--copasi-reps", type=int, default=5, help="timed COPASI calls (it is slow)")
+    ap.add_argument("--agree-rtol", type=float, default=1e-8)
+    ap.add_argument("--agree-atol", type=float, default=1e-12)
+    ap.add_argument("--out", default="", help="write every number as JSON here")
+    args = ap.parse_args(argv)
+
+    import roadrunner
+
+    import ranklsim
+    from ranklsim.simulate.simulator import DEFAULT_SELECTIONS
+    from ranklsim.simulate.solver import MAX_STEPS, TOLERANCES
+
+    sims = [s for s in args.simulators.split(",") if s]
+    skipped = {s: why for s in sims if (why := available(s))}
+    sims = [s for s in sims if s not in skipped]
+    wanted = {c for c in args.cases.split(",") if c}
+    tight = (args.agree_rtol, args.agree_atol)
+    out: dict = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "skipped": skipped, "cases": {}, "builds": {},
+                 "machine": {"platform": platform.platform(), "python": sys.version.split()[0],
+                             "cpu_count": os.cpu_count(), "ranklsim": ranklsim.__version__,
+                             "roadrunner": roadrunner.__version__}}
+    tmp = Path(tempfile.mkdtemp(prefix="ranklsim-peers-"))
+    for species in args.species.split(","):
+        for case in cases(species):
+            if wanted and case.name not in wanted:
+                continue
+            path = tmp / f"{species}_{case.name}.xml"
+            path.write_text(case_sbml(case))
+            model = ranklsim.load_model(species, case.view)
+            agree_ids = [*model.state_ids, *(k for k in DEFAULT_SELECTIONS if k not in model.state_ids)]
+            row: dict = {"agree": {}, "ms": {}, "core_ms": {}, "errors": {}}
+            out["cases"][f"{species}/{case.name}"] = row
+            ref = None
+            for sim in sims:
+                for phase, tol, ids in (("agree", tight, agree_ids),
+                                        ("time", TOLERANCES[case.view], list(DEFAULT_SELECTIONS))):
+                    try:
+                        if sim == "ranklsim":
+                            run, core = ranklsim_runner(case, ids, tight if phase == "agree" else None)
+                        elif sim == "roadrunner":
+                            run, core = roadrunner_runner(case, ids, tol, path, MAX_STEPS)
+                        elif sim == "copasi":
+                            run, core = copasi_runner(case, ids, tol, path, MAX_STEPS)
+                        else:
+                            run, core = amici_runner(case, ids, tol, path, MAX_STEPS, out["builds"])
+                        if phase == "agree":
+                            _t, data = run()
+                            if sim == "ranklsim":
+                                ref = data
+                            elif ref is not None:
+                                row["agree"][sim] = max_rel_diff(ref, data)
+                        else:
+                            row["ms"][sim] = timed(run, args.copasi_reps if sim == "copasi" else args.reps)
+                            row["core_ms"][sim] = core()
+                    except Exception as exc:  # one failed peer must not lose the others
+                        row["errors"][f"{sim}/{phase}"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            print(f"# {species}/{case.name}: done", file=sys.stderr, flush=True)
+    print(markdown(out))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1, default=float))
+    return 0
+
+
+def _f(x, fmt="{:.3g}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def markdown(res: dict) -> str:
+    m = res["machine"]
+    lines = [f"Peers on ranklsim's exported SBML, {res['date']}; {m['platform']}, Python {m['python']}, "
+             f"{m['cpu_count']} CPUs, ranklsim {m['ranklsim']}, roadrunner {m['roadrunner']}.", ""]
+    for sim, why in res["skipped"].items():
+        lines.append(f"- {sim}: skipped, {why}")
+    lines += ["", "| case | max rel. diff vs ranklsim (rtol 1e-8) | ranklsim ms | plain roadrunner ms | "
+              f"overhead ms (target ≤ {OVERHEAD_TARGET_MS}) | COPASI / ranklsim | AMICI / ranklsim (whole) | "
+              "ranklsim / AMICI core |", "|---|---|---|---|---|---|---|---|"]
+    for name, row in res["cases"].items():
+        ms, core = row["ms"], row["core_ms"]
+        agree = "; ".join(f"{s} {d:.1e} ({k})" for s, (d, k) in row["agree"].items()) or "-"
+        r = ms.get("ranklsim")
+        over = r - ms["roadrunner"] if r is not None and "roadrunner" in ms else None
+        cop = ms["copasi"] / r if r and "copasi" in ms else None
+        ami = ms["amici"] / r if r and "amici" in ms else None
+        ami_core = r / core["amici"] if r and core.get("amici") else None
+        lines.append(f"| {name} | {agree} | {_f(r)} | {_f(ms.get('roadrunner'))} | {_f(over, '{:+.3f}')} | "
+                     f"{_f(cop, '{:.2f}')} | {_f(ami, '{:.2f}')} | {_f(ami_core, '{:.2f}')} |")
+        for what, err in row["errors"].items():
+            lines.append(f"|  ↳ {what} failed: {err} | | | | | | | |")
+    if res["builds"]:
+        lines += ["", "AMICI builds: " + ", ".join(f"{k} {v['compile_s']:.0f} s" for k, v in res["builds"].items())]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The cheap paths of ``Model.simulate`` give exactly what the plain RoadRunner calls give.
+
+``Model.simulate`` restores its RoadRunner with :class:`CleanSlate` instead of ``resetAll``, passes an
+evenly spaced grid as (start, end, count), runs a protocol without events as one segment and builds
+the result's DataFrame only on demand (issue 13, item 3).  Each shortcut must be bit-identical to the
+slower call it replaces; the time saved is measured in ``benchmarks/peers.py``, never asserted here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ranklsim
+from ranklsim.models.build import build_sbml
+from ranklsim.models.ids import P, V
+from ranklsim.simulate.protocols import OralGlucose
+from ranklsim.simulate.results import Event, SimulationResult
+from ranklsim.simulate.simulator import DEFAULT_SELECTIONS
+from ranklsim.simulate.solver import TOLERANCES, CleanSlate
+
+
+def _snapshot(rr) -> np.ndarray:
+    model = rr.model
+    return np.concatenate([model.getFloatingSpeciesAmounts(), model.getGlobalParameterValues(), [model.getTime()]])
+
+
+@pytest.mark.parametrize("species", ["human", "mouse"])
+def test_clean_slate_equals_reset_all_after_a_perturbed_run(species):
+    """Overrides, protocol events and an integration change parameters and states; the clean slate
+    puts every one of them back exactly where ``resetAll`` does."""
+    model = ranklsim.load_model(species)
+    rr = model._rr
+    slate = CleanSlate(rr)
+    rr.resetAll()
+    fresh = _snapshot(rr)
+    model.simulate(600, n_points=7, overrides={P.diet_fat: 1.0, P.L_ref: 2 * model.parameter_value(P.L_ref)},
+                   events=OralGlucose(time=30.0).events(species))
+    assert not np.array_equal(_snapshot(rr), fresh)
+    slate.restore(rr)
+    np.testing.assert_array_equal(_snapshot(rr), fresh)
+
+
+def test_clean_slate_overrides_reach_initial_assignments():
+    """An override set through the slate is in place before the initial assignments are evaluated, as
+    with ``resetAll``, setting the value and ``reset``."""
+    model = ranklsim.load_model("human")
+    rr = model._rr
+    ov = {P.Rh_tot_wt: 2.0 * model.parameter_value(P.Rh_tot_wt)}
+    assigned = sorted(model.assigned_states)
+    assert assigned, "the model has states set by initial assignments"
+    rr.resetAll()
+    for k, v in ov.items():
+        rr[k] = v
+    rr.reset()
+    expected = _snapshot(rr)
+    model.simulate(60, n_points=2)
+    CleanSlate(rr).restore(rr, ov)
+    np.testing.assert_array_equal(_snapshot(rr), expected)
+
+
+@pytest.mark.parametrize(("species", "view", "t_end", "n", "kw"), [
+    ("human", "acute", 1440.0, 241, {}),
+    ("human", "chronic", 15 * 365.0, 181, {}),
+    ("human", "chronic", 15 * 365.0, 181, {"overrides": {P.diet_fat: 1.0}}),
+    ("mouse", "acute", 1440.0, 241, {}),
+])
+def test_simulate_is_bit_identical_to_the_plain_roadrunner_call(species, view, t_end, n, kw):
+    """``Model.simulate`` on an evenly spaced grid returns exactly the numbers of a RoadRunner built
+    from the exported SBML and run with ``resetAll(); simulate(0, T, n)``."""
+    import roadrunner
+
+    model = ranklsim.load_model(species, view)
+    res = model.simulate(t_end, n_points=n, **kw)
+    rr = roadrunner.RoadRunner(build_sbml(species))
+    rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES[view]
+    rr.integrator.setValue("maximum_num_steps", model._rr.integrator.getValue("maximum_num_steps"))
+    rr.timeCourseSelections = ["time", *DEFAULT_SELECTIONS]
+    rr.resetAll()
+    for key, value in kw.get("overrides", {}).items():
+        rr[key] = value
+    rr.reset()
+    factor = 1440.0 if view == "chronic" else 1.0
+    plain = np.asarray(rr.simulate(0.0, t_end * factor, n))
+    np.testing.assert_array_equal(res.array[:, 1:], plain[:, 1:])
+    np.testing.assert_allclose(res.time * factor, plain[:, 0], rtol=1e-15)  # days -> minutes: one rounding
+
+
+def test_one_segment_path_equals_the_segmented_path():
+    """A run without events (one segment, evenly spaced grid) equals the same run forced through the
+    segment loop by an event that changes nothing, and an explicit list of the same times."""
+    model = ranklsim.load_model("human")
+    fast = model.simulate(720, n_points=97)
+    same_value = model.parameter_value(P.diet_fat)
+    segmented = model.simulate(720, n_points=97, events=[Event(0.0, P.diet_fat, same_value)])
+    listed = model.simulate(times=list(np.linspace(0.0, 720.0, 97)))
+    np.testing.assert_array_equal(fast.array, segmented.array)
+    np.testing.assert_array_equal(fast.array, listed.array)
+    # and an OGTT at 0 (events: the segment path) still moves glucose
+    ogtt = model.simulate(240, n_points=49, events=OralGlucose().events("human"))
+    assert ogtt[V.G].max() > 1.3 * ogtt[V.G][0]
+
+
+def test_selections_follow_every_call_after_a_relaxation():
+    """Selections are set on every call: an equilibrating call in between (which changes the
+    RoadRunner's selections) does not leak into the next call's columns."""
+    model = ranklsim.load_model("human")
+    a = model.simulate(60, n_points=3, selections=[V.G])
+    model.simulate(60, n_points=3, selections=[V.I], equilibrate=True)
+    b = model.simulate(60, n_points=3, selections=[V.G])
+    assert a.columns == b.columns == ("time", V.G)
+    np.testing.assert_array_equal(a.array, b.array)
+
+
+def test_result_array_and_lazy_frame_agree():
+    model = ranklsim.load_model("human")
+    res = model.simulate(120, n_points=5, selections=[V.G, V.I])
+    assert res._frame is None  # nothing built yet
+    np.testing.assert_array_equal(res[V.G], res.frame[V.G].to_numpy())
+    assert list(res.frame.columns) == ["time", V.G, V.I]
+    assert res.final() == {k: float(v) for k, v in res.frame.iloc[-1].items()}
+    assert V.G in res and V.EGP not in res
+    with pytest.raises(KeyError, match="not an output of this result"):
+        res[V.EGP]
+    # built from a frame, the same
+    again = SimulationResult(res.frame, res.units, res.time_unit, res.species, res.view)
+    np.testing.assert_array_equal(again.array, res.array)
+
+
+def test_result_construction_is_validated():
+    with pytest.raises(ValueError, match="either frame or array"):
+        SimulationResult()
+    with pytest.raises(ValueError, match="either frame or array"):
+        SimulationResult(pd.DataFrame({"time": [0.0]}), array=np.zeros((1, 1)), columns=["time"])
+    with pytest.raises(ValueError, match="one column per entry"):
+        SimulationResult(array=np.zeros((2, 3)), columns=["time", "G"])
