@@ -94,8 +94,22 @@ def _check_archive(path) -> None:
     assert not errors, errors
     assert doc.getNumTasks() == doc.getNumModels() == doc.getNumSimulations() > 0
     for i in range(doc.getNumModels()):
-        assert doc.getModel(i).getSource() in locations
+        source = doc.getModel(i).getSource()
+        assert source in locations
+        _check_sbml(archive.extractEntryToString(source), source)
     archive.cleanUp()
+
+
+def _check_sbml(text: str, name: str) -> None:
+    """libSBML's full consistency check finds no error in a model file of the archive (e.g. an event
+    that assigns a constant parameter, which some tools accept and others refuse)."""
+    import libsbml
+
+    doc = libsbml.readSBMLFromString(text)
+    doc.checkConsistency()
+    errors = [doc.getError(i).getMessage().strip() for i in range(doc.getNumErrors())
+              if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
+    assert not errors, f"{name}: {errors[:3]}"
 
 
 def _tellurium_worst(path, tasks) -> dict[str, float]:

@@ -145,10 +145,18 @@ def variant_sbml(species: str, params: dict[str, float], state: dict[str, float]
         trigger.setPersistent(True)
         trigger.setMath(libsbml.parseL3Formula(f"time >= {time!r}"))
         for target, formula in group.items():
+            _make_variable(model, target)  # SBML: an event target must not be constant
             ea = ev.createEventAssignment()
             ea.setVariable(target)
             ea.setMath(libsbml.parseL3Formula(formula))
     return libsbml.writeSBMLToString(doc)
+
+
+def _make_variable(model, key: str) -> None:
+    element = model.getParameter(key) or model.getSpecies(key)
+    if element is None:
+        raise ValueError(f"event target {key!r} is neither a species nor a parameter of the model")
+    element.setConstant(False)
 
 
 def _set_value(model, key: str, value: float) -> None:
