@@ -55,6 +55,8 @@ ABS_FLOOR = 1e-9
 #: target of the per-call overhead over plain roadrunner (issue 13), ms
 OVERHEAD_TARGET_MS = 0.2
 SIMULATORS = ("ranklsim", "roadrunner", "copasi", "amici")
+#: CVODE statistics AMICI reports (cumulative at the last output time)
+CVODE_STATS = ("numsteps", "num_rhs_evals", "num_err_test_fails", "num_non_lin_solv_conv_fails")
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,18 @@ def roadrunner_runner(case: Case, ids: list[str], tol: tuple[float, float], path
     return run, lambda: None
 
 
+def roadrunner_steps(case: Case, tol: tuple[float, float], path: Path, max_steps: int) -> int:
+    """CVODE steps roadrunner takes on ``case`` (one output row per step in variable-step mode)."""
+    import roadrunner
+
+    rr = roadrunner.RoadRunner(str(path))
+    rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = tol
+    rr.integrator.setValue("maximum_num_steps", max_steps)
+    rr.integrator.setValue("variable_step_size", True)
+    rr.timeCourseSelections = ["time"]
+    return len(np.asarray(rr.simulate(0.0, _t_model(case)))) - 1
+
+
 def copasi_runner(case: Case, ids: list[str], tol: tuple[float, float], path: Path,
                   max_steps: int) -> tuple[Run, Callable]:
     import basico
@@ -263,7 +277,7 @@ def amici_module(sbml: str, log: dict):
 
 
 def amici_runner(case: Case, ids: list[str], tol: tuple[float, float], max_steps: int,
-                 log: dict) -> tuple[Run, Callable]:
+                 log: dict, dense: bool = False, stats: dict | None = None) -> tuple[Run, Callable]:
     """AMICI on the model of ``case``: one build per model structure (the species' file, or the file
     with the case's SBML events); parameter overrides through ``set_free_parameter_by_id``."""
     import amici.sim.sundials as asim
@@ -279,6 +293,8 @@ def amici_runner(case: Case, ids: list[str], tol: tuple[float, float], max_steps
     solver.set_relative_tolerance(tol[0])
     solver.set_absolute_tolerance(tol[1])
     solver.set_max_steps(max_steps)
+    if dense:  # AMICI's default is KLU, a sparse LU; roadrunner's CVODE uses a dense one
+        solver.set_linear_solver(asim.LinearSolver.dense)
     sids, wids = list(model.get_state_ids()), list(model.get_expression_ids())
     cores: list[float] = []
 
@@ -287,6 +303,8 @@ def amici_runner(case: Case, ids: list[str], tol: tuple[float, float], max_steps
         if rd["status"] != asim.AMICI_SUCCESS:
             raise RuntimeError(f"AMICI failed: {asim.simulation_status_to_str(rd['status'])}")
         cores.append(float(rd["cpu_time"]) + float(rd["cpu_time_b"]))
+        if stats is not None:
+            stats.update({k: int(np.asarray(rd[k])[-1]) for k in CVODE_STATS})
         x, w = np.asarray(rd["x"]), np.asarray(rd["w"])
         return np.asarray(rd["ts"]), {k: x[:, sids.index(k)] if k in sids else w[:, wids.index(k)] for k in ids}
     return run, lambda: statistics.median(cores) if cores else None
@@ -328,6 +346,28 @@ def available(name: str) -> str | None:
     except ImportError as exc:
         return f"not installed ({exc.name}): pip install -e '.[{name}]'"
     return None
+
+
+def integrator_study(case: Case, row: dict, args, path: Path, builds: dict, timers: dict) -> None:
+    """Where AMICI's integration is cheaper (issue 13, item 4): its CVODE statistics with its sparse
+    (KLU) and with a dense linear solver, the dense solver's core time, and roadrunner's step count."""
+    from ranklsim.simulate.simulator import DEFAULT_SELECTIONS
+    from ranklsim.simulate.solver import MAX_STEPS, TOLERANCES
+
+    tol = TOLERANCES[case.view]
+    study: dict = {}
+    try:
+        if "roadrunner" in timers:
+            study["roadrunner_steps"] = roadrunner_steps(case, tol, path, MAX_STEPS)
+        if "amici" in timers:
+            for label, dense in (("klu", False), ("dense", True)):
+                stats: dict = {}
+                run, core = amici_runner(case, list(DEFAULT_SELECTIONS), tol, MAX_STEPS, builds, dense, stats)
+                interleaved({label: run}, {label: args.reps})
+                study[f"amici_{label}"] = {**stats, "core_ms": core()}
+    except Exception as exc:  # a study that fails must not lose the timings
+        row["errors"]["integrator study"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    row["integrator"] = study
 
 
 def run_case(case: Case, sims: list[str], args, tmp: Path, builds: dict) -> dict:
@@ -375,6 +415,7 @@ def run_case(case: Case, sims: list[str], args, tmp: Path, builds: dict) -> dict
         n = args.copasi_reps if sim == "copasi" else args.reps
         row["ms"].update(interleaved({sim: timers[sim][0]}, {sim: n}))
     row["core_ms"] = {sim: core() for sim, (_, core) in timers.items()}
+    integrator_study(case, row, args, path, builds, timers)
     if "ranklsim" in timers:
         row["python_side_ms"], row["python_side_min_ms"] = python_side_ms(case, 5 * args.reps)
     return row
@@ -445,6 +486,22 @@ def markdown(res: dict) -> str:
                      f"{_f(cop, '{:.2f}')} | {_f(ami, '{:.2f}')} | {_f(ami_core, '{:.2f}')} |")
         for what, err in row["errors"].items():
             lines.append(f"|  ↳ {what} failed: {err} | | | | | | | | |")
+    study = {k: r["integrator"] for k, r in res["cases"].items() if r.get("integrator", {}).get("amici_klu")}
+    if study:
+        lines += ["", "CVODE work per case (ranklsim's default tolerances): roadrunner's steps, AMICI's steps, "
+                  "right-hand-side evaluations and error-test failures with its sparse (KLU) and a dense linear "
+                  "solver, and ranklsim's time over AMICI's core time for each.", "",
+                  "| case | roadrunner steps (variable-step run) | AMICI KLU steps / rhs / fails | AMICI dense steps / rhs / fails | "
+                  "ranklsim / AMICI KLU core | ranklsim / AMICI dense core |", "|---|---|---|---|---|---|"]
+        for name, st in study.items():
+            r = res["cases"][name]["ms"].get("ranklsim")
+            k, d = st["amici_klu"], st["amici_dense"]
+
+            def work(x):
+                return f"{x['numsteps']} / {x['num_rhs_evals']} / {x['num_err_test_fails']}"
+            lines.append(f"| {name} | {st.get('roadrunner_steps', '-')} | {work(k)} | {work(d)} | "
+                         f"{_f(r / k['core_ms'] if r else None, '{:.2f}')} | "
+                         f"{_f(r / d['core_ms'] if r else None, '{:.2f}')} |")
     if res["builds"]:
         lines += ["", "AMICI builds: " + ", ".join(f"{k} {v['compile_s']:.0f} s" for k, v in res["builds"].items())]
     return "\n".join(lines)

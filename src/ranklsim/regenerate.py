@@ -8,7 +8,9 @@ In dependency order:
    constants calls): ``L_prod``, ``O_prod``, ``gng_ref``, ``irs_ref``, ``G_bf_ref``,
    ``topp_G_scale``, ``I_ref``, ``M_ref`` and the fasting steady state (beta-cell mass held);
 3. the shipped PEtab problems of both species (:func:`ranklsim.fitting.problems.write_problem`);
-4. the generated parameter counts of docs/model.md Section 17 (:mod:`ranklsim.models.summary`).
+4. the SBML shipped per species (``src/ranklsim/models/sbml/``, :func:`ranklsim.models.build.shipped_sbml`:
+   a first build skips the Antimony conversion), rewritten only when its source key changed;
+5. the generated parameter counts of docs/model.md Section 17 (:mod:`ranklsim.models.summary`).
 
 Regenerated numbers that agree with the stored ones to solver precision keep their stored digits
 (:func:`ranklsim.models.tables.same_value`), so regenerating current files changes nothing.  In check
@@ -103,6 +105,19 @@ class _Artifacts:
         return True
 
 
+def _shipped_sbml(out: _Artifacts) -> None:
+    """The SBML shipped per species: rewritten only when the Antimony text or the conversion changed
+    (its source key), so another Antimony release converting the same text never makes it stale."""
+
+    build.sbml_from_antimony.cache_clear()
+    build.build_sbml.cache_clear()
+    for species in SPECIES_NAMES:
+        text = build.build_antimony(species)
+        path = build.SBML_DIR / f"{species}.xml"
+        path.parent.mkdir(exist_ok=True)
+        out.put(path, build.shipped_sbml(text, species) or build.convert_antimony(text, species))
+
+
 def _reference_tables(out: _Artifacts) -> None:
     derived: dict[str, dict[str, float]] = {}
     states: dict[str, dict[str, float]] = {}
@@ -147,6 +162,7 @@ def regenerate(check: bool = False, root: Path | None = None, *,
     out.put(tables.IDS_MODULE, tables.render_ids())
     _reference_tables(out)
     _petab(out)
+    _shipped_sbml(out)
     docs = out.root / DOCS
     out.put(docs, summary.update(docs.read_text(encoding="utf-8"), tables.read_rows()))
     return out.stale

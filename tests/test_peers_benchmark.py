@@ -1,0 +1,36 @@
+"""``benchmarks/peers.py`` runs (a small case set, no optional peers) and its numbers are sane.
+
+The benchmark is run by hand to regenerate the README table; this keeps it from rotting between
+runs.  It asserts agreement and that every measured quantity is there, never a wall-clock time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_peers_benchmark_runs_and_agrees(tmp_path):
+    out = tmp_path / "peers.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "peers.py"), "--species", "human",
+         "--cases", "acute_ogtt_ev,chronic_hfd", "--simulators", "ranklsim,roadrunner", "--reps", "2",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert set(res["cases"]) == {"human/acute_ogtt_ev", "human/chronic_hfd"}
+    for name, row in res["cases"].items():
+        assert not row["errors"], (name, row["errors"])
+        diff, worst = row["agree"]["roadrunner"]
+        # the same engine on the same equations: an OGTT as an SBML event (roadrunner) and as a
+        # segment boundary (ranklsim) agree far inside the 1e-4 of the interoperability tests
+        assert diff < 1e-5, (name, diff, worst)
+        assert row["ms"]["ranklsim"] > 0 and row["ms"]["roadrunner"] > 0
+        assert 0 < row["python_side_min_ms"] <= row["python_side_ms"]
+        assert row["integrator"]["roadrunner_steps"] > 0
+    assert "ranklsim outside roadrunner" in proc.stdout
