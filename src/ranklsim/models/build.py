@@ -8,6 +8,7 @@ imports the simulator.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import cache
 from pathlib import Path
@@ -198,8 +199,6 @@ _SOURCE_COMMENT = re.compile(r"<!-- ranklsim source ([0-9a-f]{64})")
 
 def source_key(text: str) -> str:
     """Hash of an Antimony text and of the conversion (:data:`BUILD_REVISION`) that makes its SBML."""
-    import hashlib
-
     return hashlib.sha256((text + BUILD_REVISION).encode()).hexdigest()
 
 

@@ -1,4 +1,5 @@
-"""What a simulation takes and gives: protocol events and time-course results (with units)."""
+"""What a simulation takes and gives: protocol events, time-course results (with units) and the errors
+of a failed run."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.models.parameters import check_value
+
+
+class SimulationError(RuntimeError):
+    """The ODE solver failed; the message names the time reached and the overrides."""
+
+
+class OutOfDomainError(SimulationError):
+    """A quantity that must be non-negative (``Model.nonnegative``) went negative beyond solver
+    round-off: the run left the model's valid domain.  The message names it, the time and the overrides."""
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,9 @@
 """The simulator: one reused RoadRunner per (species, view) and process.
 
-Every call starts from a clean slate (:class:`~ranklsim.simulate.solver.CleanSlate`: the table's
-parameter values, bit-identical to ``resetAll`` at a third of its cost), applies the caller's
-parameter overrides explicitly, re-evaluates initial assignments (``reset``), applies state
-overrides, then integrates segment by segment between protocol events.  The result holds a NumPy
-array; its DataFrame is built only on demand, so a call adds little to the RoadRunner integration
-it wraps (``benchmarks/overhead.py`` measures it).
+Every call starts from a clean slate (:class:`~ranklsim.simulate.solver.CleanSlate`, bit-identical
+to ``resetAll`` at a third of its cost), applies parameter overrides, re-evaluates initial assignments,
+applies state overrides, then integrates segment by segment between protocol events.  Results hold
+a NumPy array (DataFrame on demand); ``benchmarks/peers.py`` measures the overhead.
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ from ranklsim.models.parameters import (
     warn_out_of_bounds,
 )
 from ranklsim.simulate.reference import Reference, ReferenceCache, ReferenceError
-from ranklsim.simulate.results import Event, SimulationResult
+from ranklsim.simulate.results import Event, OutOfDomainError, SimulationError, SimulationResult
 from ranklsim.simulate.solver import (
     TOLERANCES,
     CleanSlate,
@@ -61,15 +59,6 @@ DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "
 
 #: solver settings of the second attempt of a failed relaxation (stricter)
 RELAX_RETRY = {"rtol": 1e-8, "max_order": 5}
-
-
-class SimulationError(RuntimeError):
-    """The ODE solver failed; the message names the time reached and the overrides."""
-
-
-class OutOfDomainError(SimulationError):
-    """A quantity that must be non-negative (``Model.nonnegative``) went negative beyond solver
-    round-off: the run left the model's valid domain.  The message names it, the time and the overrides."""
 
 
 class Model:
@@ -319,20 +308,24 @@ class Model:
         for t0, t1 in pairwise(bounds):
             while pending and pending[0].time * f <= t0:
                 self._apply(pending.pop(0))
-            if t1 <= t0:
-                continue
-            lo, hi = np.searchsorted(t_model, t0, "right"), np.searchsorted(t_model, t1, "left")
-            seg_t = np.concatenate([[t0], t_model[lo:hi], [t1]])
-            rows = self._integrate(t0, t1, seg_t, overrides)
-            self._check_state(overrides)
-            first = 0 if lo > 0 and t_model[lo - 1] == t0 else 1  # t0 reported here, after its events
-            last = len(seg_t) if t1 == bounds[-1] else len(seg_t) - 1  # t1 by the next segment
-            pieces.append(rows[first:last])
+            if t1 > t0:
+                pieces.append(self._segment(t_model, t0, t1, t1 == bounds[-1], overrides))
         for ev in pending:  # events at the final time
             self._apply(ev)
         if not pieces:  # a single output time: report the state there
             return np.array([[t_model[-1], *(self._rr[k] for k in sel)]])
         return np.vstack(pieces)
+
+    def _segment(self, t_model: np.ndarray, t0: float, t1: float, last: bool,
+                 overrides: dict[str, float]) -> np.ndarray:
+        """Rows of the output times in [t0, t1) (and t1 if ``last``) from one integration t0 -> t1; t0
+        is reported here (after the events at t0), t1 by the next segment unless this is the last."""
+        lo, hi = np.searchsorted(t_model, t0, "right"), np.searchsorted(t_model, t1, "left")
+        seg_t = np.concatenate([[t0], t_model[lo:hi], [t1]])
+        rows = self._integrate(t0, t1, seg_t, overrides)
+        self._check_state(overrides)
+        first = 0 if lo > 0 and t_model[lo - 1] == t0 else 1
+        return rows[first:len(seg_t) if last else len(seg_t) - 1]
 
     def _apply(self, ev: Event) -> None:
         rr = self._rr
