@@ -36,7 +36,7 @@ effect terms are reproduced exactly by parameters:
 * sRANKL production ``L_prod * rankl_expr * ... * (1 - E_rankl)``: ``rankl_expr x (1 - E_rankl)``.
 
 These are set from the treatment start (baseline) on.  Over a dosing interval the real effect
-swings a little (bid 1000 mg: E_met_egp 0.40-0.43 through the effect compartment), and fasting
+swings a little (bid 1000 mg: E_met_egp 0.54-0.56 through the effect compartment), and fasting
 glucose with it: the average effect reproduces the *daily mean* glucose,
 free sRANKL and hepatic NF-kB tone of explicit dosing (tests: within 0.1 mmol/L and 1 % after
 90 days), which is what drives the slow beta-cell dynamics, but not the morning trough at which
