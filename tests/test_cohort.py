@@ -444,3 +444,18 @@ def test_optional_ogtt_criterion_adds_diagnoses_and_is_recorded():
     s = summary(run_cohort(spec, years=15, chunk_size=60, ogtt=True))
     assert sum(s["cases_by_criterion"].values()) == s["cases"]
     assert "impaired_glucose_tolerance" in s["baseline"]["homa_ir"]["share_ir"]
+
+
+def test_cohort_report_names_people_that_failed_in_the_solver(capsys, tmp_path):
+    """The one-line report says how many people failed (their records, with the error, are kept in
+    people.csv), overall and per arm; a run without failures says nothing about it."""
+    from ranklsim.cohort.cli import _print_report
+
+    arm = {"cases": 7, "n": 811, "n_errors": 18, "per_1000_py": 0.58, "risk_ratio_vs_control": {"rr": 0.09}}
+    summ = {"n_analysed": 811, "n_excluded": 15, "n_errors": 18, "cases": 7, "incidence_per_1000_py": 0.58,
+            "arms": {"metformin_mean": arm, "control": {**arm, "n_errors": 0}}}
+    _print_report(summ, tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert "18 failed in the solver, errors in people.csv" in lines[0]
+    assert "arm metformin_mean: 7/811 cases; 18 failed in the solver" in lines[1]
+    assert "failed" not in lines[2]

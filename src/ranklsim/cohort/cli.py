@@ -176,10 +176,16 @@ def _ci_text(d: dict) -> str:
     return f" ({d['ci_low']:.2f}-{d['ci_high']:.2f})" if d.get("ci_low") is not None else ""
 
 
+def _errors_text(d: dict) -> str:
+    """Names the people whose run failed in the solver (kept in people.csv with their error)."""
+    n = d.get("n_errors") or 0
+    return f"; {n} failed in the solver, errors in people.csv" if n else ""
+
+
 def _print_report(summ: dict, out: Path) -> None:
     orr = (summ.get("odds_ratio_top_vs_bottom") or {}).get("unadjusted") or {}
     or_text = f"{orr['or']:.2f} ({orr['ci_low']:.2f}-{orr['ci_high']:.2f})" if orr.get("or") else "n/a"
-    print(f"{summ['n_analysed']} analysed ({summ['n_excluded']} excluded), {summ['cases']} cases, "
+    print(f"{summ['n_analysed']} analysed ({summ['n_excluded']} excluded{_errors_text(summ)}), {summ['cases']} cases, "
           f"{summ['incidence_per_1000_py'] or 0:.2f} per 1,000 PY; OR top vs bottom sRANKL tertile {or_text}; "
           f"wrote {out}")
     if "ensemble" in summ:
@@ -190,7 +196,8 @@ def _print_report(summ: dict, out: Path) -> None:
     for name, a in (summ.get("arms") or {}).items():
         rr = a.get("risk_ratio_vs_control") or {}
         rr_text = f"; RR vs control {rr['rr']:.2f}{_ci_text(rr)}" if rr.get("rr") is not None else ""
-        print(f"  arm {name}: {a['cases']}/{a['n']} cases, {a['per_1000_py'] or 0:.2f} per 1,000 PY{rr_text}")
+        print(f"  arm {name}: {a['cases']}/{a['n']} cases{_errors_text(a)}, {a['per_1000_py'] or 0:.2f} per 1,000 PY"
+              f"{rr_text}")
 
 
 def _interrupted(exc: KeyboardInterrupt, kept: str) -> int:
