@@ -10,12 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import ranklsim
 from ranklsim.cohort import PopulationSpec, generate_population, run_cohort, summary
 from ranklsim.cohort.cli import add_parsers
-from ranklsim.cohort.followup import SOLVER_ATTEMPTS, SolverAttempt
+from ranklsim.cohort.followup import (
+    SOLVER_ATTEMPTS,
+    SolverAttempt,
+    exam_schedule,
+    plan_follow_up,
+    simulate_plan,
+)
+from ranklsim.cohort.population import person_overrides
 from ranklsim.cohort.runner import ChunkTask, RunContext, run_chunk
 from ranklsim.models.ids import P
 from ranklsim.parallel import ProcessPoolEngine, SerialEngine
+from ranklsim.simulate.simulator import SimulationError
 
 OUTCOMES = ["person_id", "baseline_diabetes", "diabetes", "onset_year", "fpg_y0", "fpg_y5", "fpg_y15",
             "rankl_free0", "opg_y0", "homa_ir0", "error"]
@@ -459,3 +468,19 @@ def test_cohort_report_names_people_that_failed_in_the_solver(capsys, tmp_path):
     assert "18 failed in the solver, errors in people.csv" in lines[0]
     assert "arm metformin_mean: 7/811 cases; 18 failed in the solver" in lines[1]
     assert "failed" not in lines[2]
+
+
+def test_solver_failure_is_raised_with_cvode_message_and_not_logged(capfd):
+    """A person whose every attempt fails raises SimulationError carrying CVODE's own message (the
+    cohort keeps it in the record); the solver's log stays quiet, also on the last attempt."""
+    model = ranklsim.load_model("human", "chronic")
+    row = generate_population(PopulationSpec(n=1, seed=1)).to_dict("records")[0]
+    plan = plan_follow_up(model, person_overrides(row), exam_schedule(2.0, (0.0, 2.0)))
+    starved = (SolverAttempt(1e-6, 1e-12, 3, 91.25, 3), SolverAttempt(1e-7, 1e-12, 3, 91.25, 5))
+    capfd.readouterr()
+    with pytest.raises(SimulationError, match="CV_TOO_MUCH_WORK"):
+        simulate_plan(model, plan, [P.topp_d0], starved)
+    assert "CVODE" not in capfd.readouterr().err
+    # the ordinary attempts pass for the same person
+    rows, attempt = simulate_plan(model, plan, [P.topp_d0])
+    assert attempt == 0 and len(rows) == 2  # the baseline and the 2-year examination

@@ -239,14 +239,15 @@ def _run_once(model: Model, plan: FollowUpPlan, attempt: SolverAttempt, selectio
 def simulate_plan(model: Model, plan: FollowUpPlan, selections: list[str],
                   attempts: Sequence[SolverAttempt] = SOLVER_ATTEMPTS) -> tuple[pd.DataFrame, int]:
     """The examination rows (t = 0 dropped) of ``plan``'s run and the index of the solver attempt
-    that passed; the attempts are tried in order and the last one's failure is raised."""
+    that passed; the attempts are tried in order and the last one's failure is raised.  The solver's
+    own log stays quiet throughout: the raised error carries CVODE's message, and the cohort keeps it
+    in the person's record, so the log would only repeat it on the console."""
     for index, attempt in enumerate(attempts):
-        last = index == len(attempts) - 1
-        try:
-            frame = _run_once(model, plan, attempt, selections, quiet=not last).frame
+        try:  # quiet: a failure is either retried or raised with CVODE's message (and recorded)
+            frame = _run_once(model, plan, attempt, selections, quiet=True).frame
             break
         except SimulationError:
-            if last:
+            if index == len(attempts) - 1:
                 raise
     if len(frame) != len(plan.times):  # keep the examination rows of a gridded run
         frame = frame[np.isin(frame["time"].to_numpy(), plan.times)]
