@@ -181,13 +181,19 @@ def python_side_ms(case: Case, reps: int) -> tuple[float, float]:
     return 1e3 * statistics.median(outside), 1e3 * min(outside)
 
 
-def roadrunner_runner(case: Case, ids: list[str], tol: tuple[float, float], path: Path,
-                      max_steps: int) -> tuple[Run, Callable]:
+def _plain_roadrunner(path: Path, tol: tuple[float, float], max_steps: int):
+    """A plain RoadRunner of the SBML file ``path`` with ranklsim's CVODE settings ``tol``, ``max_steps``."""
     import roadrunner
 
     rr = roadrunner.RoadRunner(str(path))
     rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = tol
     rr.integrator.setValue("maximum_num_steps", max_steps)
+    return rr
+
+
+def roadrunner_runner(case: Case, ids: list[str], tol: tuple[float, float], path: Path,
+                      max_steps: int) -> tuple[Run, Callable]:
+    rr = _plain_roadrunner(path, tol, max_steps)
     rr.timeCourseSelections = ["time", *ids]
     t_end = _t_model(case)
 
@@ -200,11 +206,7 @@ def roadrunner_runner(case: Case, ids: list[str], tol: tuple[float, float], path
 
 def roadrunner_steps(case: Case, tol: tuple[float, float], path: Path, max_steps: int) -> int:
     """CVODE steps roadrunner takes on ``case`` (one output row per step in variable-step mode)."""
-    import roadrunner
-
-    rr = roadrunner.RoadRunner(str(path))
-    rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = tol
-    rr.integrator.setValue("maximum_num_steps", max_steps)
+    rr = _plain_roadrunner(path, tol, max_steps)
     rr.integrator.setValue("variable_step_size", True)
     rr.timeCourseSelections = ["time"]
     return len(np.asarray(rr.simulate(0.0, _t_model(case)))) - 1
@@ -239,8 +241,9 @@ def copasi_runner(case: Case, ids: list[str], tol: tuple[float, float], path: Pa
 
 
 def amici_cache_dir() -> Path:
-    env = os.environ.get("RANKLSIM_CACHE_DIR")
-    return (Path(env) if env else Path.home() / ".cache" / "ranklsim") / "amici"
+    from ranklsim.simulate.solver import cache_dir
+
+    return cache_dir() / "amici"
 
 
 _AMICI_MODULES: dict[str, object] = {}

@@ -108,9 +108,6 @@ class _Artifacts:
 def _shipped_sbml(out: _Artifacts) -> None:
     """The SBML shipped per species: rewritten only when the Antimony text or the conversion changed
     (its source key), so another Antimony release converting the same text never makes it stale."""
-
-    build.sbml_from_antimony.cache_clear()
-    build.build_sbml.cache_clear()
     for species in SPECIES_NAMES:
         text = build.build_antimony(species)
         path = build.SBML_DIR / f"{species}.xml"

@@ -83,9 +83,9 @@ class Model:
         #: states and outputs that must be >= 0 (checked after every simulation; docs/model.md Section 15)
         self.nonnegative: frozenset[str] = frozenset(states + outputs)
         self._states = StateReader(self._rr, states)
-        self._references = ReferenceCache(self._rr, {k: p.value for k, p in self.parameters.items()})
-        self._slate = CleanSlate(self._rr)
         self._table_values: dict[str, float] = {k: p.value for k, p in self.parameters.items()}
+        self._references = ReferenceCache(self._rr, self._table_values)
+        self._slate = CleanSlate(self._rr)
         self._tiny = roundoff(self._rr)
 
     # ------------------------------------------------------------------ properties
@@ -248,7 +248,7 @@ class Model:
         rows[:, 0] = out_t  # the requested times, in the view's unit
         units = {k: self.units.get(k, "dimensionless") for k in sel}
         return SimulationResult(None, units, self.time_unit, self.species, self.view, ov, outside, ref.derived,
-                                array=rows, columns=["time", *sel])
+                                array=rows, columns=columns)
 
     def reference(self, overrides: Mapping[str, float]) -> Reference:
         """The reference person of validated ``overrides``: derived normalisers and reference state
