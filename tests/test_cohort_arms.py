@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from ranklsim.cohort import PopulationSpec, run_cohort, summary
-from ranklsim.cohort.arms import BUILTIN_ARMS, CohortArm, resolve_arms
+from ranklsim.cohort.arms import BUILTIN_ARMS, CohortArm, effect_site_for, resolve_arms
 from ranklsim.cohort.cli import add_parsers
 from ranklsim.models.ids import P, V
 from ranklsim.parallel import ProcessPoolEngine
+from ranklsim.simulate import load_model
 from ranklsim.simulate.catalog import SUBJECTS
 from ranklsim.simulate.scenario import loads_scenario
 
@@ -43,8 +44,8 @@ def test_resolve_builtin_and_scenario_arms(tmp_path):
     doses = [e for e in deno.events(365.0, 15) if e.target == V.Ab_sc]
     assert len(doses) == 30 and doses[0].time == 365.0 and doses[-1].time == pytest.approx(365.0 + 29 * 182.5)
     assert doses[0].value == pytest.approx(60e-3 / 147_000.0 * 1e12)  # 60 mg in pmol
-    # metformin 1000 mg bid: mean steady-state effects; parameters scaled by (1 - E), no gut doses
-    # outside the pre-exam windows.  The plain arm has the EGP effect only (mean E 0.55 through the
+    # metformin 1000 mg bid: mean steady-state effects; the effect site held at the concentration of
+    # the mean effect (met_ke0 = 0), no gut doses outside the pre-exam windows.  The plain arm has the EGP effect only (mean E 0.55 through the
     # effect compartment with EC50 18 uM, recalibrated in issue 12; 0.42 with EC50 40 uM, and 0.32 on
     # the liver concentration with EC50 50 uM); the RANKL effect is the named hypothesis of the
     # metformin+rankl arm
@@ -54,11 +55,15 @@ def test_resolve_builtin_and_scenario_arms(tmp_path):
     assert hyp.metformin.egp_effect == met.metformin.egp_effect and 0.2 < hyp.metformin.rankl_effect < 0.35
     assert hyp.overrides == {P.met_egp_on: 1.0, P.met_rankl_on: 1.0}
     evs = met.events(365.0, 15, exam_years=(0, 5, 10, 15))
-    kp1 = [e for e in evs if e.target == P.gi_kp1]
-    assert kp1[0].time == 365.0 and kp1[0].value < 3.0
+    hold = [e for e in evs if e.target == P.met_ke0]
+    assert hold[0].time == 365.0 and hold[0].value == 0.0 and len(hold) == 1 + 2 * 3  # + restore/hold per exam
+    site = [e for e in evs if e.target == V.C_met_eff and e.time == 365.0]
+    assert len(site) == 1 and site[0].value == pytest.approx(effect_site_for(met.metformin.egp_effect))
+    emax, ec50 = (load_model("human", "chronic").parameter_value(k) for k in (P.met_Emax_egp, P.met_EC50_egp))
+    assert emax * site[0].value / (ec50 + site[0].value) == pytest.approx(met.metformin.egp_effect, rel=1e-12)
     assert len([e for e in evs if e.target == V.Met_gut and e.op == "add"]) == 3 * 4  # 4 doses before 3 exams
     # each pre-exam window starts the effect site at its steady-state pre-dose value (~44 uM)
-    eff = [e for e in evs if e.target == V.C_met_eff and e.value > 0]
+    eff = [e for e in evs if e.target == V.C_met_eff and e.value == met.metformin.effect_site_trough]
     assert len(eff) == 3 and all(e.value == pytest.approx(met.metformin.effect_site_trough) for e in eff)
     assert 30.0 < met.metformin.effect_site_trough < 60.0
     assert ko.overrides == {P.rank_hep_expr: 0.0} and kd.overrides == {P.rank_hep_expr: 0.5}
@@ -125,7 +130,8 @@ def test_metformin_average_effect_matches_explicit_dosing():
             assert res[V.L].iloc[-1] == pytest.approx(last_day[V.L].mean(), rel=0.01)
             assert res[V.M_hep].iloc[-1] == pytest.approx(last_day[V.M_hep].mean(), rel=0.01)
     untreated = model.simulate(times=[0.0, 90.0], overrides=ov, initial=start, selections=sel).frame
-    assert untreated[V.G_mM].iloc[-1] - last_day[V.G_mM].mean() > 1.5  # metformin lowers mean glucose
+    # metformin lowers mean glucose (0.56 mmol/L at FPG 7.9 with the glycaemic gate of its EGP effect)
+    assert untreated[V.G_mM].iloc[-1] - last_day[V.G_mM].mean() > 0.4
 
 
 @pytest.mark.slow

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 
-from ranklsim.models.ids import P
+from ranklsim.models.ids import P, V
 from ranklsim.models.parameters import parameter_table
+from ranklsim.simulate import load_model
+from ranklsim.simulate.catalog import SUBJECTS
 from ranklsim.simulate.library import builtin_names, load_scenario
 from ranklsim.simulate.runner import ArmRunner, run_scenario
 from ranklsim.simulate.scenario import Treatment, loads_scenario
@@ -72,14 +75,59 @@ def test_effect_site_smooths_the_liver_concentration(bid):
     assert np.trapezoid(site, t[day]) == pytest.approx(np.trapezoid(liver, t[day]), rel=0.05)
 
 
-def test_size_calibrated_to_tracer_data(bid):
-    """Fasting (pre-dose) effects at 2000 mg/day: EGP -22 % (Stumvoll 1995: basal hepatic glucose
-    output -24 %), FPG -48 mg/dL (Stumvoll 1995: -20 % from ~220 mg/dL, ~44 mg/dL)."""
-    j = int(np.argmin(abs(bid["t"] - 90.0)))
-    egp0, egp = bid["untreated"]["EGP_obs"][j], bid["metformin"]["EGP_obs"][j]
-    g0, g = bid["untreated"]["G"][j], bid["metformin"]["G"][j]
-    assert 0.18 < 1 - egp / egp0 < 0.28
-    assert 35.0 < g0 - g < 60.0
+def _beta_ref_for_fpg(fpg_mg_dl: float) -> float:
+    """``beta_ref`` of the ``diabetic`` subject with a steady-state FPG of ``fpg_mg_dl`` (as in
+    tools/calibrate_metformin_pd.py)."""
+    model = load_model("human", "chronic")
+    ov = SUBJECTS["diabetic"].overrides
+    return float(brentq(lambda b: model.steady_state({**ov, P.beta_ref: b}, [V.G])[V.G] - fpg_mg_dl,
+                        ov[P.beta_ref], model.parameters[P.beta_ref].upper, xtol=1e-3))
+
+
+@pytest.fixture(scope="module")
+def by_baseline():
+    """Fasting trough effects (FPG fall mg/dL, relative EGP fall) of 1000 mg bid for 90 days by
+    subject, from normoglycaemia to a virtual T2D at Stumvoll's baseline FPG of 220 mg/dL."""
+    subjects = [("normoglycaemic", "normoglycaemic", ""), ("prediabetic", "prediabetic", ""),
+                ("diabetic", "diabetic", ""),
+                ("fpg220", "diabetic", f"overrides = {{ beta_ref = {_beta_ref_for_fpg(220.0):.8g} }}\n")]
+    tr = 'treatments = [{ drug = "metformin", dose = 1000.0, unit = "mg", regimen = "bid", n_doses = 180 }]\n'
+    text = 'name = "m"\nspecies = "human"\nduration_days = 90.0\n[[tests]]\nkind = "fasting"\n'
+    for name, subject, ov in subjects:
+        for suffix, t in (("", ""), ("+met", tr)):
+            text += f'[[arms]]\nname = "{name}{suffix}"\nsubject = "{subject}"\n{ov}{t}'
+    res = run_scenario(loads_scenario(text))
+    assert not res.failures
+    return {n: (res.value(n, "G"), res.value(n, "G") - res.value(n + "+met", "G"),
+                1.0 - res.value(n + "+met", "EGP") / res.value(n, "EGP")) for n, _, _ in subjects}
+
+
+def test_size_calibrated_to_tracer_data(by_baseline):
+    """Calibrated (met_G50_egp, tools/calibrate_metformin_pd.py) on Stumvoll 1995 NEJM 333:550,
+    obese T2D at FPG ~220 mg/dL: basal hepatic glucose output -24 %, FPG -20 % (44 mg/dL).  The
+    model meets the FPG fall and gives about 10 % for EGP (its FPG falls more per unit EGP than the
+    patients'; docs/model.md Section 7), so the two errors are traded by least squares."""
+    g0, dg, de = by_baseline["fpg220"]
+    assert g0 == pytest.approx(220.0, abs=0.5)
+    assert 40.0 < dg < 65.0
+    assert 0.07 < de < 0.16
+
+
+def test_effect_grows_with_baseline_glycaemia(by_baseline):
+    """Predictions (not fitted): no effect in normoglycaemia (Gormsen 2019 Diabetologia 62:1251:
+    2 g/day for 90 days, FPG and EGP unchanged in non-diabetic people), and falls in EGP and FPG
+    that grow with baseline FPG (DeFronzo 1991 JCEM 73:1294: r = 0.80 between them)."""
+    normo, pre, diab, severe = (by_baseline[k] for k in ("normoglycaemic", "prediabetic", "diabetic", "fpg220"))
+    assert abs(normo[1]) < 1.0 and abs(normo[2]) < 0.03
+    assert normo[1] < pre[1] < diab[1] < severe[1]
+    assert normo[2] < pre[2] < diab[2] < severe[2]
+
+
+def test_no_hypoglycaemia_on_metformin(by_baseline):
+    """Metformin alone does not lower fasting glucose below the normal range (label; the issue-12
+    model took the diabetic subject from 114 to 70 mg/dL)."""
+    for g0, dg, _ in by_baseline.values():
+        assert g0 - dg > 85.0
 
 
 def test_rankl_effect_is_off_in_the_default_drug():
@@ -124,7 +172,10 @@ def test_every_builtin_metformin_scenario_reports_the_rankl_hypothesis_separatel
     for k, arm in plain.items():
         twin = hyp[k].name
         if not any(t.drug == "denosumab" for t in arm.treatments):
-            assert res.value(arm.name, "RANKL_free") == pytest.approx(untreated, rel=1e-4)
+            # the EGP effect reaches RANKL only through glucose and the labelled OPG-after-onset
+            # hypothesis (f_opg_glyc above G_opg_thr): lower glucose, less OPG, slightly more free RANKL
+            free = res.value(arm.name, "RANKL_free")
+            assert untreated * (1 - 1e-6) <= free < untreated * 1.02
         assert res.value(twin, "RANKL_free") < res.value(arm.name, "RANKL_free")
         assert res.value(twin, "NFkBn") < res.value(arm.name, "NFkBn")
         assert res.value(twin, "G") <= res.value(arm.name, "G") + 1e-6

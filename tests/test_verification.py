@@ -36,7 +36,7 @@ def test_nfkb_module_reproduces_lipniacki_peak_and_period(reference):
 
 def _dallaman_meal():
     harness = """
-    egp_gng = 1; egp_ins = 1; beta_rel = 1; si_periph = 1; beta_fn = 1; E_met_egp = 0;
+    egp_gng = 1; egp_ins = 1; beta_rel = 1; si_periph = 1; beta_fn = 1; E_met_hep = 0;
     glc_iv = 0; ins_iv = 0; clamp_on = 0; Q_glc_ip = 0; Q_ins_ip = 0; clamp_z = 0;
     clamp_at_basal = 0; k_pre = 0.1; G_pre = 178/1.88; EGP_pre = 2;
     f_time_G = 1; BW = 78; D = 78000;

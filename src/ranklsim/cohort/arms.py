@@ -27,12 +27,14 @@ Metformin: twice-daily dosing for 15 years would be ~11,000 dose events, and the
 has no continuous-exposure option, so the cohort uses the regimen's *average steady-state
 effect*.  The metformin PK of the model is linear and independent of the rest of the model, so
 the mean effects over one dosing interval at steady state (``E_met_egp`` on the hepatic
-effect-site concentration, ``E_met_rankl`` on the plasma concentration; :func:`metformin_mean_effects`,
+effect-site concentration, ``E_met_rankl`` on the plasma concentration; :func:`~ranklsim.cohort.metformin_exposure.metformin_mean_effects`,
 computed once per regimen from the model's PK with explicit doses) are constants, and the model's
-effect terms are reproduced exactly by parameters:
+effect terms are reproduced exactly:
 
-* EGP: ``max(0, kp1*gng - kp2*Gp - (kp3*Id + kp4*Ipo)*ins) * (1 - E)`` equals the same term with
-  ``gi_kp1..gi_kp4`` each multiplied by ``1 - E`` (a positive factor commutes with ``max(0, .)``);
+* EGP: ``E_met_egp`` is a Hill function of the effect-site concentration ``C_met_eff``; the arm
+  holds ``C_met_eff`` at the concentration whose effect is the mean (``met_ke0 = 0`` stops the
+  effect site following the liver), so ``E_met_egp`` equals its mean and the model's glycaemic gate
+  (``E_met_hep = E_met_egp x gate(G)``, docs/model.md Section 7) still acts on the running glucose;
 * sRANKL production ``L_prod * rankl_expr * ... * (1 - E_rankl)``: ``rankl_expr x (1 - E_rankl)``.
 
 These are set from the treatment start (baseline) on.  Over a dosing interval the real effect
@@ -46,7 +48,7 @@ exam, the last one a dosing interval before it, e.g. the evening dose 12 h befor
 for bid): the exam reads the trough fasting glucose of the explicitly dosed regimen (test: within
 0.05 mmol/L of the scenario runner's day-90 fasting value); at the exam the metformin states are
 cleared and the average effect resumes.  The effect site (``C_met_eff``, half-life ~16 h) is set
-at the window's first dose to its steady-state pre-dose value (:func:`metformin_effect_site_trough`),
+at the window's first dose to its steady-state pre-dose value (:func:`~ranklsim.cohort.metformin_exposure.metformin_effect_site_trough`),
 so the two-day window reads the steady-state trough.
 """
 
@@ -56,26 +58,25 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
-import numpy as np
-
+from ranklsim.cohort.metformin_exposure import (
+    MetforminExposure,
+    chronic_model,
+    effect_site_for,
+    scenario_events,
+)
 from ranklsim.constants import DAYS_PER_YEAR
 from ranklsim.errors import unknown_name_message
 from ranklsim.models.ids import P, V
-from ranklsim.simulate import load_model
 from ranklsim.simulate.catalog import DRUGS, GENOTYPES
-from ranklsim.simulate.dosing import dosing_events
 from ranklsim.simulate.scenario import Arm, DietPeriod, Treatment, load_scenario_file
 from ranklsim.simulate.scenario_parts import METFORMIN_SLOT
-from ranklsim.simulate.simulator import Event, Model
+from ranklsim.simulate.simulator import Event
 
 #: days of explicit metformin dosing before each examination (PK steady state: plasma half-life
 #: ~4.3 h, so 2 days = 11 half-lives)
 EXAM_WINDOW_DAYS = 2.0
-#: parameters multiplied by (1 - mean E_met_egp) in the average-effect metformin approximation
-EGP_PARAMETERS = (P.gi_kp1, P.gi_kp2, P.gi_kp3, P.gi_kp4)
 _MET_STATES = (V.Met_gut, V.Met_int, V.C_met, V.C_met_liv, V.C_met_eff)
 _EPS = 1e-9
 _DENOSUMAB = Treatment(drug="denosumab", dose=DRUGS["denosumab"].default_dose, route="sc", every_days=182.5)
@@ -94,16 +95,6 @@ BUILTIN_ARMS = {
 }
 
 
-@cache
-def _model() -> Model:
-    return load_model("human", "chronic")
-
-
-def _scenario_events(model: Model, arm: Arm, duration_days: float, overrides: Mapping[str, float]) -> list[Event]:
-    """Dosing and diet events of ``arm`` (days from its start), as the scenario runner builds them."""
-    return dosing_events(arm, float(duration_days), model.parameters, dict(overrides))
-
-
 def _extended(tr: Treatment, end_day: float) -> Treatment | None:
     """``tr`` with its repeats continued to just before ``end_day`` (None if it starts after it)."""
     if tr.start_day >= end_day - _EPS:
@@ -113,70 +104,6 @@ def _extended(tr: Treatment, end_day: float) -> Treatment | None:
         return tr
     n = math.floor((end_day - _EPS - tr.start_day) / step) + 1
     return tr.model_copy(update={"n_doses": max(n, 1)})
-
-
-@cache
-def _steady_interval(dose_mg: float, interval_days: float, body_weight_kg: float | None, steady_days: float,
-                     points: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Grid and ``E_met_egp``, ``E_met_rankl``, ``C_met_eff`` over the last dosing interval (effects on)
-    of explicit doses every ``interval_days`` for ``steady_days`` (human chronic model)."""
-    model = _model()
-    tr = Treatment(drug="metformin", dose=dose_mg, unit="mg", every_days=interval_days,
-                   n_doses=round(steady_days / interval_days) + 1)
-    ov = {} if body_weight_kg is None else {P.BW: body_weight_kg}
-    evs = _scenario_events(model, Arm(name="pk", treatments=(tr,)), tr.last_day + interval_days, ov)
-    t1 = tr.last_day
-    grid = np.linspace(t1 - interval_days, t1, points)
-    sel = [V.E_met_egp, V.E_met_rankl, V.C_met_eff]
-    res = model.simulate(times=[0.0, *grid], overrides={**ov, P.met_egp_on: 1.0, P.met_rankl_on: 1.0},
-                         events=[e for e in evs if e.time < t1 - _EPS], selections=sel)
-    return grid, {k: res.frame[k].to_numpy()[1:] for k in sel}
-
-
-def metformin_mean_effects(dose_mg: float, interval_days: float, body_weight_kg: float | None = None,
-                           steady_days: float = 8.0, points: int = 721) -> tuple[float, float]:
-    """Mean ``(E_met_egp, E_met_rankl)`` over one dosing interval at steady state (effects on).
-
-    From the human chronic model's metformin PK with explicit doses every ``interval_days`` for
-    ``steady_days`` (trapezoid mean over the interval before the next dose; the effect site has a
-    half-life of ~16 h, so 8 days is ~12 half-lives).
-    """
-    grid, f = _steady_interval(dose_mg, interval_days, body_weight_kg, steady_days, points)
-    span = grid[-1] - grid[0]
-    return (float(np.trapezoid(f[V.E_met_egp], grid) / span), float(np.trapezoid(f[V.E_met_rankl], grid) / span))
-
-
-def metformin_effect_site_trough(dose_mg: float, interval_days: float, body_weight_kg: float | None = None,
-                                 steady_days: float = 8.0, points: int = 721) -> float:
-    """Steady-state effect-site concentration ``C_met_eff`` (uM) just before a dose."""
-    return float(_steady_interval(dose_mg, interval_days, body_weight_kg, steady_days, points)[1][V.C_met_eff][-1])
-
-
-@dataclass(frozen=True)
-class MetforminExposure:
-    """A metformin regimen given as its average steady-state effect (module docstring)."""
-
-    treatment: Treatment
-    egp_effect: float  #: mean E_met_egp (0 with the EGP effect off)
-    rankl_effect: float  #: mean E_met_rankl (0 with the RANKL effect off)
-    effect_site_trough: float = 0.0  #: steady-state pre-dose C_met_eff (uM), set at each exam window
-
-    @classmethod
-    def of(cls, tr: Treatment, body_weight_kg: float | None = None) -> MetforminExposure:
-        if DRUGS[tr.drug].slot != METFORMIN_SLOT:
-            raise ValueError(f"{tr.drug} is not metformin")
-        if tr.interval_days is None:
-            raise ValueError("a cohort metformin arm needs a repeated regimen (regimen or every_days), "
-                             "not a single dose")
-        bw = None if body_weight_kg is None else float(body_weight_kg)
-        dose = tr.dose_mg(bw if bw is not None else _model().parameter_value(P.BW))
-        egp, rankl = metformin_mean_effects(float(dose), float(tr.interval_days), bw)
-        trough = metformin_effect_site_trough(float(dose), float(tr.interval_days), bw)
-        return cls(tr, egp if "egp" in tr.effects else 0.0, rankl if "rankl" in tr.effects else 0.0, trough)
-
-    def to_dict(self) -> dict:
-        return {"treatment": self.treatment.model_dump(mode="json"), "mean_E_met_egp": self.egp_effect,
-                "mean_E_met_rankl": self.rankl_effect}
 
 
 @dataclass(frozen=True)
@@ -221,7 +148,7 @@ class CohortArm:
         values the metformin approximation scales).  ``overrides`` are not included (see
         :func:`~ranklsim.cohort.followup.follow_person`'s ``extra_overrides``).
         """
-        model = model or _model()
+        model = model or chronic_model()
         person = dict(person or {})
         end = float(years) * DAYS_PER_YEAR
         evs: list[Event] = []
@@ -229,7 +156,7 @@ class CohortArm:
         if dosed or self.diet:
             arm = Arm(name=self.name, diet=self.diet, treatments=dosed)
             evs += [Event(offset + e.time, e.target, e.value, e.op)
-                    for e in _scenario_events(model, arm, end, person) if e.time < end - _EPS]
+                    for e in scenario_events(model, arm, end, person) if e.time < end - _EPS]
         if self.metformin is not None:
             evs += self._metformin_events(model, offset, end, exam_years, {**person, **self.overrides})
         return sorted(evs, key=lambda e: e.time)
@@ -238,9 +165,10 @@ class CohortArm:
                           values: Mapping[str, float]) -> list[Event]:
         met = self.metformin
         tr = met.treatment
-        base = {k: float(values.get(k, model.parameter_value(k))) for k in (*EGP_PARAMETERS, P.rankl_expr)}
-        average = {k: base[k] * (1.0 - met.egp_effect) for k in EGP_PARAMETERS}
-        average[P.rankl_expr] = base[P.rankl_expr] * (1.0 - met.rankl_effect)
+        base = {k: float(values.get(k, model.parameter_value(k))) for k in (P.met_ke0, P.rankl_expr)}
+        # the effect site held at the mean effect (met_ke0 = 0), the RANKL effect through rankl_expr
+        average = {P.met_ke0: 0.0, V.C_met_eff: effect_site_for(met.egp_effect, model),
+                   P.rankl_expr: base[P.rankl_expr] * (1.0 - met.rankl_effect)}
         start, step = tr.start_day, tr.interval_days
         if start >= end - _EPS:
             return []
@@ -259,7 +187,7 @@ class CohortArm:
             evs += [Event(t0, k, v) for k, v in base.items()]  # explicit PK effects, not the average
             evs.append(Event(t0, V.C_met_eff, met.effect_site_trough))  # the effect site at steady state
             evs += [Event(offset + e.time, e.target, e.value, e.op)
-                    for e in _scenario_events(model, Arm(name="w", treatments=(window,)), end, values)]
+                    for e in scenario_events(model, Arm(name="w", treatments=(window,)), end, values)]
             evs += [Event(offset + exam, s, 0.0) for s in _MET_STATES]  # after the exam reading
             evs += [Event(offset + exam, k, v) for k, v in average.items()]
         return evs

@@ -175,12 +175,14 @@ _U0 = _HUMAN[P.u_infl0].value  # basal hepatic inflammatory input
 _BETA_REF = _HUMAN[P.beta_ref].value  # reference beta-cell mass
 
 
-def _obese_dysglycaemic(beta_function: float, inflammation_fold: float, g_periph: float) -> dict[str, float]:
+def _obese_dysglycaemic(beta_function: float, inflammation_fold: float, g_periph: float,
+                        ir_comp: float = 1.0) -> dict[str, float]:
     """Overrides of an obese adult (adiposity trait 1, independent of diet periods) with beta-cell
     function ``beta_function`` of the reference, ``inflammation_fold`` x the basal hepatic
-    inflammatory input and peripheral insulin resistance ``g_periph``."""
+    inflammatory input, peripheral insulin resistance ``g_periph`` and compensated insulin
+    resistance ``ir_comp`` (scales insulin, leaves glucose unchanged)."""
     return {P.adiposity: 1.0, P.beta_ref: _BETA_REF / beta_function, P.u_infl0: inflammation_fold * _U0,
-            P.g_periph: g_periph}
+            P.g_periph: g_periph, P.ir_comp: ir_comp}
 
 
 #: the human intervention subjects hold beta-cell mass (HOLD_BETA_CELL_MASS: Topp's adaptation would
@@ -195,15 +197,18 @@ SUBJECTS: dict[str, SubjectSpec] = {
         SubjectSpec("prediabetic", ("human",),
                     "impaired fasting glucose (FPG ~6.0 mmol/L, insulin ~48 pmol/L, HOMA-IR ~2.1): "
                     "obesity, 2x hepatic inflammatory input, peripheral insulin resistance, "
-                    "beta-cell function 80 %",
-                    {**HOLD_BETA_CELL_MASS, **_obese_dysglycaemic(0.8, 2.0, 3.0)},
-                    "assumed; calibrated to the IFG range 5.6-6.9 mmol/L (ADA)"),
+                    "beta-cell function 52 %, compensated insulin resistance 1.7",
+                    {**HOLD_BETA_CELL_MASS, **_obese_dysglycaemic(0.52, 2.0, 3.0, 1.7)},
+                    "assumed; calibrated to the IFG range 5.6-6.9 mmol/L (ADA); recalibrated 2026-12-05 "
+                    "(beta-cell function for the FPG, ir_comp for the insulin; tests/test_subjects.py)"),
         SubjectSpec("diabetic", ("human",),
                     "type 2 diabetes (FPG ~7.9 mmol/L, insulin ~69 pmol/L, HOMA-IR ~4.0): obesity, "
                     "4x hepatic inflammatory input, strong peripheral insulin resistance, "
-                    "beta-cell function 50 %",
-                    {**HOLD_BETA_CELL_MASS, **_obese_dysglycaemic(0.5, 4.0, 12.0)},
-                    "assumed; calibrated to treatment-naive T2D (FPG ~8 mmol/L, HOMA-IR ~4)"),
+                    "beta-cell function 22 %, compensated insulin resistance 2.7",
+                    {**HOLD_BETA_CELL_MASS, **_obese_dysglycaemic(0.22, 4.0, 12.0, 2.7)},
+                    "assumed; calibrated to treatment-naive T2D (FPG ~8 mmol/L, HOMA-IR ~4); recalibrated "
+                    "2026-12-05 (beta-cell function for the FPG, ir_comp for the insulin; "
+                    "tests/test_subjects.py)"),
         SubjectSpec("progressor", ("human",),
                     "prediabetic adult whose beta-cell death rate exceeds Topp's maximal "
                     "glucose-driven replication, so beta-cell mass and glucose control fail over years",
