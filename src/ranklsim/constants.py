@@ -12,9 +12,8 @@ from __future__ import annotations
 MINUTES_PER_DAY: float = 1440.0
 #: days in a (model) year: cohort follow-up, examination schedules, dosing intervals
 DAYS_PER_YEAR: float = 365.0
-#: longest cohort follow-up, years: the last examination of the Bruneck schedule the cohort is
-#: calibrated on (``cohort.followup.DEFAULT_EXAMS`` = 0, 5, 10, 15 years; Kiechl 2013).  A longer
-#: ``--years`` would stop at the last examination anyway, so the command line refuses it.
+#: longest cohort follow-up, years: the follow-up the cohort is calibrated on (the Bruneck
+#: examinations 0, 5, 10, 15 years; Kiechl 2013).  The library and the command line refuse more.
 MAX_FOLLOW_UP_YEARS: float = 15.0
 
 # ----------------------------------------------------------------------------- units

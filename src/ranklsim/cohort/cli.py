@@ -27,14 +27,22 @@ from ranklsim.cli_options import (
     bounded,
     engine_from_args,
     follow_up_years,
+    positive_float,
     positive_int,
     seed_int,
 )
 from ranklsim.cohort.analysis import json_ready, summary
 from ranklsim.cohort.arms import CohortArm, check_arm_names, resolve_arms
 from ranklsim.cohort.ensemble import check_ensemble, cohort_ensemble, load_ensemble
+from ranklsim.cohort.followup import CRITERIA, check_criteria, exam_schedule
 from ranklsim.cohort.plots import plot_forest, plot_incidence_by_tertile
-from ranklsim.cohort.population import PopulationSpec
+from ranklsim.cohort.population import (
+    AGE_LIMITS,
+    MAX_PEOPLE,
+    PARAMETER_COLUMNS,
+    PopulationSpec,
+    load_population,
+)
 from ranklsim.cohort.replicates import ReplicateStudy, run_replicates, seeds_from, write_replicates
 from ranklsim.cohort.runner import CohortResult, run_cohort
 from ranklsim.constants import MAX_FOLLOW_UP_YEARS
@@ -65,10 +73,38 @@ _ARMS_HELP = ("intervention arms, comma-separated: control, denosumab, metformin
               ".toml file (its first non-control arm)")
 
 
-#: the most people one cohort command may follow (100,000 take ~10 min on 2 workers; more is a
-#: cluster job split over seeds or chunks)
-MAX_PEOPLE = 10_000_000
 people_count = bounded(int, low=1, high=MAX_PEOPLE)
+male_fraction = bounded(float, low=0.0, high=1.0)
+
+
+def _year_list(text: str) -> list[float]:
+    """``--exam-years``: comma-separated years (numbers), e.g. ``0,0.25,0.5,1``."""
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated years, e.g. 0,1,2.5, got {text!r}") from None
+
+
+def _age_range(text: str) -> tuple[float, float]:
+    """``--ages A-B``: whole years, inclusive (ages drawn uniformly in [A, B + 1))."""
+    try:
+        low, high = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole years A-B, e.g. 40-79, got {text!r}") from None
+    if not AGE_LIMITS[0] <= low <= high < AGE_LIMITS[1]:
+        raise argparse.ArgumentTypeError(f"ages must satisfy {AGE_LIMITS[0]:g} <= A <= B <= {AGE_LIMITS[1] - 1:g}, "
+                                         f"got {text}")
+    return float(low), float(high + 1)
+
+
+def _add_schedule_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--exam-years", type=_year_list, default=None,
+                       help="examination years, comma-separated (0 is added; the last must be --years), "
+                            "e.g. 0,0.25,0.5,1,2")
+    group.add_argument("--exam-every", type=positive_float, default=None,
+                       help="examination interval in years (default 5, as Bruneck); a closing examination is "
+                            "added at --years when it is not a multiple")
 
 
 def add_parsers(sub) -> None:
@@ -79,9 +115,23 @@ def add_parsers(sub) -> None:
 
 def _add_cohort_parser(sub) -> None:
     c = sub.add_parser("cohort", help="virtual Bruneck-style cohort: diabetes incidence by sRANKL tertile")
-    c.add_argument("--n", type=people_count, required=True, help=f"number of people (1-{MAX_PEOPLE:,})")
+    who = c.add_mutually_exclusive_group(required=True)
+    who.add_argument("--n", type=people_count, help=f"number of people to draw (1-{MAX_PEOPLE:,})")
+    who.add_argument("--population", help="CSV of the people to follow instead of drawing them: columns age, sex "
+                     "(M/F), bmi and the model parameters of each person (" + ", ".join(PARAMETER_COLUMNS) +
+                     "), optional person_id")
     c.add_argument("--years", type=follow_up_years, default=15.0,
                    help=f"follow-up years (> 0 and <= {MAX_FOLLOW_UP_YEARS:g}, the last examination; default 15)")
+    _add_schedule_options(c)
+    c.add_argument("--ages", type=_age_range, default=None,
+                   help="age range of the drawn people, whole years inclusive (default 40-79, as Bruneck; "
+                        "the population is calibrated there)")
+    c.add_argument("--male-fraction", type=male_fraction, default=None,
+                   help="share of men among the drawn people (default 0.5, as Bruneck; sex enters the adjusted "
+                        "analysis, not yet the physiology)")
+    c.add_argument("--criteria", choices=CRITERIA, default=None,
+                   help="diagnosis: fpg (fasting glucose >= 7.0 mmol/L; default), ogtt (2-h glucose >= 11.1 "
+                        "mmol/L of a 75 g OGTT at every examination) or both (either; WHO 1999)")
     c.add_argument("--seed", type=seed_int, default=1, help="population seed (default 1)")
     c.add_argument("--out", required=True, help="output folder (rerun the same command to resume)")
     add_engine_options(c)
@@ -93,8 +143,8 @@ def _add_cohort_parser(sub) -> None:
                    "'ensemble' section of summary.json are written")
     c.add_argument("--ensemble-size", type=positive_int, default=None,
                    help="draw this many ensemble members (seeded by --seed; default: all rows)")
-    c.add_argument("--ogtt", action="store_true", help="also run a 75 g OGTT at every examination: a 2-h glucose "
-                   ">= 11.1 mmol/L is diabetes too (WHO 1999); ~3x the cost per person")
+    c.add_argument("--ogtt", action="store_true", help="same as --criteria both: also run a 75 g OGTT at every "
+                   "examination, a 2-h glucose >= 11.1 mmol/L is diabetes too (WHO 1999); ~3x the cost per person")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_cohort)
 
@@ -107,6 +157,7 @@ def _add_replicates_parser(sub) -> None:
     r.add_argument("--n", type=people_count, default=844, help="people per cohort (default 844, as Bruneck)")
     r.add_argument("--years", type=follow_up_years, default=15.0,
                    help=f"follow-up years (> 0 and <= {MAX_FOLLOW_UP_YEARS:g}; default 15)")
+    _add_schedule_options(r)
     r.add_argument("--arms", type=_arm_list, help=_ARMS_HELP + " (put control first); default: control only")
     r.add_argument("--out", required=True, help="output folder: cohort_replicates.{csv,json,png} "
                    "(with --arms cohort_arms_replicates.*)")
@@ -115,9 +166,44 @@ def _add_replicates_parser(sub) -> None:
     r.set_defaults(func=cmd_replicates)
 
 
-def cohort_tasks(args: argparse.Namespace) -> int:
-    """Engine tasks of a ``cohort`` run: chunks x arms (caps the default number of workers)."""
-    return math.ceil(args.n / args.chunk_size) * max(1, len(args.arms or ()))
+def cohort_tasks(args: argparse.Namespace, n: int | None = None) -> int:
+    """Engine tasks of a ``cohort`` run of ``n`` people (default ``--n``): chunks x arms (caps the
+    default number of workers)."""
+    return math.ceil((n or args.n) / args.chunk_size) * max(1, len(args.arms or ()))
+
+
+def _exam_years(args: argparse.Namespace) -> tuple[float, ...]:
+    """The examination schedule of ``--years``, ``--exam-years``/``--exam-every`` (checked before work)."""
+    try:
+        return exam_schedule(args.years, args.exam_years, args.exam_every)
+    except ValueError as exc:
+        raise UsageError(f"--exam-years/--exam-every: {exc}") from exc
+
+
+def _criteria(args: argparse.Namespace) -> str:
+    """``--criteria``, with ``--ogtt`` as ``--criteria both`` (a conflicting pair is refused)."""
+    if args.ogtt and args.criteria not in (None, "both"):
+        raise UsageError(f"--ogtt means --criteria both; it conflicts with --criteria {args.criteria}")
+    return check_criteria(args.criteria or ("both" if args.ogtt else "fpg"), False)
+
+
+def _spec_and_population(args: argparse.Namespace) -> tuple[PopulationSpec, pd.DataFrame | None]:
+    """The population spec (``--n``, ``--seed``, ``--ages``, ``--male-fraction``) or the people of
+    ``--population`` (the draw options then do not apply)."""
+    if args.population is not None:
+        if args.ages is not None or args.male_fraction is not None:
+            raise UsageError("--ages and --male-fraction apply to drawn people, not to a --population file")
+        try:
+            people = load_population(args.population)
+        except ValueError as exc:
+            raise UsageError(f"--population: {exc}") from exc
+        return PopulationSpec(n=len(people), seed=args.seed), people
+    draw: dict = {}
+    if args.ages is not None:
+        draw["age_min"], draw["age_max"] = args.ages
+    if args.male_fraction is not None:
+        draw["male_fraction"] = args.male_fraction
+    return PopulationSpec(n=args.n, seed=args.seed, **draw), None
 
 
 def _resolve_arms(tokens) -> list[CohortArm] | None:
@@ -144,14 +230,14 @@ def _load_ensemble(args: argparse.Namespace) -> pd.DataFrame | None:
 
 
 def _run_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, args: argparse.Namespace,
-                  arms: list[CohortArm] | None, engine: Engine, out: Path) -> dict:
+                  arms: list[CohortArm] | None, engine: Engine, out: Path, design: dict) -> dict:
     """Re-run the cohort under every ensemble member (resumable in ``out/ensemble``); write the bands
     and the per-member table; return the summary.json section."""
     folder = out / "ensemble"
     folder.mkdir(parents=True, exist_ok=True)
     ensemble.to_csv(folder / "members_parameters.csv", index_label="member")
     bands, members = cohort_ensemble(ensemble, spec, args.years, arms=arms, engine=engine, out_dir=folder,
-                                     chunk_size=args.chunk_size, ogtt=bool(getattr(args, "ogtt", False)))
+                                     chunk_size=args.chunk_size, **design)
     bands.to_csv(out / "ensemble_bands.csv", index=False)
     members.to_csv(out / "ensemble_members.csv", index=False)
     section: dict = {"n_members": int(bands.attrs["n_members"]),
@@ -208,26 +294,27 @@ def _interrupted(exc: KeyboardInterrupt, kept: str) -> int:
 def cmd_cohort(args: argparse.Namespace) -> int:
     """``ranklsim cohort``: every input is checked before any work; 1 if chunks failed (rerun to resume);
     130/143 after Ctrl-C/SIGTERM (the finished chunks are kept: rerun to resume)."""
-    spec = PopulationSpec(n=args.n, seed=args.seed)
+    spec, people = _spec_and_population(args)
+    design = {"exam_years": _exam_years(args), "criteria": _criteria(args), "population": people}
     out = Path(args.out)
     arms = _resolve_arms(getattr(args, "arms", None))
     ensemble = _load_ensemble(args)
     try:
-        with interruptible(), plain_warnings(), engine_from_args(args, cohort_tasks(args)) as engine, \
+        with interruptible(), plain_warnings(), engine_from_args(args, cohort_tasks(args, spec.n)) as engine, \
                 folder_lock(out):
-            return _cohort(args, spec, out, arms, ensemble, engine)
+            return _cohort(args, spec, out, arms, ensemble, engine, design)
     except KeyboardInterrupt as exc:
         return _interrupted(exc, f"the finished chunks are kept in {out / 'chunks'}: rerun the same command "
                                  "to resume")
 
 
 def _cohort(args: argparse.Namespace, spec: PopulationSpec, out: Path, arms: list[CohortArm] | None,
-            ensemble: pd.DataFrame | None, engine: Engine) -> int:
+            ensemble: pd.DataFrame | None, engine: Engine, design: dict) -> int:
     result = run_cohort(spec, years=args.years, engine=engine, out_dir=out, chunk_size=args.chunk_size,
-                        progress=not args.quiet, arms=arms, ogtt=bool(getattr(args, "ogtt", False)))
+                        progress=not args.quiet, arms=arms, **design)
     summ = summary(result)
     if ensemble is not None and result.complete:
-        summ["ensemble"] = _run_ensemble(ensemble, spec, args, arms, engine, out)
+        summ["ensemble"] = _run_ensemble(ensemble, spec, args, arms, engine, out, design)
     _write_cohort(out, result, summ)
     if not result.complete:
         print(f"cohort incomplete: chunks failed {sorted(result.failed_chunks)}; rerun to resume",
@@ -244,7 +331,7 @@ def cmd_replicates(args: argparse.Namespace) -> int:
     """``ranklsim replicates``: 1 if a replicate failed (the others are still written)."""
     arms = _resolve_arms(args.arms)
     study = ReplicateStudy(seeds=seeds_from(args.first_seed, args.replicates), n=args.n, years=args.years,
-                           arms=tuple(arms or ()))
+                           arms=tuple(arms or ()), exam_years=_exam_years(args))
     try:
         with interruptible(), engine_from_args(args, len(study.seeds)) as engine, folder_lock(args.out):
             return _replicates(args, study, engine)

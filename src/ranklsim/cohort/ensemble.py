@@ -94,7 +94,7 @@ def _member_rows(i: int, s: dict) -> list[dict]:
 def cohort_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, years: float = 15, *, arms=None,
                     engine=None, chunk_size: int = 500, out_dir: str | Path | None = None,
                     quantiles: tuple[float, float] = (0.025, 0.975),
-                    ogtt: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    ogtt: bool = False, **design) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the cohort of ``spec`` under every ensemble member (one row of parameter values each).
 
     Returns ``(bands, members)``: ``bands`` has per (arm, readout) the median and the ``quantiles``
@@ -102,6 +102,8 @@ def cohort_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, years: float =
     (member, arm, readout, value).  Failed members are listed in ``bands.attrs["failures"]``.
     Every member is validated before any work (unknown ids, bad values, per-person parameters).
     With ``out_dir``, member ``i`` streams its chunks to ``out_dir/member_<i>`` (resumable).
+    ``design``: further study-design arguments of :func:`~ranklsim.cohort.runner.run_cohort`
+    (``exam_years``, ``exam_every``, ``criteria``, ``population``), the same for every member.
     """
     members = check_ensemble(ensemble)
     rows: list[dict] = []
@@ -110,7 +112,7 @@ def cohort_ensemble(ensemble: pd.DataFrame, spec: PopulationSpec, years: float =
         folder = None if out_dir is None else Path(out_dir) / f"member_{i:04d}"
         try:
             result = run_cohort(spec, years=years, engine=engine, out_dir=folder, chunk_size=chunk_size,
-                                arms=arms, model_overrides=member, ogtt=ogtt)
+                                arms=arms, model_overrides=member, ogtt=ogtt, **design)
             if not result.complete:
                 raise RuntimeError(f"chunks failed: {sorted(result.failed_chunks)}")
             rows += _member_rows(i, summary(result))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ranklsim.constants import DAYS_PER_YEAR
+from ranklsim.constants import DAYS_PER_YEAR, MAX_FOLLOW_UP_YEARS
 from ranklsim.models.ids import P, V
 from ranklsim.models.parameters import HOLD_BETA_CELL_MASS
 from ranklsim.simulate.protocols import OralGlucose
@@ -46,7 +46,14 @@ DIABETES_2H_MMOL = 11.1
 IGT_2H_MMOL = 7.8
 #: OGTT: 75 g oral glucose, 2-h glucose read at this minute of the acute run
 OGTT_READ_MIN = 120.0
+#: the Bruneck examinations (Kiechl 2013): every 5 years, 0-15
+DEFAULT_EXAM_INTERVAL = 5.0
 DEFAULT_EXAMS = (0, 5, 10, 15)
+#: diagnostic criteria of the cohort: fasting glucose only (Bruneck), 2-h OGTT glucose only, or either
+#: (WHO 1999: diabetes if either is diagnostic)
+CRITERIA = ("fpg", "ogtt", "both")
+#: most examinations per person (each is an output row; with an OGTT, an acute run)
+MAX_EXAMS = 400
 #: outcome columns holding True/False (missing for a person whose simulation failed)
 BOOLEAN_COLUMNS = ("baseline_diabetes", "diabetes")
 #: the person's Topp beta-cell rates: held at 0 during the burn-in, switched on at baseline
@@ -121,17 +128,57 @@ class FollowUpPlan:
         return {**self.overrides, **(self.baseline_values if k > 0 else {})}
 
 
-def exam_schedule(years: float, exam_years: Sequence[float] = DEFAULT_EXAMS) -> tuple[float, ...]:
-    """The examination years used for a follow-up of ``years`` (baseline 0 always included)."""
-    if not years > 0:
-        raise ValueError(f"years must be > 0, got {years!r}")
-    if years > max(float(y) for y in exam_years) + 1e-9:
-        raise ValueError(f"years: {years:g} is past the last examination ({max(exam_years):g} years); "
-                         "add examinations or shorten the follow-up")
-    exams = sorted({0.0, *(float(y) for y in exam_years if 0.0 <= float(y) <= float(years))})
-    if len(exams) < 2:
-        raise ValueError(f"no examination after baseline within {years} years (exam_years={tuple(exam_years)})")
+def exam_schedule(years: float, exam_years: Sequence[float] | None = None,
+                  every: float | None = None) -> tuple[float, ...]:
+    """The examination years of a follow-up of ``years`` (baseline 0 always included).
+
+    Either ``exam_years`` (explicit years, each in [0, ``years``], the last one ``years``: the
+    follow-up ends at its last examination) or ``every`` (an interval: 0, every, 2 every, ... and a
+    closing examination at ``years`` when it is not a multiple); by default every
+    :data:`DEFAULT_EXAM_INTERVAL` years (Bruneck).  Bad schedules raise ValueError naming the problem.
+    """
+    years = float(years)
+    if not 0.0 < years <= MAX_FOLLOW_UP_YEARS:
+        raise ValueError(f"years must be > 0 and <= {MAX_FOLLOW_UP_YEARS:g} (the follow-up the cohort is "
+                         f"calibrated for), got {years!r}")
+    if exam_years is not None and every is not None:
+        raise ValueError("give examination years or an interval, not both")
+    if exam_years is None:
+        exam_years = _interval_exams(years, DEFAULT_EXAM_INTERVAL if every is None else float(every))
+    else:
+        _check_explicit_exams(years, exam_years)
+    exams = _distinct(sorted({0.0, *(min(max(float(y), 0.0), years) for y in exam_years)}))
+    if len(exams) > MAX_EXAMS:
+        raise ValueError(f"{len(exams)} examinations is more than {MAX_EXAMS} (e.g. monthly for 15 years is 181)")
     return tuple(exams)
+
+
+def _interval_exams(years: float, every: float) -> list[float]:
+    """0, every, 2 every, ... up to ``years``, and ``years`` itself."""
+    if not (math.isfinite(every) and every > 0.0):
+        raise ValueError(f"the examination interval must be > 0 years, got {every!r}")
+    n = min(math.floor(years / every + 1e-9), MAX_EXAMS)  # more is refused below
+    return [k * every for k in range(n + 1)] + [years]
+
+
+def _check_explicit_exams(years: float, exam_years: Sequence[float]) -> None:
+    bad = [y for y in exam_years if not (math.isfinite(float(y)) and -1e-9 <= float(y) <= years + 1e-9)]
+    if bad:
+        raise ValueError(f"examinations must lie within the follow-up [0, {years:g}] years, got {bad}")
+    if max((float(y) for y in exam_years), default=0.0) < years - 1e-9:
+        raise ValueError(f"the follow-up ends at its last examination: add {years:g} to the examination "
+                         f"years {tuple(exam_years)} or shorten the follow-up")
+
+
+def _distinct(sorted_years: list[float]) -> list[float]:
+    """Years closer than a minute to the one before dropped (round-off of interval schedules)."""
+    out: list[float] = []
+    for y in sorted_years:
+        if not out or y - out[-1] > 1.0 / (DAYS_PER_YEAR * 1440.0):
+            out.append(y)
+    if out[-1] != sorted_years[-1]:
+        out[-1] = sorted_years[-1]  # the closing examination is exactly the end of follow-up
+    return out
 
 
 def result_columns(exams: Sequence[float], ogtt: bool = False) -> list[str]:
@@ -265,10 +312,25 @@ def _onset_criterion(k: int | None, by_fpg: np.ndarray, by_ogtt: np.ndarray) -> 
     return "fpg" if by_fpg[k] else "ogtt"
 
 
-def _record(exams: tuple[float, ...], rows: pd.DataFrame, attempt: int, g2h: np.ndarray | None) -> dict:
-    """The study record from the examination rows (and the 2-h OGTT glucose, if run)."""
-    by_fpg = rows[V.G_mM].to_numpy() >= DIABETES_FPG_MMOL
-    by_ogtt = g2h >= DIABETES_2H_MMOL if g2h is not None else np.zeros_like(by_fpg)
+def check_criteria(criteria: str | None, ogtt: bool) -> str:
+    """The diagnostic criteria (:data:`CRITERIA`); None: "both" with an OGTT, else "fpg"."""
+    if criteria is None:
+        return "both" if ogtt else "fpg"
+    if criteria not in CRITERIA:
+        raise ValueError(f"unknown diagnostic criteria {criteria!r}; choose one of {', '.join(CRITERIA)}")
+    if ogtt and criteria == "fpg":
+        raise ValueError("an OGTT at the examinations with criteria 'fpg' would not be used; "
+                         "choose criteria 'ogtt' or 'both'")
+    return criteria
+
+
+def _record(exams: tuple[float, ...], rows: pd.DataFrame, attempt: int, g2h: np.ndarray | None,
+            criteria: str = "fpg") -> dict:
+    """The study record from the examination rows (and the 2-h OGTT glucose, if run); ``criteria``
+    says which readings diagnose (:data:`CRITERIA`; the 2-h ones need ``g2h``)."""
+    fpg = rows[V.G_mM].to_numpy() >= DIABETES_FPG_MMOL
+    by_fpg = fpg if criteria != "ogtt" else np.zeros_like(fpg)
+    by_ogtt = g2h >= DIABETES_2H_MMOL if g2h is not None and criteria != "fpg" else np.zeros_like(fpg)
     dm = by_fpg | by_ogtt
     base_dm = bool(dm[0])
     first = next((k for k in range(1, len(exams)) if dm[k]), None)
@@ -294,9 +356,10 @@ def _record(exams: tuple[float, ...], rows: pd.DataFrame, attempt: int, g2h: np.
 
 
 def follow_person(model: Model, overrides: Mapping[str, float], years: float = 15,
-                  exam_years: Sequence[float] = DEFAULT_EXAMS, d0_drift: float = 0.0, *,
+                  exam_years: Sequence[float] | None = None, d0_drift: float = 0.0, *,
                   extra_overrides: Mapping[str, float] | None = None,
-                  extra_events: Sequence[Event] = (), ogtt_model: Model | None = None) -> dict:
+                  extra_events: Sequence[Event] = (), ogtt_model: Model | None = None,
+                  criteria: str | None = None) -> dict:
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
@@ -311,8 +374,13 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
 
     ``ogtt_model``: the acute view of the same species; when given, a 75 g OGTT is run at every
     examination (:func:`ogtt_2h`; at baseline before, afterwards with the interventions) and a 2-h
-    glucose >= 11.1 mmol/L also diagnoses diabetes.
+    glucose >= 11.1 mmol/L also diagnoses diabetes.  ``criteria`` (:data:`CRITERIA`): "fpg" (fasting
+    glucose only), "ogtt" (2-h glucose only) or "both" (either); default "both" with ``ogtt_model``,
+    else "fpg"; the 2-h criteria need ``ogtt_model``.
     """
+    criteria = check_criteria(criteria, ogtt_model is not None)
+    if criteria != "fpg" and ogtt_model is None:
+        raise ValueError(f"criteria {criteria!r} needs an OGTT at the examinations (ogtt_model)")
     exams = exam_schedule(years, exam_years)
     plan = plan_follow_up(model, overrides, exams, d0_drift, extra_overrides, extra_events)
     attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
@@ -322,4 +390,4 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
     if ogtt_model is not None:
         g2h = np.array([ogtt_2h(ogtt_model, {s: float(rows[s].iloc[k]) for s in states}, plan.exam_overrides(k))
                         for k in range(len(exams))])
-    return _record(exams, rows, attempt, g2h)
+    return _record(exams, rows, attempt, g2h, criteria)

@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.models.ids import P
-from ranklsim.models.parameters import parameter_table
+from ranklsim.models.parameters import out_of_bounds, parameter_table
 
 #: parameters whose human reference value (parameters.tsv) a person's value multiplies
 SCALED_PARAMETERS = (P.L_prod, P.O_prod, P.u_infl0, P.beta_ref, P.topp_d0, P.ir_comp)
@@ -74,6 +74,14 @@ PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.b
 #: trait columns kept for analysis (multipliers and latent traits)
 TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "d0_mult", "z_comp")
 #: spec fields that are spreads (SDs, log-SDs): must be >= 0
+#: covariate columns of a population (age years, sex "M"/"F", BMI kg/m^2)
+COVARIATE_COLUMNS = ("age", "sex", "bmi")
+#: the most people one population (and one cohort command) may hold (100,000 take ~10 min on 2
+#: workers; more is a cluster job split over seeds or chunks)
+MAX_PEOPLE = 10_000_000
+#: ages the population may be drawn in, years [low, high): adults (the age terms of the traits are
+#: linear in age around 60 and clipped; the population is calibrated on Bruneck's 40-79)
+AGE_LIMITS = (18.0, 100.0)
 _SPREADS = ("bmi_sd", "rankl_log_sd", "opg_log_sd", "g_periph_log_sd", "u_infl_log_sd", "beta_fn_log_sd",
             "d0_log_sd", "ir_comp_log_sd")
 
@@ -118,8 +126,9 @@ class PopulationSpec:
             raise ValueError(f"n must be a positive integer, got {self.n!r}")
         if not isinstance(self.seed, int | np.integer) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if not self.age_min < self.age_max:
-            raise ValueError(f"age_min must be below age_max, got {self.age_min}..{self.age_max}")
+        if not AGE_LIMITS[0] <= self.age_min < self.age_max <= AGE_LIMITS[1]:
+            raise ValueError(f"ages must satisfy {AGE_LIMITS[0]:g} <= age_min < age_max <= {AGE_LIMITS[1]:g}, "
+                             f"got {self.age_min}..{self.age_max}")
         if not 0.0 <= self.male_fraction <= 1.0:
             raise ValueError(f"male_fraction must be in [0, 1], got {self.male_fraction}")
         if not self.bmi_lean < self.bmi_obese:
@@ -213,3 +222,86 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
 def person_overrides(row) -> dict[str, float]:
     """The model parameter overrides of one population row (a mapping or a pandas row)."""
     return {k: float(row[k]) for k in PARAMETER_COLUMNS}
+
+
+def _column_problems(frame: pd.DataFrame) -> list[str]:
+    required = (*COVARIATE_COLUMNS, *PARAMETER_COLUMNS)
+    allowed = {"person_id", *required, *TRAIT_COLUMNS}
+    problems = []
+    if missing := [c for c in required if c not in frame]:
+        problems.append(f"missing columns {missing}")
+    if unknown := [c for c in frame.columns if c not in allowed]:
+        problems.append(f"unknown columns {unknown} (allowed: person_id, {', '.join(required)}, "
+                        f"optional traits {', '.join(TRAIT_COLUMNS)})")
+    if not 1 <= len(frame) <= MAX_PEOPLE:
+        problems.append(f"{len(frame)} people (1-{MAX_PEOPLE:,})")
+    return problems
+
+
+def _value_problems(frame: pd.DataFrame) -> list[str]:
+    problems = []
+    if "person_id" in frame:
+        ids = pd.to_numeric(frame["person_id"], errors="coerce")
+        if ids.isna().any() or (ids < 0).any() or (ids != ids.round()).any() or ids.duplicated().any():
+            problems.append("person_id must be distinct non-negative integers")
+    if bad := sorted(set(frame["sex"].astype(str)) - {"M", "F"}):
+        problems.append(f"sex must be M or F, got {bad[:5]}")
+    for col in ("age", "bmi", *PARAMETER_COLUMNS):
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+        rows = np.flatnonzero(~np.isfinite(values) | (values < 0) | ((values == 0) & (col != P.adiposity)))
+        if rows.size:
+            problems.append(f"{col} must be a finite number > 0 (>= 0 for {P.adiposity}); rows {rows[:5].tolist()}")
+    return problems
+
+
+def _population_problems(frame: pd.DataFrame) -> list[str]:
+    """Every problem of a population frame (empty: usable); see :func:`check_population`."""
+    return _column_problems(frame) or _value_problems(frame)
+
+
+def check_population(frame: pd.DataFrame) -> pd.DataFrame:
+    """A population given as a table (e.g. a CSV of measured or externally simulated people) checked
+    and put in the form :func:`generate_population` returns.
+
+    Columns: ``age``, ``sex`` (M/F), ``bmi`` and every one of :data:`PARAMETER_COLUMNS` (the model
+    parameter values of each person, inside their parameters.tsv bounds); optional ``person_id``
+    (default 0..n-1) and trait columns (:data:`TRAIT_COLUMNS`, NaN when absent).  Every problem is
+    reported in one ValueError.
+    """
+    problems = _population_problems(frame)
+    if not problems:
+        table = parameter_table("human")
+        for col in PARAMETER_COLUMNS:
+            values = pd.to_numeric(frame[col]).to_numpy(float)
+            rows = [i for i, v in enumerate(values) if out_of_bounds(table, {col: v})]
+            if rows:
+                problems.append(f"{col} outside its table bounds [{table[col].lower:g}, {table[col].upper:g}] "
+                                f"in rows {rows[:5]}")
+    if problems:
+        raise ValueError("population: " + "; ".join(problems))
+    out = frame.copy()
+    if "person_id" not in out:
+        out.insert(0, "person_id", np.arange(len(out), dtype=np.int64))
+    out["person_id"] = pd.to_numeric(out["person_id"]).astype(np.int64)
+    out["sex"] = out["sex"].astype(str)
+    for col in ("age", "bmi", *PARAMETER_COLUMNS, *TRAIT_COLUMNS):
+        out[col] = pd.to_numeric(out[col]).astype(float) if col in out else np.nan
+    return out[["person_id", *COVARIATE_COLUMNS, *PARAMETER_COLUMNS, *TRAIT_COLUMNS]].reset_index(drop=True)
+
+
+def load_population(path) -> pd.DataFrame:
+    """:func:`check_population` of a CSV file (ValueError naming the file for an unreadable one)."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"population file {path}: {exc}") from None
+    try:
+        return check_population(frame)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def population_digest(frame: pd.DataFrame) -> str:
+    """Short hash of a population's values (identifies the people of a run folder for resuming)."""
+    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()[:16]
+

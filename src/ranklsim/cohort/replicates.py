@@ -27,7 +27,7 @@ import pandas as pd
 
 from ranklsim.cohort.analysis import BRUNECK_OR, HOMA_COLUMN, analysed, json_ready, odds_ratio, summary
 from ranklsim.cohort.arms import CohortArm
-from ranklsim.cohort.followup import DEFAULT_EXAMS, exam_schedule
+from ranklsim.cohort.followup import exam_schedule
 from ranklsim.cohort.plots import plot_arm_replicates, plot_replicates
 from ranklsim.cohort.population import PopulationSpec
 from ranklsim.cohort.runner import run_cohort
@@ -48,7 +48,7 @@ class ReplicateStudy:
     seeds: tuple[int, ...]
     n: int = 844
     years: float = 15.0
-    exam_years: tuple[float, ...] = DEFAULT_EXAMS
+    exam_years: tuple[float, ...] | None = None  #: None: every 5 years (Bruneck)
     arms: tuple[CohortArm, ...] = field(default=())
 
     def __post_init__(self) -> None:

@@ -23,9 +23,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -36,10 +34,19 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.cohort.arms import CohortArm, resolve_arms
+from ranklsim.cohort.chunks import (
+    ChunkKey,
+    as_bool,
+    check_run_folder,
+    chunk_path,
+    load_chunk,
+    roundtrip,
+    write_chunk,
+)
 from ranklsim.cohort.followup import (
     BOOLEAN_COLUMNS,
     BURN_IN,
-    DEFAULT_EXAMS,
+    check_criteria,
     exam_schedule,
     follow_person,
     result_columns,
@@ -47,28 +54,22 @@ from ranklsim.cohort.followup import (
 from ranklsim.cohort.population import (
     PARAMETER_COLUMNS,
     PopulationSpec,
+    check_population,
     generate_population,
     person_overrides,
+    population_digest,
 )
-from ranklsim.errors import UsageError, unknown_id_error
+from ranklsim.errors import unknown_id_error
 from ranklsim.models.parameters import check_value, parameter_table
 from ranklsim.parallel import Engine, SerialEngine
 from ranklsim.rundir import (
-    CheckedFileError,
-    ResumeWarning,
-    check_run_record,
     folder_lock,
-    read_checked,
-    remove_temp_files,
     settings_hash,
-    write_checked,
 )
 from ranklsim.simulate import load_model
 from ranklsim.simulate.simulator import Model
 
 SPECIES = "human"
-#: (chunk id, arm name or None): where a chunk's people are stored and how results are ordered
-ChunkKey = tuple[int, str | None]
 
 
 @dataclass
@@ -100,8 +101,13 @@ class RunContext:
     exam_years: tuple[float, ...]
     d0_drift: float = 0.0
     model_overrides: Mapping[str, float] = field(default_factory=dict)
-    ogtt: bool = False
+    criteria: str = "fpg"  #: diagnostic criteria (followup.CRITERIA); the 2-h ones run an OGTT per exam
     arms: tuple[CohortArm, ...] = ()
+
+    @property
+    def ogtt(self) -> bool:
+        """An OGTT at every examination (the criteria use the 2-h glucose)."""
+        return self.criteria != "fpg"
 
     @property
     def arm_names(self) -> tuple[str, ...]:
@@ -114,6 +120,8 @@ class RunContext:
             out["model_overrides"] = dict(self.model_overrides)
         if self.ogtt:
             out["ogtt"] = True
+        if self.criteria == "ogtt":
+            out["criteria"] = self.criteria
         return out
 
 
@@ -152,7 +160,8 @@ def _follow_row(model: Model, acute: Model | None, context: RunContext, arm: Coh
     if arm is not None:
         extra = {"extra_overrides": dict(arm.overrides),
                  "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov)}
-    return follow_person(model, ov, context.years, exams, d0_drift=context.d0_drift, ogtt_model=acute, **extra)
+    return follow_person(model, ov, context.years, exams, d0_drift=context.d0_drift, ogtt_model=acute,
+                         criteria=context.criteria, **extra)
 
 
 def run_chunk(context: RunContext, task: ChunkTask) -> list[dict]:
@@ -175,67 +184,6 @@ def run_chunk(context: RunContext, task: ChunkTask) -> list[dict]:
     return out
 
 
-# ----------------------------------------------------------------------------- chunk files
-
-
-def _as_bool(value) -> bool | None:
-    """True/False from a bool, 0/1 or the CSV strings; None for a missing value."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, str):
-        return {"true": True, "false": False}.get(value.strip().lower())
-    return bool(value)
-
-
-def _chunk_path(out_dir: Path, key: ChunkKey) -> Path:
-    chunk_id, arm = key
-    folder = out_dir / "chunks" if arm is None else out_dir / "chunks" / arm
-    return folder / f"chunk_{chunk_id:05d}.csv"
-
-
-def _read_chunk(path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"error": "object"})
-
-
-def _roundtrip(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame as it reads back from CSV, so in-memory, written and resumed runs agree exactly."""
-    return _read_chunk(io.StringIO(frame.to_csv(index=False)))
-
-
-def _write_chunk(path: Path, frame: pd.DataFrame, digest: str) -> None:
-    write_checked(path, frame.to_csv(index=False).encode(), digest, len(frame))
-
-
-def _load_chunk(path: Path, digest: str, task: ChunkTask) -> pd.DataFrame | None:
-    """The chunk at ``path`` if it is whole and holds exactly the task's people; None (with a
-    warning) if it must be recomputed; UsageError naming it if another run's settings wrote it."""
-    try:
-        body, rows = read_checked(path, digest)
-        frame = _read_chunk(io.BytesIO(body))
-        if len(frame) != rows or frame["person_id"].tolist() != [int(r["person_id"]) for r in task.rows]:
-            raise CheckedFileError(path, f"{len(frame)} rows, expected the chunk's {len(task.rows)} people")
-    except (ValueError, KeyError) as exc:  # a CheckedFileError, or pandas' ParserError (a ValueError)
-        if getattr(exc, "foreign", False):
-            raise UsageError(f"{exc}; use a new --out folder or delete the file") from None
-        text = str(exc) if isinstance(exc, CheckedFileError) else f"{path}: unreadable ({exc!r})"
-        warnings.warn(f"{text}; recomputing the chunk", ResumeWarning, stacklevel=4)
-        return None
-    return frame
-
-
-def _check_run_folder(out_dir: Path, meta: dict, arms: tuple[str, ...] = ()) -> None:
-    """Refuse a folder holding another run's settings (naming them); record ours in a new folder."""
-
-    def arms_note(old: dict) -> str:
-        names = [a["name"] for a in old.get("arms") or []] or ["control only, no arms"]
-        return "" if old.get("arms") == meta.get("arms") else f" (different arms: the folder has {', '.join(names)})"
-
-    check_run_record(out_dir / "run.json", meta, "cohort run", ("settings_hash", "spec_digest"), arms_note)
-    for folder in (out_dir / "chunks", *(out_dir / "chunks" / arm for arm in arms)):
-        folder.mkdir(parents=True, exist_ok=True)
-        remove_temp_files(folder)
-
-
 def check_model_overrides(overrides) -> dict[str, float]:
     """Validated model-wide parameter values for a cohort (unknown ids, bad values and the
     per-person parameters of the population raise ValueError)."""
@@ -254,17 +202,18 @@ def check_model_overrides(overrides) -> dict[str, float]:
 # ----------------------------------------------------------------------------- the run
 
 
-def _run_context(spec: PopulationSpec, years: float, exam_years: Sequence[float], chunk_size: int,
-                 max_chunks: int | None, arms, model_overrides, ogtt: bool) -> RunContext:
+def _run_context(spec: PopulationSpec, years: float, exam_years: Sequence[float] | None, chunk_size: int,
+                 max_chunks: int | None, arms, model_overrides, criteria: str, exam_every: float | None = None,
+                 ) -> RunContext:
     """Every input checked before any work (unknown arms, bad overrides and sizes raise ValueError)."""
-    exams = exam_schedule(years, exam_years)
+    exams = exam_schedule(years, exam_years, exam_every)
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if max_chunks is not None and max_chunks < 0:
         raise ValueError(f"max_chunks must be >= 0, got {max_chunks!r}")
     arm_specs = tuple(resolve_arms(arms)) if arms is not None else ()
     return RunContext(years=float(years), exam_years=exams, d0_drift=float(spec.d0_drift_per_year),
-                      model_overrides=check_model_overrides(model_overrides), ogtt=bool(ogtt), arms=arm_specs)
+                      model_overrides=check_model_overrides(model_overrides), criteria=criteria, arms=arm_specs)
 
 
 def _chunk_tasks(population: pd.DataFrame, chunk_size: int, n_arms: int) -> list[ChunkTask]:
@@ -276,10 +225,13 @@ def _chunk_tasks(population: pd.DataFrame, chunk_size: int, n_arms: int) -> list
     return [ChunkTask(cid, rows, k) for cid, rows in chunks for k in range(n_arms)]
 
 
-def run_settings(spec: PopulationSpec, context: RunContext, chunk_size: int) -> dict:
-    """What ``run.json`` records (JSON-normalised), with its ``settings_hash``."""
+def run_settings(spec: PopulationSpec, context: RunContext, chunk_size: int, population: str | None = None) -> dict:
+    """What ``run.json`` records (JSON-normalised), with its ``settings_hash``; ``population``: the
+    digest of a population given as a frame (not generated from the spec)."""
     meta = {"spec": spec.to_dict(), "spec_digest": spec.digest(), **context.settings(),
             "chunk_size": chunk_size, "species": SPECIES}
+    if population is not None:
+        meta["population_digest"] = population
     if context.arms:
         meta["arms"] = [a.to_dict() for a in context.arms]
     meta = json.loads(json.dumps(meta))
@@ -289,12 +241,12 @@ def run_settings(spec: PopulationSpec, context: RunContext, chunk_size: int) -> 
 def _finished_chunks(out: Path, meta: dict, context: RunContext,
                      tasks: Iterable[ChunkTask]) -> dict[ChunkKey, pd.DataFrame]:
     """Check (or create) the run folder and read the verified chunks it already holds."""
-    _check_run_folder(out, meta, context.arm_names)
+    check_run_folder(out, meta, context.arm_names)
     done = {}
     for task in tasks:
-        path = _chunk_path(out, task.key(context))
+        path = chunk_path(out, task.key(context))
         if path.exists():
-            frame = _load_chunk(path, meta["settings_hash"], task)
+            frame = load_chunk(path, meta["settings_hash"], [int(r["person_id"]) for r in task.rows])
             if frame is not None:
                 done[task.key(context)] = frame
     return done
@@ -320,9 +272,9 @@ def _compute(engine: Engine, todo: list[ChunkTask], context: RunContext, out: Pa
             if isinstance(outcome, BaseException):
                 failed[key[0] if key[1] is None else f"{key[1]}/{key[0]}"] = f"{type(outcome).__name__}: {outcome}"
                 continue
-            frame = _roundtrip(pd.DataFrame(outcome))
+            frame = roundtrip(pd.DataFrame(outcome))
             if out is not None:
-                _write_chunk(_chunk_path(out, key), frame, digest)
+                write_chunk(chunk_path(out, key), frame, digest)
             done[key] = frame
             if bar is not None:
                 bar.update(len(frame))
@@ -343,7 +295,7 @@ def _follow_frame(done: Mapping[ChunkKey, pd.DataFrame], context: RunContext) ->
     follow = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     follow["error"] = follow["error"].astype(object).where(follow["error"].notna(), None)
     for col in BOOLEAN_COLUMNS:
-        follow[col] = pd.array([_as_bool(v) for v in follow[col]], dtype="boolean")
+        follow[col] = pd.array([as_bool(v) for v in follow[col]], dtype="boolean")
     return follow
 
 
@@ -363,8 +315,10 @@ def _people(population: pd.DataFrame, follow: pd.DataFrame, context: RunContext)
 
 def run_cohort(spec: PopulationSpec, years: float = 15, engine: Engine | None = None,
                out_dir: str | Path | None = None, chunk_size: int = 500, progress: bool = False,
-               exam_years: Sequence[float] = DEFAULT_EXAMS, max_chunks: int | None = None, arms=None,
-               model_overrides: Mapping[str, float] | None = None, ogtt: bool = False) -> CohortResult:
+               exam_years: Sequence[float] | None = None, max_chunks: int | None = None, arms=None,
+               model_overrides: Mapping[str, float] | None = None, ogtt: bool = False, *,
+               criteria: str | None = None, exam_every: float | None = None,
+               population: pd.DataFrame | None = None) -> CohortResult:
     """Generate the population of ``spec`` and follow it for ``years``.
 
     ``engine``: an engine of :mod:`ranklsim.parallel` (default serial).  ``max_chunks``
@@ -378,13 +332,22 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine: Engine | None = 
     person's own parameters (:data:`~ranklsim.cohort.population.PARAMETER_COLUMNS`) may
     not be among them.  Recorded in ``run.json``, so resuming with other values is an error.
     ``ogtt``: a 75 g OGTT at every examination; a 2-h glucose >= 11.1 mmol/L is diabetes too
-    (:func:`~ranklsim.cohort.followup.follow_person`).
+    (:func:`~ranklsim.cohort.followup.follow_person`).  ``criteria``: "fpg", "ogtt" (2-h glucose
+    only) or "both" (default: "both" with ``ogtt``, else "fpg").  ``exam_years`` or ``exam_every``:
+    the examination schedule (:func:`~ranklsim.cohort.followup.exam_schedule`; default every 5 years
+    and a closing examination at ``years``).  ``population``: the people to follow instead of
+    ``generate_population(spec)`` (checked by :func:`~ranklsim.cohort.population.check_population`;
+    ``spec.n`` must equal its rows; its digest is recorded in ``run.json``).
     """
-    context = _run_context(spec, years, exam_years, chunk_size, max_chunks, arms, model_overrides, ogtt)
-    population = generate_population(spec)
+    context = _run_context(spec, years, exam_years, chunk_size, max_chunks, arms, model_overrides,
+                           check_criteria(criteria, ogtt), exam_every)
+    given = population is not None
+    population = check_population(population) if given else generate_population(spec)
+    if len(population) != spec.n:
+        raise ValueError(f"the population has {len(population)} people but spec.n is {spec.n}")
     tasks = _chunk_tasks(population, chunk_size, len(context.arms))
     out = Path(out_dir) if out_dir is not None else None
-    meta = run_settings(spec, context, chunk_size)
+    meta = run_settings(spec, context, chunk_size, population_digest(population) if given else None)
     with folder_lock(out) if out is not None else nullcontext():
         done = _finished_chunks(out, meta, context, tasks) if out is not None else {}
         reused = len(done)
