@@ -60,6 +60,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ranklsim.cohort.lifestyle import Lifestyle
 from ranklsim.cohort.metformin_exposure import (
     MetforminExposure,
     chronic_model,
@@ -90,6 +91,8 @@ BUILTIN_ARMS = {
     "metformin+rankl": "as metformin, with the named RANKL hypothesis on (metformin suppresses sRANKL production)",
     "metformin_mean": "as metformin, but exams read the average-effect state (daily-mean glucose, "
                       "no explicit pre-exam doses)",
+    "lifestyle": "weight loss (6 % of body weight) and activity (insulin sensitivity +16 %) from baseline, "
+                 "sustained (Diabetes Prevention Program-like; cohort/lifestyle.py)",
     "rank_blockade": "hepatocyte RANK blockade (hepatic_rank_ko switch) from baseline; "
                      "rank_blockade:FRACTION for a partial knockdown",
 }
@@ -121,6 +124,7 @@ class CohortArm:
     overrides: Mapping[str, float] = field(default_factory=dict)
     treatments: tuple[Treatment, ...] = ()
     metformin: MetforminExposure | None = None
+    lifestyle: Lifestyle | None = None  #: weight loss and activity from baseline (person-specific values)
     diet: tuple[DietPeriod, ...] = ()
     source: str = "built-in"
     #: metformin: explicit doses before each exam (trough reading); False: the exam reads the
@@ -129,7 +133,17 @@ class CohortArm:
 
     @property
     def is_control(self) -> bool:
-        return not (self.overrides or self.treatments or self.metformin or self.diet)
+        return not (self.overrides or self.treatments or self.metformin or self.diet or self.lifestyle)
+
+    def baseline_overrides(self, person: Mapping[str, float], model=None) -> dict[str, float]:
+        """Parameter values this arm sets at baseline for ``person`` (its parameter overrides):
+        ``overrides`` and the lifestyle's person-specific adiposity and ``ir_comp``."""
+        out = dict(self.overrides)
+        if self.lifestyle is not None:
+            model = model or chronic_model()
+            defaults = {k: model.parameter_value(k) for k in (P.adiposity, P.ir_comp)}
+            out.update(self.lifestyle.baseline_values(person, defaults))
+        return out
 
     def to_dict(self) -> dict:
         """JSON description (recorded in a run folder's run.json)."""
@@ -137,7 +151,8 @@ class CohortArm:
                 "overrides": {k: float(v) for k, v in sorted(self.overrides.items())},
                 "treatments": [t.model_dump(mode="json") for t in self.treatments],
                 "metformin": self.metformin.to_dict() if self.metformin else None,
-                "diet": [d.model_dump(mode="json") for d in self.diet], "exam_window": self.exam_window}
+                "diet": [d.model_dump(mode="json") for d in self.diet], "exam_window": self.exam_window,
+                **({"lifestyle": self.lifestyle.to_dict()} if self.lifestyle else {})}
 
     def events(self, offset: float, years: float, exam_years: Sequence[float] = (), *, model=None,
                person: Mapping[str, float] | None = None) -> list[Event]:
@@ -227,6 +242,8 @@ def builtin_arm(name: str) -> CohortArm:
         return CohortArm("metformin_mean", BUILTIN_ARMS["metformin_mean"],
                          overrides=_metformin_switches(_METFORMIN), metformin=MetforminExposure.of(_METFORMIN),
                          exam_window=False)
+    if name == "lifestyle":
+        return CohortArm("lifestyle", BUILTIN_ARMS["lifestyle"], lifestyle=Lifestyle())
     if name == "rank_blockade":
         return _rank_blockade(1.0)
     if name.startswith("rank_blockade:"):

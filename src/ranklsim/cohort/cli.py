@@ -68,7 +68,7 @@ def _arm_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-_ARMS_HELP = ("intervention arms, comma-separated: control, denosumab, metformin (EGP effect), metformin+rankl "
+_ARMS_HELP = ("intervention arms, comma-separated: control, denosumab, lifestyle, metformin (EGP effect), metformin+rankl "
               "(with the RANKL hypothesis), metformin_mean, rank_blockade, rank_blockade:FRACTION or a scenario "
               ".toml file (its first non-control arm)")
 

@@ -158,7 +158,7 @@ def _follow_row(model: Model, acute: Model | None, context: RunContext, arm: Coh
     ov = {**context.model_overrides, **person_overrides(row)}
     extra: dict = {}
     if arm is not None:
-        extra = {"extra_overrides": dict(arm.overrides),
+        extra = {"extra_overrides": arm.baseline_overrides(ov, model),
                  "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov)}
     return follow_person(model, ov, context.years, exams, d0_drift=context.d0_drift, ogtt_model=acute,
                          criteria=context.criteria, **extra)
