@@ -53,6 +53,17 @@ Assumptions and sources (each distribution is also documented on its field):
   tools/calibrate_cohort.py).
 * OPG production: log-normal multiplier, log-SD 0.25, +1 %/year of age over 60 (serum OPG rises
   with age, Kudlacek 2003 Bone 32:681 [memory]; spread assumed).
+* Height and body weight: height normal by sex, men 1.74 m, women 1.62 m, SD 0.068 m, shorter by
+  0.12 cm per year of age over 60 (adults aged 20-74 in 10 European countries, 1987-94: mean men
+  170-179 cm, women 160-167 cm, rising ~0.7-0.8 cm (men) and ~0.4 cm (women) per 5 birth years;
+  Cavelaars et al. 2000, Ann Hum Biol 27:407; Austria's values, SD and the common slope are
+  assumptions), clipped to 1.40-2.05 m; body weight ``BW`` = BMI x height^2.  Every flux of the
+  glucose-insulin model is per kg, so body weight enters through the oral glucose load per kg (a
+  fixed 75 g OGTT is a larger dose per kg for a smaller person): the shorter, lighter people (and so
+  women) get higher 2-h glucose at the same fasting glucose, as in AusDiab (Sicree et al. 2008,
+  Diabet Med 25:296: women 2-h glucose +0.3 mmol/L, fasting -0.3; the 2-h difference disappears
+  after adjustment for height).  Fasting glucose does not depend on body weight in the model.
+  Drawn after every other variable, so the other draws of a seed are unchanged.
 """
 
 from __future__ import annotations
@@ -70,12 +81,15 @@ from ranklsim.models.parameters import out_of_bounds, parameter_table
 #: parameters whose human reference value (parameters.tsv) a person's value multiplies
 SCALED_PARAMETERS = (P.L_prod, P.O_prod, P.u_infl0, P.beta_ref, P.topp_d0, P.ir_comp)
 #: parameter-override columns of the population frame (in this order)
-PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.topp_d0, P.ir_comp)
+PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.topp_d0, P.ir_comp,
+                     P.BW)
 #: trait columns kept for analysis (multipliers and latent traits)
 TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "d0_mult", "z_comp")
 #: spec fields that are spreads (SDs, log-SDs): must be >= 0
-#: covariate columns of a population (age years, sex "M"/"F", BMI kg/m^2)
-COVARIATE_COLUMNS = ("age", "sex", "bmi")
+#: covariate columns of a population (age years, sex "M"/"F", BMI kg/m^2, height m); height is
+#: optional in a population table (body weight, a parameter column, carries the physiology)
+COVARIATE_COLUMNS = ("age", "sex", "bmi", "height")
+_OPTIONAL = ("height", *TRAIT_COLUMNS)
 #: the most people one population (and one cohort command) may hold (100,000 take ~10 min on 2
 #: workers; more is a cluster job split over seeds or chunks)
 MAX_PEOPLE = 10_000_000
@@ -83,7 +97,7 @@ MAX_PEOPLE = 10_000_000
 #: linear in age around 60 and clipped; the population is calibrated on Bruneck's 40-79)
 AGE_LIMITS = (18.0, 100.0)
 _SPREADS = ("bmi_sd", "rankl_log_sd", "opg_log_sd", "g_periph_log_sd", "u_infl_log_sd", "beta_fn_log_sd",
-            "d0_log_sd", "ir_comp_log_sd")
+            "d0_log_sd", "ir_comp_log_sd", "height_sd")
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,10 @@ class PopulationSpec:
     ir_comp_log_sd: float = 0.3671  #: log-SD of ir_comp at given BMI (calibrated: HOMA-IR spread)
     ir_comp_bmi_slope: float = 0.05  #: log ir_comp per kg/m^2 of BMI (assumption)
     rho_comp_ir: float = 0.5  #: correlation of z_C with z_IR (assumption)
+    height_male: float = 1.74  #: m at age 60 (Cavelaars 2000 range 1.70-1.79; assumption within it)
+    height_female: float = 1.62  #: m at age 60 (Cavelaars 2000 range 1.60-1.67; assumption within it)
+    height_sd: float = 0.068  #: m (assumption)
+    height_age_slope: float = -0.0012  #: m per year of age over 60 (Cavelaars 2000 birth-cohort trend)
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int | np.integer) or isinstance(self.n, bool) or self.n <= 0:
@@ -190,6 +208,9 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     # compensated insulin resistance: drawn last so the draws above do not depend on it
     z_comp = spec.rho_comp_ir * z_ir + np.sqrt(1.0 - spec.rho_comp_ir**2) * rng.standard_normal(n)
     ir_comp = ir_comp_values(spec, bmi, z_comp)
+    # height and body weight: drawn after everything else (the draws above do not depend on them)
+    height = np.clip(np.where(male, spec.height_male, spec.height_female) + spec.height_age_slope * (age - 60.0)
+                     + spec.height_sd * rng.standard_normal(n), 1.40, 2.05)
 
     adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
     g_periph = spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_ir)
@@ -201,6 +222,7 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
         "age": age,
         "sex": np.where(male, "M", "F"),
         "bmi": bmi,
+        "height": height,
         P.L_prod: reference[P.L_prod] * rankl_mult,
         P.O_prod: reference[P.O_prod] * opg_mult,
         P.adiposity: adiposity,
@@ -209,6 +231,7 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
         P.beta_ref: reference[P.beta_ref] / beta_fn,
         P.topp_d0: reference[P.topp_d0] * d0_mult,
         P.ir_comp: reference[P.ir_comp] * ir_comp,
+        P.BW: bmi * height**2,
         "rankl_mult": rankl_mult,
         "opg_mult": opg_mult,
         "z_ir": z_ir,
@@ -225,14 +248,14 @@ def person_overrides(row) -> dict[str, float]:
 
 
 def _column_problems(frame: pd.DataFrame) -> list[str]:
-    required = (*COVARIATE_COLUMNS, *PARAMETER_COLUMNS)
-    allowed = {"person_id", *required, *TRAIT_COLUMNS}
+    required = tuple(c for c in (*COVARIATE_COLUMNS, *PARAMETER_COLUMNS) if c not in _OPTIONAL)
+    allowed = {"person_id", *required, *_OPTIONAL}
     problems = []
     if missing := [c for c in required if c not in frame]:
         problems.append(f"missing columns {missing}")
     if unknown := [c for c in frame.columns if c not in allowed]:
         problems.append(f"unknown columns {unknown} (allowed: person_id, {', '.join(required)}, "
-                        f"optional traits {', '.join(TRAIT_COLUMNS)})")
+                        f"optional {', '.join(_OPTIONAL)})")
     if not 1 <= len(frame) <= MAX_PEOPLE:
         problems.append(f"{len(frame)} people (1-{MAX_PEOPLE:,})")
     return problems
@@ -264,8 +287,9 @@ def check_population(frame: pd.DataFrame) -> pd.DataFrame:
     and put in the form :func:`generate_population` returns.
 
     Columns: ``age``, ``sex`` (M/F), ``bmi`` and every one of :data:`PARAMETER_COLUMNS` (the model
-    parameter values of each person, inside their parameters.tsv bounds); optional ``person_id``
-    (default 0..n-1) and trait columns (:data:`TRAIT_COLUMNS`, NaN when absent).  Every problem is
+    parameter values of each person, body weight ``BW`` among them, inside their parameters.tsv
+    bounds); optional ``person_id`` (default 0..n-1), ``height`` and trait columns
+    (:data:`TRAIT_COLUMNS`), NaN when absent.  Every problem is
     reported in one ValueError.
     """
     problems = _population_problems(frame)
@@ -284,7 +308,7 @@ def check_population(frame: pd.DataFrame) -> pd.DataFrame:
         out.insert(0, "person_id", np.arange(len(out), dtype=np.int64))
     out["person_id"] = pd.to_numeric(out["person_id"]).astype(np.int64)
     out["sex"] = out["sex"].astype(str)
-    for col in ("age", "bmi", *PARAMETER_COLUMNS, *TRAIT_COLUMNS):
+    for col in ("age", "bmi", "height", *PARAMETER_COLUMNS, *TRAIT_COLUMNS):
         out[col] = pd.to_numeric(out[col]).astype(float) if col in out else np.nan
     return out[["person_id", *COVARIATE_COLUMNS, *PARAMETER_COLUMNS, *TRAIT_COLUMNS]].reset_index(drop=True)
 
