@@ -119,7 +119,7 @@ def _add_cohort_parser(sub) -> None:
     who.add_argument("--n", type=people_count, help=f"number of people to draw (1-{MAX_PEOPLE:,})")
     who.add_argument("--population", help="CSV of the people to follow instead of drawing them: columns age, sex "
                      "(M/F), bmi and the model parameters of each person (" + ", ".join(PARAMETER_COLUMNS) +
-                     "), optional person_id")
+                     "), optional person_id and height")
     c.add_argument("--years", type=follow_up_years, default=15.0,
                    help=f"follow-up years (> 0 and <= {MAX_FOLLOW_UP_YEARS:g}, the last examination; default 15)")
     _add_schedule_options(c)
@@ -127,8 +127,8 @@ def _add_cohort_parser(sub) -> None:
                    help="age range of the drawn people, whole years inclusive (default 40-79, as Bruneck; "
                         "the population is calibrated there)")
     c.add_argument("--male-fraction", type=male_fraction, default=None,
-                   help="share of men among the drawn people (default 0.5, as Bruneck; sex enters the adjusted "
-                        "analysis, not yet the physiology)")
+                   help="share of men among the drawn people (default 0.5, as Bruneck; sex sets height, so body "
+                        "weight and the OGTT load per kg, and enters the adjusted analysis; not yet insulin sensitivity)")
     c.add_argument("--criteria", choices=CRITERIA, default=None,
                    help="diagnosis: fpg (fasting glucose >= 7.0 mmol/L; default), ogtt (2-h glucose >= 11.1 "
                         "mmol/L of a 75 g OGTT at every examination) or both (either; WHO 1999)")
