@@ -196,3 +196,16 @@ def test_cli_refuses_bad_population_files(tmp_path, capsys):
         code, err = _run(["cohort", "--workers", "1", "--quiet", "--out", str(tmp_path / "c"), *args], capsys)
         assert code == 2 and message in err and "Traceback" not in err, err
         assert not (tmp_path / "c").exists()
+
+
+def test_cases_by_examination():
+    """Cases per follow-up examination and per year of interval; the first-examination ratio
+    (issue 15: cases at the first follow-up examination at most 1.5x the later mean, per year)."""
+    from ranklsim.cohort.analysis import cases_by_examination
+
+    data = pd.DataFrame({"case": [1, 1, 1, 1, 0, 1], "onset_year": [2.0, 2.0, 4.0, 5.0, np.nan, 5.0]})
+    out = cases_by_examination(data, (0.0, 2.0, 4.0, 5.0))
+    assert out["by_exam"] == {"2": {"cases": 2, "per_year": 1.0}, "4": {"cases": 1, "per_year": 0.5},
+                              "5": {"cases": 2, "per_year": 2.0}}
+    assert out["first_exam_ratio"] == pytest.approx(1.0 / 1.25)
+    assert cases_by_examination(data, (0.0, 5.0))["first_exam_ratio"] is None  # no later examinations

@@ -19,6 +19,7 @@ No CI when either arm has no cases; with no discordant pairs the CI collapses to
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -247,6 +248,23 @@ def baseline_homa(people: pd.DataFrame) -> dict:
     }
 
 
+def cases_by_examination(data: pd.DataFrame, exam_years) -> dict:
+    """Cases diagnosed at each follow-up examination, per year of the interval before it, and the
+    ratio of the first follow-up examination's rate to the mean rate of the later ones
+    (``first_exam_ratio``; None without later examinations or later cases).  A ratio well above 1
+    means cases pile up when follow-up starts (issue 15: at most 1.5)."""
+    exams = [float(y) for y in exam_years]
+    onset = data.loc[data["case"] == 1, "onset_year"].astype(float)
+    rows = {}
+    for prev, y in itertools.pairwise(exams):
+        n = int((onset == y).sum())
+        rows[f"{y:g}"] = {"cases": n, "per_year": n / (y - prev)}
+    rates = [r["per_year"] for r in rows.values()]
+    later = rates[1:]
+    ratio = rates[0] / float(np.mean(later)) if later and np.mean(later) > 0 else None
+    return {"by_exam": rows, "first_exam_ratio": ratio}
+
+
 def _tertile_section(data: pd.DataFrame) -> dict:
     """Tertile cut-offs, incidence by tertile and the ORs (at least 3 analysed people)."""
     if len(data) < 3:
@@ -294,6 +312,7 @@ def summary(result) -> dict:
         crit = data.loc[data["case"] == 1, "onset_criterion"].value_counts()
         out["cases_by_criterion"] = {k: int(crit.get(k, 0)) for k in ("fpg", "ogtt", "both")}
     out.update(_tertile_section(data))
+    out["cases_by_examination"] = cases_by_examination(data, result.exam_years)
     out["opg_before_after_onset"] = opg_before_after(data, result.exam_years)
     out["baseline"] = _baseline_section(data, people)
     if with_arms:

@@ -268,12 +268,25 @@ def _errors_text(d: dict) -> str:
     return f"; {n} failed in the solver, errors in people.csv" if n else ""
 
 
+def _by_exam_text(summ: dict) -> str | None:
+    """Cases per follow-up examination (with more than one), and the first / later rate ratio."""
+    section = summ.get("cases_by_examination") or {}
+    by_exam = section.get("by_exam") or {}
+    if len(by_exam) < 2:
+        return None
+    ratio = section.get("first_exam_ratio")
+    return ("  cases by examination: " + ", ".join(f"{y} y {r['cases']}" for y, r in by_exam.items())
+            + (f" (first / later examinations, per year: {ratio:.2f})" if ratio is not None else ""))
+
+
 def _print_report(summ: dict, out: Path) -> None:
     orr = (summ.get("odds_ratio_top_vs_bottom") or {}).get("unadjusted") or {}
     or_text = f"{orr['or']:.2f} ({orr['ci_low']:.2f}-{orr['ci_high']:.2f})" if orr.get("or") else "n/a"
     print(f"{summ['n_analysed']} analysed ({summ['n_excluded']} excluded{_errors_text(summ)}), {summ['cases']} cases, "
           f"{summ['incidence_per_1000_py'] or 0:.2f} per 1,000 PY; OR top vs bottom sRANKL tertile {or_text}; "
           f"wrote {out}")
+    if line := _by_exam_text(summ):
+        print(line)
     if "ensemble" in summ:
         e = summ["ensemble"]
         print(f"  ensemble: {e['n_members'] - len(e['failures'])}/{e['n_members']} members; median (95 % band) "
