@@ -51,6 +51,7 @@ def test_monthly_schedule_has_distinct_exact_times():
     (2, {"every": 0}, "interval must be > 0"),
     (2, {"every": float("inf")}, "interval must be > 0"),
     (15, {"every": 0.01}, "more than 400"),
+    (15, {"exam_years": (0, 14.99999, 15)}, "closer than their names"),
     (0, {}, "years must be > 0"),
     (15.5, {}, "<= 15"),
 ])

@@ -150,6 +150,8 @@ def exam_schedule(years: float, exam_years: Sequence[float] | None = None,
     exams = _distinct(sorted({0.0, *(min(max(float(y), 0.0), years) for y in exam_years)}))
     if len(exams) > MAX_EXAMS:
         raise ValueError(f"{len(exams)} examinations is more than {MAX_EXAMS} (e.g. monthly for 15 years is 181)")
+    if len({f"{y:g}" for y in exams}) < len(exams):  # the record's columns are named by year
+        raise ValueError(f"examinations closer than their names can tell apart: {exams}")
     return tuple(exams)
 
 
