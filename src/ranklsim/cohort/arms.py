@@ -62,6 +62,7 @@ from pathlib import Path
 
 from ranklsim.cohort.lifestyle import Lifestyle
 from ranklsim.cohort.metformin_exposure import (
+    EPS,
     MetforminExposure,
     chronic_model,
     effect_site_for,
@@ -79,7 +80,6 @@ from ranklsim.simulate.simulator import Event
 #: ~4.3 h, so 2 days = 11 half-lives)
 EXAM_WINDOW_DAYS = 2.0
 _MET_STATES = (V.Met_gut, V.Met_int, V.C_met, V.C_met_liv, V.C_met_eff)
-_EPS = 1e-9
 _DENOSUMAB = Treatment(drug="denosumab", dose=DRUGS["denosumab"].default_dose, route="sc", every_days=182.5)
 _METFORMIN = Treatment(drug="metformin", dose=1000.0, unit="mg", regimen="bid")
 _METFORMIN_RANKL = _METFORMIN.model_copy(update={"effects": ("egp", "rankl")})
@@ -100,12 +100,12 @@ BUILTIN_ARMS = {
 
 def _extended(tr: Treatment, end_day: float) -> Treatment | None:
     """``tr`` with its repeats continued to just before ``end_day`` (None if it starts after it)."""
-    if tr.start_day >= end_day - _EPS:
+    if tr.start_day >= end_day - EPS:
         return None
     step = tr.interval_days
     if step is None:
         return tr
-    n = math.floor((end_day - _EPS - tr.start_day) / step) + 1
+    n = math.floor((end_day - EPS - tr.start_day) / step) + 1
     return tr.model_copy(update={"n_doses": max(n, 1)})
 
 
@@ -171,7 +171,7 @@ class CohortArm:
         if dosed or self.diet:
             arm = Arm(name=self.name, diet=self.diet, treatments=dosed)
             evs += [Event(offset + e.time, e.target, e.value, e.op)
-                    for e in scenario_events(model, arm, end, person) if e.time < end - _EPS]
+                    for e in scenario_events(model, arm, end, person) if e.time < end - EPS]
         if self.metformin is not None:
             evs += self._metformin_events(model, offset, end, exam_years, {**person, **self.overrides})
         return sorted(evs, key=lambda e: e.time)
@@ -185,16 +185,16 @@ class CohortArm:
         average = {P.met_ke0: 0.0, V.C_met_eff: effect_site_for(met.egp_effect, model),
                    P.rankl_expr: base[P.rankl_expr] * (1.0 - met.rankl_effect)}
         start, step = tr.start_day, tr.interval_days
-        if start >= end - _EPS:
+        if start >= end - EPS:
             return []
         evs = [Event(offset + start, k, v) for k, v in average.items()]
         for y in (exam_years if self.exam_window else ()):
             exam = float(y) * DAYS_PER_YEAR
             first = exam - EXAM_WINDOW_DAYS
-            if exam <= start + _EPS or exam > end + _EPS:
+            if exam <= start + EPS or exam > end + EPS:
                 continue
-            k0 = max(0, math.ceil((first - start) / step - _EPS))  # regimen doses within the window
-            k1 = math.floor((exam - start) / step - _EPS)  # the last dose strictly before the exam
+            k0 = max(0, math.ceil((first - start) / step - EPS))  # regimen doses within the window
+            k1 = math.floor((exam - start) / step - EPS)  # the last dose strictly before the exam
             if k1 < k0:
                 continue
             window = tr.model_copy(update={"start_day": start + k0 * step, "n_doses": k1 - k0 + 1})

@@ -18,7 +18,8 @@ from ranklsim.simulate.scenario import Arm, Treatment
 from ranklsim.simulate.scenario_parts import METFORMIN_SLOT
 from ranklsim.simulate.simulator import Event, Model
 
-_EPS = 1e-9
+#: tolerance on event and dose times, days
+EPS = 1e-9
 
 
 @cache
@@ -46,7 +47,7 @@ def _steady_interval(dose_mg: float, interval_days: float, body_weight_kg: float
     grid = np.linspace(t1 - interval_days, t1, points)
     sel = [V.E_met_egp, V.E_met_rankl, V.C_met_eff]
     res = model.simulate(times=[0.0, *grid], overrides={**ov, P.met_egp_on: 1.0, P.met_rankl_on: 1.0},
-                         events=[e for e in evs if e.time < t1 - _EPS], selections=sel)
+                         events=[e for e in evs if e.time < t1 - EPS], selections=sel)
     return grid, {k: res.frame[k].to_numpy()[1:] for k in sel}
 
 

@@ -51,6 +51,7 @@ from ranklsim.cohort.followup import (
     follow_person,
     result_columns,
 )
+from ranklsim.cohort.metformin_exposure import chronic_model
 from ranklsim.cohort.population import (
     PARAMETER_COLUMNS,
     PopulationSpec,
@@ -139,8 +140,9 @@ class ChunkTask:
 
 @cache
 def worker_model() -> Model:
-    """The chronic model of this process (built once per worker, never pickled)."""
-    return load_model(SPECIES, "chronic")
+    """The chronic model of this process (built once per worker, never pickled; the same object the
+    arms' metformin and lifestyle helpers use, so a serial run builds it once)."""
+    return chronic_model()
 
 
 @cache
