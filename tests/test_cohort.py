@@ -47,8 +47,8 @@ def test_population_is_seeded_and_rankl_independent():
     for cov in (a["age"], a["bmi"], (a["sex"] == "M").astype(float)):
         assert abs(np.corrcoef(logl, cov)[0, 1]) < 0.08
     # the death-rate multiplier has the calibrated median and spread (log-normal, plus the age slope)
-    z = np.log(a["d0_mult"] / spec.d0_median) - spec.d0_age_slope * (a["age"] - 60.0)
-    assert abs(np.median(z)) < 0.01 and abs(np.std(z) / spec.d0_log_sd - 1) < 0.05
+    z = np.log(a["frag_mult"] / spec.frag_median) - spec.frag_age_slope * (a["age"] - 60.0)
+    assert abs(np.median(z)) < 0.01 and abs(np.std(z) / spec.frag_log_sd - 1) < 0.05
 
 
 @pytest.mark.slow
@@ -343,8 +343,8 @@ def test_ir_comp_scales_insulin_and_leaves_glucose_unchanged():
 
     model = load_model("human", "chronic")
     row = generate_population(PopulationSpec(n=3, seed=5)).iloc[2]
-    a = follow_person(model, {**person_overrides(row), P.ir_comp: 1.0}, 15, d0_drift=0.004)
-    b = follow_person(model, {**person_overrides(row), P.ir_comp: 3.0}, 15, d0_drift=0.004)
+    a = follow_person(model, {**person_overrides(row), P.ir_comp: 1.0}, 15, frag_drift=0.004)
+    b = follow_person(model, {**person_overrides(row), P.ir_comp: 3.0}, 15, frag_drift=0.004)
     for y in (0, 5, 10, 15):
         assert b[f"fpg_y{y}"] == pytest.approx(a[f"fpg_y{y}"], rel=1e-6)
     assert b["insulin0"] / a["insulin0"] == pytest.approx(3.0, rel=1e-5)
@@ -479,8 +479,8 @@ def test_solver_failure_is_raised_with_cvode_message_and_not_logged(capfd):
     starved = (SolverAttempt(1e-6, 1e-12, 3, 91.25, 3), SolverAttempt(1e-7, 1e-12, 3, 91.25, 5))
     capfd.readouterr()
     with pytest.raises(SimulationError, match="CV_TOO_MUCH_WORK"):
-        simulate_plan(model, plan, [P.topp_d0], starved)
+        simulate_plan(model, plan, [P.sig_frag], starved)
     assert "CVODE" not in capfd.readouterr().err
     # the ordinary attempts pass for the same person
-    rows, attempt = simulate_plan(model, plan, [P.topp_d0])
+    rows, attempt = simulate_plan(model, plan, [P.sig_frag])
     assert attempt == 0 and len(rows) == 2  # the baseline and the 2-year examination

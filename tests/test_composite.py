@@ -62,7 +62,7 @@ def test_acute_and_chronic_views_agree_on_fasting_state():
     # of serum sRANKL's clearance, and freezing OPG production while the complex is still cleared drains
     # OPG and raises free sRANKL by 5 % in 5 days; OPG itself is at its (days) equilibrium in the
     # chronic run, whose glycaemia-driven production is frozen with G_mem
-    frozen = {P.topp_d0: 0, P.topp_r1: 0, P.topp_r2: 0, P.k_mem: 0, P.k_diet: 0, P.k_Gmem: 0}
+    frozen = {P.beta_slow_on: 0, P.k_mem: 0, P.k_diet: 0, P.k_Gmem: 0}
     for day in times:
         row = res.frame[res.frame.time == day].iloc[0]
         state = {s: row[s] for s in chronic.state_ids}

@@ -234,7 +234,7 @@ def test_subject_diet_and_genotype_checks():
     assert set(paths_of(exc)) == {"arms[0].subject", "arms[0].diet[0].duration_days"}
     assert "\n  arms[0].subject: " in str(exc)
     data = copy.deepcopy(MOUSE)
-    data["arms"][1]["overrides"] = {"rank_hep_expr": 0.2, "topp_d0": 0.0}  # 0 switches a process off
+    data["arms"][1]["overrides"] = {"rank_hep_expr": 0.2, "beta_slow_on": 0.0}  # 0 switches a process off
     assert paths_of(rejected(data)) == ["arms[1].overrides.rank_hep_expr"]  # the genotype sets it
 
 

@@ -3,11 +3,11 @@
 Targets: 78 incident cases among 844 people over 15 years (examinations at 0, 5, 10, 15 y) and
 OR 4.06 for incident diabetes, top vs bottom tertile of baseline free sRANKL.
 
-Free parameters: the population's median Topp death-rate multiplier ``d0_median`` (sets the
+Free parameters: the population's median Topp death-rate multiplier ``frag_median`` (sets the
 incidence) and, for a given model coupling ``bd_infl`` (parameters.tsv), the spread
-``d0_log_sd`` of the death-rate multiplier (sets how much of the diabetes liability sRANKL
-explains, hence the OR).  ``d0_median`` is found by bisection on the median case count over
-``--seeds`` replicate cohorts; the OR is reported for the chosen ``d0_log_sd``.
+``frag_log_sd`` of the death-rate multiplier (sets how much of the diabetes liability sRANKL
+explains, hence the OR).  ``frag_median`` is found by bisection on the median case count over
+``--seeds`` replicate cohorts; the OR is reported for the chosen ``frag_log_sd``.
 
     python tools/calibrate_cohort.py --seeds 4 --log-sd 0.08
 
@@ -46,7 +46,7 @@ def evaluate(spec: PopulationSpec, seeds, engine) -> dict:
         s = summary(run_cohort(replace(spec, seed=seed), years=15, engine=engine, chunk_size=211))
         cases.append(s["cases"])
         ors.append(s["odds_ratio_top_vs_bottom"]["unadjusted"]["or"])
-    return {"d0_median": spec.d0_median, "d0_log_sd": spec.d0_log_sd, "cases": cases, "or": ors,
+    return {"frag_median": spec.frag_median, "frag_log_sd": spec.frag_log_sd, "cases": cases, "or": ors,
             "median_cases": float(np.median(cases)), "median_or": float(np.median(ors))}
 
 
@@ -73,17 +73,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=positive_int, default=4)
     ap.add_argument("--first-seed", type=non_negative_int, default=101,
                     help="calibration seeds differ from the test seeds")
-    ap.add_argument("--log-sd", type=non_negative_float, default=PopulationSpec.d0_log_sd)
+    ap.add_argument("--log-sd", type=non_negative_float, default=PopulationSpec.frag_log_sd)
     ap.add_argument("--lo", type=positive_float, default=0.80)
     ap.add_argument("--hi", type=positive_float, default=1.00)
     ap.add_argument("--iterations", type=positive_int, default=7)
     ap.add_argument("--workers", type=positive_int, default=2)
-    ap.add_argument("--homa", action="store_true", help="calibrate the HOMA-IR trait instead of d0_median")
+    ap.add_argument("--homa", action="store_true", help="calibrate the HOMA-IR trait instead of frag_median")
     args = ap.parse_args()
     if not args.lo < args.hi:
         ap.error(f"--lo must be below --hi, got {args.lo} and {args.hi}")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    spec = PopulationSpec(d0_log_sd=args.log_sd)
+    spec = PopulationSpec(frag_log_sd=args.log_sd)
     if args.homa:
         with ProcessPoolEngine(args.workers) as engine:
             calibrate_homa_distribution(spec, seeds, engine)
@@ -93,13 +93,13 @@ def main() -> None:
         for _ in range(args.iterations):
             mid = 0.5 * (lo + hi)
             t0 = time.time()
-            r = evaluate(replace(spec, d0_median=round(mid, 4)), seeds, engine)
+            r = evaluate(replace(spec, frag_median=round(mid, 4)), seeds, engine)
             print(json.dumps(r), f"{time.time() - t0:.0f} s", flush=True)
             if r["median_cases"] > TARGET_CASES:
                 hi = mid
             else:
                 lo = mid
-    print(f"d0_median = {0.5 * (lo + hi):.4f}")
+    print(f"frag_median = {0.5 * (lo + hi):.4f}")
 
 
 if __name__ == "__main__":

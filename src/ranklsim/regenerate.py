@@ -6,7 +6,7 @@ In dependency order:
 2. the derived reference rows of ``parameters.tsv`` and all of ``initial_state.tsv``, per species,
    by :func:`ranklsim.simulate.reference.derive_reference` (the function every run with changed
    constants calls): ``L_prod``, ``O_prod``, ``gng_ref``, ``irs_ref``, ``G_bf_ref``,
-   ``topp_G_scale``, ``I_ref``, ``M_ref`` and the fasting steady state (beta-cell mass held);
+   ``S_ref``, ``I_ref``, ``M_ref`` and the fasting steady state (slow beta-cell states held);
 3. the shipped PEtab problems of both species (:func:`ranklsim.fitting.problems.write_problem`);
 4. the SBML shipped per species (``src/ranklsim/models/sbml/``, :func:`ranklsim.models.build.shipped_sbml`:
    a first build skips the Antimony conversion), rewritten only when its source key changed;

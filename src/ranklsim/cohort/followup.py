@@ -1,15 +1,19 @@
 """Follow one virtual person through the study: one chronic simulation per person.
 
-Time line of the simulation (days): ``[0, BURN_IN]`` relaxes the person's fast and intermediate
-states (NF-kB, insulin signalling, sRANKL/OPG binding, adiposity state, beta-cell functional
-compensation) from the human reference state with beta-cell *mass* held (Topp rates 0);
-``t = BURN_IN`` is the baseline examination, where three events switch the person's Topp
-beta-cell dynamics on.  Examinations are at ``BURN_IN + 365 * year``.
+Time line of the simulation (days): ``[0, BURN_IN]`` is the person's run-in from the human
+reference state: the fast and intermediate states (NF-kB, insulin signalling, sRANKL/OPG binding,
+adiposity state) relax to the person's traits while the slow beta-cell states (secretory capacity
+``sigma`` and mass ``beta``) run ``RUN_IN_SPEED`` times faster than real time (``beta_slow_on``), so
+the run-in covers ``RUN_IN_SPEED`` years of the person's slow history.  ``t = BURN_IN`` is the baseline
+examination, where an event sets the slow states to real time.  Examinations are at
+``BURN_IN + 365 * year``.
 
-Why a held-mass burn-in: Topp's beta-cell model restores fasting glucose to the set point fixed
-by its death/replication rates over months, so a person relaxed with Topp active would sit at
-their long-run glucose at baseline; with mass held, baseline glucose reflects insulin resistance
-and beta-cell function at the reference mass (assumption; docs/model.md section 18).
+Why an accelerated run-in: a person must start follow-up on their own slow trajectory, not at the
+reference state, or the slow states would move at once and cases would crowd the first examination
+(issue 15).  Ten years at ten-fold speed bring beta-cell capacity to its quasi-steady state
+(10 time constants of ``k_sig``) while the fast states (hours to weeks) stay quasi-steady against
+the accelerated slow ones (the accelerated capacity time constant is 37 days); people whose capacity
+collapses in the run-in are diabetic at baseline and excluded, as in the study.
 
 Interventions (cohort arms, :mod:`ranklsim.cohort.arms`) enter through ``extra_overrides``
 (parameter values set at baseline) and ``extra_events`` (same clock: baseline is ``BURN_IN``).
@@ -37,8 +41,10 @@ from ranklsim.models.parameters import HOLD_BETA_CELL_MASS
 from ranklsim.simulate.protocols import OralGlucose
 from ranklsim.simulate.simulator import Event, Model, SimulationError, SimulationResult
 
-#: burn-in before the baseline examination, days (beta-cell mass held)
+#: run-in before the baseline examination, days (slow beta-cell states accelerated)
 BURN_IN = 365.0
+#: time-scale factor of the slow beta-cell states during the run-in (``beta_slow_on``)
+RUN_IN_SPEED = 10.0
 #: fasting glucose threshold of diabetes, mmol/L (ADA / WHO; Bruneck)
 DIABETES_FPG_MMOL = 7.0
 #: 2-h OGTT plasma glucose of diabetes and of impaired glucose tolerance, mmol/L (WHO 1999)
@@ -56,8 +62,8 @@ CRITERIA = ("fpg", "ogtt", "both")
 MAX_EXAMS = 400
 #: outcome columns holding True/False (missing for a person whose simulation failed)
 BOOLEAN_COLUMNS = ("baseline_diabetes", "diabetes")
-#: the person's Topp beta-cell rates: held at 0 during the burn-in, switched on at baseline
-_TOPP = tuple(HOLD_BETA_CELL_MASS)
+#: the slow beta-cell time-scale switch: accelerated during the run-in, real time from baseline
+_SLOW = tuple(HOLD_BETA_CELL_MASS)
 _SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O_total, V.beta, V.M_hep]
 #: per-examination columns: prefix -> output id (free sRANKL pM; serum OPG pM as the assays report it,
 #: free + RANKL-bound; hepatic NF-kB memory M_hep uM, which scales beta-cell death)
@@ -112,20 +118,22 @@ class FollowUpPlan:
     """One person's chronic run: parameter values, events and output times (chronic clock, days)."""
 
     exams: tuple[float, ...]  #: examination years (baseline 0 first)
-    person: Mapping[str, float]  #: the person's parameter values without the Topp rates
+    person: Mapping[str, float]  #: the person's parameter values without the slow time-scale switch
     baseline_values: Mapping[str, float]  #: intervention parameter values set at baseline
-    events: tuple[Event, ...]  #: Topp switch-on, interventions, d0 drift, arm events
+    events: tuple[Event, ...]  #: real-time switch, interventions, fragility drift, arm events
     scale: Mapping[str, float]  #: conserved receptor states multiplied at baseline
     times: tuple[float, ...]  #: 0 and the examination days
 
+    slow: Mapping[str, float]  #: the slow time-scale switch from baseline on (real time)
+
     @property
     def overrides(self) -> dict[str, float]:
-        """Parameter values of the run from t = 0: the person's, beta-cell mass held."""
-        return {**self.person, **HOLD_BETA_CELL_MASS}
+        """Parameter values of the run from t = 0: the person's, slow states accelerated (run-in)."""
+        return {**self.person, **{k: RUN_IN_SPEED * v for k, v in self.slow.items()}}
 
     def exam_overrides(self, k: int) -> dict[str, float]:
         """Parameter values in force at examination ``k`` (interventions from the first after baseline)."""
-        return {**self.overrides, **(self.baseline_values if k > 0 else {})}
+        return {**self.person, **self.slow, **(self.baseline_values if k > 0 else {})}
 
 
 def exam_schedule(years: float, exam_years: Sequence[float] | None = None,
@@ -207,8 +215,8 @@ def ogtt_2h(acute_model: Model, state: Mapping[str, float], overrides: Mapping[s
 
 
 def _check_interventions(extra: Mapping[str, float], extra_events: Sequence[Event]) -> None:
-    if clash := sorted(set(extra) & set(_TOPP)):
-        raise ValueError(f"extra_overrides may not set the Topp rates {clash} (they are the person's)")
+    if clash := sorted(set(extra) & set(_SLOW)):
+        raise ValueError(f"extra_overrides may not set the slow time-scale switch {clash} (the run-in sets it)")
     early = [e for e in extra_events if e.time < BURN_IN]
     if early:
         raise ValueError(f"extra_events before baseline (day {BURN_IN:g}): first at day {early[0].time:g}")
@@ -229,23 +237,24 @@ def _receptor_scale(model: Model, person: Mapping[str, float], extra: Mapping[st
     return scale
 
 
-def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[float, ...], d0_drift: float = 0.0,
+def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[float, ...], frag_drift: float = 0.0,
                    extra_overrides: Mapping[str, float] | None = None,
                    extra_events: Sequence[Event] = ()) -> FollowUpPlan:
     """The run of one person (see :func:`follow_person` for the arguments); bad interventions raise."""
     person = dict(overrides)
-    topp = {k: float(person.pop(k, model.parameter_value(k))) for k in _TOPP}
+    slow = {k: float(person.pop(k, model.parameter_value(k))) for k in _SLOW}
     extra = dict(extra_overrides or {})
     _check_interventions(extra, extra_events)
     scale = _receptor_scale(model, person, extra)
-    events = [Event(BURN_IN, k, v) for k, v in topp.items()]
+    events = [Event(BURN_IN, k, v) for k, v in slow.items()]
     events += [Event(BURN_IN, k, float(v)) for k, v in extra.items()]
-    if d0_drift:
-        events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.topp_d0, topp[P.topp_d0] * math.exp(d0_drift * k))
+    if frag_drift:
+        frag = float(person.get(P.sig_frag, model.parameter_value(P.sig_frag)))
+        events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.sig_frag, frag * math.exp(frag_drift * k))
                    for k in range(1, math.ceil(exams[-1]) + 1)]
     events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
     times = (0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams))
-    return FollowUpPlan(exams, person, extra, tuple(events), scale, times)
+    return FollowUpPlan(exams, person, extra, tuple(events), scale, times, slow)
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -358,19 +367,19 @@ def _record(exams: tuple[float, ...], rows: pd.DataFrame, attempt: int, g2h: np.
 
 
 def follow_person(model: Model, overrides: Mapping[str, float], years: float = 15,
-                  exam_years: Sequence[float] | None = None, d0_drift: float = 0.0, *,
+                  exam_years: Sequence[float] | None = None, frag_drift: float = 0.0, *,
                   extra_overrides: Mapping[str, float] | None = None,
                   extra_events: Sequence[Event] = (), ogtt_model: Model | None = None,
                   criteria: str | None = None) -> dict:
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
-    :func:`~ranklsim.cohort.population.person_overrides`); Topp rates given there are
-    applied from baseline on, reference Topp rates otherwise.  ``d0_drift`` (per year) raises the
-    Topp death rate by ``exp(d0_drift * k)`` at the k-th anniversary of baseline (beta-cell ageing).
+    :func:`~ranklsim.cohort.population.person_overrides`).  ``frag_drift`` (per year) raises the
+    person's beta-cell fragility ``sig_frag`` by ``exp(frag_drift * k)`` at the k-th anniversary of
+    baseline (beta-cell ageing).
 
-    Interventions from baseline: ``extra_overrides`` are parameter values set at ``BURN_IN`` (after
-    the person's Topp rates; not Topp rates themselves), ``extra_events`` are further events in
+    Interventions from baseline: ``extra_overrides`` are parameter values set at ``BURN_IN`` (not the
+    slow time-scale switch), ``extra_events`` are further events in
     the simulation clock (days; baseline = ``BURN_IN``, none before it), applied after the
     person's own events at equal times.
 
@@ -384,7 +393,7 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
     if criteria != "fpg" and ogtt_model is None:
         raise ValueError(f"criteria {criteria!r} needs an OGTT at the examinations (ogtt_model)")
     exams = exam_schedule(years, exam_years)
-    plan = plan_follow_up(model, overrides, exams, d0_drift, extra_overrides, extra_events)
+    plan = plan_follow_up(model, overrides, exams, frag_drift, extra_overrides, extra_events)
     attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
     states = list(model.state_ids) if ogtt_model is not None else []
     rows, attempt = simulate_plan(model, plan, list(dict.fromkeys([*_SELECTIONS, *states])), attempts)

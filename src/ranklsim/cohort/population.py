@@ -40,17 +40,17 @@ Assumptions and sources (each distribution is also documented on its field):
   baseline FPG < 6.1 mmol/L) and a population log-SD of 0.5 (US primary care IQRs 1.1-2.1 and
   1.7-3.5, docs/data-sources.md s8).  Drawn last, so it leaves every other draw (and, glucose
   being invariant to it, every diagnosis) of a seed unchanged.
-* Beta-cell failure propensity: log-normal multiplier of Topp's beta-cell death rate
-  ``topp_d0`` (median ``d0_median``, log-SD ``d0_log_sd``, +``d0_age_slope`` per year of age over
-  60; assumption).  The model multiplies it by (M_hep/M_ref)^bd_infl, the inflammatory stress of
-  hepatic NF-kB tone, which is where sRANKL, adiposity and the inflammatory trait enter.  The long-run
-  fasting glucose of Topp's model rises steeply with the effective death rate: x ~1.17 puts it at
-  7.0 mmol/L and above r1^2/(4 r2) (x ~1.225) beta-cell mass collapses (Topp 2000 J Theor Biol
-  206:605); below x ~0.9 the crowding term of the model holds glucose near 4.7 mmol/L.  During
-  follow-up the death rate rises by ``d0_drift_per_year`` (the cross-sectional age gradient applied
-  longitudinally, assumption), so onsets spread over the examinations.  ``d0_median``,
-  ``d0_log_sd`` and the model's ``bd_infl`` are calibrated to Bruneck (78/844 cases, OR 4.06;
-  tools/calibrate_cohort.py).
+* Beta-cell fragility ``sig_frag``: log-normal multiplier of the workload excess that erodes beta-cell
+  secretory capacity (median ``frag_median``, log-SD ``frag_log_sd``, +``frag_age_slope`` per year of
+  age over 60; assumption: genetic and age-related beta-cell susceptibility).  In the model
+  (docs/model.md section 6) capacity relaxes towards 1/(1 + (sig_frag (w - 1)/w_tol)^n_w), w the
+  secretion demanded per unit capacity (ir_comp, hepatic and peripheral insulin resistance raise it);
+  above a critical workload capacity collapses (the vicious cycle of beta-cell exhaustion).  During
+  follow-up fragility rises by ``frag_drift_per_year`` (beta-cell ageing, assumption), so onsets
+  spread over the examinations.  ``frag_median``, ``frag_log_sd`` and the drift are calibrated to
+  Bruneck's incidence (78/844 in 15 years; tools/calibrate_cohort.py).  sRANKL reaches diabetes only
+  through hepatic insulin resistance (its secretory workload); a direct NF-kB effect on beta cells
+  (``bd_infl``) is a hypothesis switch, off by default.
 * OPG production: log-normal multiplier, log-SD 0.25, +1 %/year of age over 60 (serum OPG rises
   with age, Kudlacek 2003 Bone 32:681 [memory]; spread assumed).
 * Height and body weight: height normal by sex, men 1.74 m, women 1.62 m, SD 0.068 m, shorter by
@@ -79,12 +79,12 @@ from ranklsim.models.ids import P
 from ranklsim.models.parameters import out_of_bounds, parameter_table
 
 #: parameters whose human reference value (parameters.tsv) a person's value multiplies
-SCALED_PARAMETERS = (P.L_prod, P.O_prod, P.u_infl0, P.beta_ref, P.topp_d0, P.ir_comp)
+SCALED_PARAMETERS = (P.L_prod, P.O_prod, P.u_infl0, P.beta_ref, P.sig_frag, P.ir_comp)
 #: parameter-override columns of the population frame (in this order)
-PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.topp_d0, P.ir_comp,
+PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.sig_frag, P.ir_comp,
                      P.BW)
 #: trait columns kept for analysis (multipliers and latent traits)
-TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "d0_mult", "z_comp")
+TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "frag_mult", "z_comp")
 #: spec fields that are spreads (SDs, log-SDs): must be >= 0
 #: covariate columns of a population (age years, sex "M"/"F", BMI kg/m^2, height m); height is
 #: optional in a population table (body weight, a parameter column, carries the physiology)
@@ -97,7 +97,7 @@ MAX_PEOPLE = 10_000_000
 #: linear in age around 60 and clipped; the population is calibrated on Bruneck's 40-79)
 AGE_LIMITS = (18.0, 100.0)
 _SPREADS = ("bmi_sd", "rankl_log_sd", "opg_log_sd", "g_periph_log_sd", "u_infl_log_sd", "beta_fn_log_sd",
-            "d0_log_sd", "ir_comp_log_sd", "height_sd")
+            "frag_log_sd", "ir_comp_log_sd", "height_sd")
 
 
 @dataclass(frozen=True)
@@ -125,11 +125,10 @@ class PopulationSpec:
     beta_fn_log_sd: float = 0.6  #: log-SD of beta-cell function per unit z_B (calibrated: baseline FPG spread)
     beta_fn_age_slope: float = 0.005  #: fractional decline of beta-cell function per year over 60
     rho_ir_beta: float = -0.2  #: correlation of z_IR and z_B (assumption)
-    d0_median: float = 0.9098  #: median Topp death-rate multiplier (calibrated to Bruneck incidence; issue 12)
-    d0_log_sd: float = 0.08  #: log-SD of the Topp death-rate multiplier (calibrated to the Bruneck OR)
-    d0_age_slope: float = 0.004  #: log d0 multiplier per year of age over 60 (assumption)
-    d0_drift_per_year: float = 0.004  #: rise of log d0 per year of follow-up (assumption: = age slope)
-    d0_floor: float = 0.0  #: lowest d0 multiplier (0: none; the model's crowding term bounds mass)
+    frag_median: float = 1.0  #: median beta-cell fragility (calibrated to Bruneck incidence)
+    frag_log_sd: float = 0.3  #: log-SD of beta-cell fragility (assumption)
+    frag_age_slope: float = 0.01  #: log fragility per year of age over 60 (assumption)
+    frag_drift_per_year: float = 0.01  #: rise of log fragility per year of follow-up (assumption: = age slope)
     ir_comp_median: float = 2.0554  #: median compensated insulin resistance at mean BMI (calibrated: HOMA-IR cut-off)
     ir_comp_log_sd: float = 0.3671  #: log-SD of ir_comp at given BMI (calibrated: HOMA-IR spread)
     ir_comp_bmi_slope: float = 0.05  #: log ir_comp per kg/m^2 of BMI (assumption)
@@ -154,7 +153,7 @@ class PopulationSpec:
         self._check_ranges()
 
     def _check_ranges(self) -> None:
-        for name in ("d0_median", "ir_comp_median"):
+        for name in ("frag_median", "ir_comp_median"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("rho_ir_beta", "rho_comp_ir"):
@@ -202,8 +201,7 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     z1, z2 = rng.standard_normal((2, n))
     z_ir = z1
     z_beta = spec.rho_ir_beta * z1 + np.sqrt(1.0 - spec.rho_ir_beta**2) * z2
-    d0_mult = np.maximum(spec.d0_floor, spec.d0_median * np.exp(spec.d0_age_slope * (age - 60.0)
-                                                                + spec.d0_log_sd * rng.standard_normal(n)))
+    frag_mult = spec.frag_median * np.exp(spec.frag_age_slope * (age - 60.0) + spec.frag_log_sd * rng.standard_normal(n))
 
     # compensated insulin resistance: drawn last so the draws above do not depend on it
     z_comp = spec.rho_comp_ir * z_ir + np.sqrt(1.0 - spec.rho_comp_ir**2) * rng.standard_normal(n)
@@ -229,14 +227,14 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
         P.g_periph: g_periph,
         P.u_infl0: u_infl0,
         P.beta_ref: reference[P.beta_ref] / beta_fn,
-        P.topp_d0: reference[P.topp_d0] * d0_mult,
+        P.sig_frag: reference[P.sig_frag] * frag_mult,
         P.ir_comp: reference[P.ir_comp] * ir_comp,
         P.BW: bmi * height**2,
         "rankl_mult": rankl_mult,
         "opg_mult": opg_mult,
         "z_ir": z_ir,
         "z_beta": z_beta,
-        "d0_mult": d0_mult,
+        "frag_mult": frag_mult,
         "z_comp": z_comp,
     })
     return frame

@@ -100,7 +100,7 @@ class RunContext:
 
     years: float
     exam_years: tuple[float, ...]
-    d0_drift: float = 0.0
+    frag_drift: float = 0.0
     model_overrides: Mapping[str, float] = field(default_factory=dict)
     criteria: str = "fpg"  #: diagnostic criteria (followup.CRITERIA); the 2-h ones run an OGTT per exam
     arms: tuple[CohortArm, ...] = ()
@@ -116,7 +116,7 @@ class RunContext:
 
     def settings(self) -> dict:
         """The follow-up settings as recorded in ``run.json`` (a resumed run must match them)."""
-        out: dict = {"years": self.years, "exam_years": list(self.exam_years), "d0_drift": self.d0_drift}
+        out: dict = {"years": self.years, "exam_years": list(self.exam_years), "frag_drift": self.frag_drift}
         if self.model_overrides:
             out["model_overrides"] = dict(self.model_overrides)
         if self.ogtt:
@@ -162,7 +162,7 @@ def _follow_row(model: Model, acute: Model | None, context: RunContext, arm: Coh
     if arm is not None:
         extra = {"extra_overrides": arm.baseline_overrides(ov, model),
                  "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov)}
-    return follow_person(model, ov, context.years, exams, d0_drift=context.d0_drift, ogtt_model=acute,
+    return follow_person(model, ov, context.years, exams, frag_drift=context.frag_drift, ogtt_model=acute,
                          criteria=context.criteria, **extra)
 
 
@@ -214,7 +214,7 @@ def _run_context(spec: PopulationSpec, years: float, exam_years: Sequence[float]
     if max_chunks is not None and max_chunks < 0:
         raise ValueError(f"max_chunks must be >= 0, got {max_chunks!r}")
     arm_specs = tuple(resolve_arms(arms)) if arms is not None else ()
-    return RunContext(years=float(years), exam_years=exams, d0_drift=float(spec.d0_drift_per_year),
+    return RunContext(years=float(years), exam_years=exams, frag_drift=float(spec.frag_drift_per_year),
                       model_overrides=check_model_overrides(model_overrides), criteria=criteria, arms=arm_specs)
 
 

@@ -38,16 +38,16 @@ MOUSE = "mouse"
 BOTH = "both"
 SPECIES_NAMES = (HUMAN, MOUSE)
 
-#: overrides that hold beta-cell mass at its value: Topp's death and replication rates set to 0.
-#: Topp's dynamics return fasting glucose to its set point over years (integral control), so steady
-#: states for interventions, calibration and fitting are taken at fixed beta-cell mass.
-HOLD_BETA_CELL_MASS: dict[str, float] = {P.topp_d0: 0.0, P.topp_r1: 0.0, P.topp_r2: 0.0}
+#: overrides that hold the slow beta-cell states (secretory capacity ``sigma`` and mass ``beta``) at
+#: their values: the reference state, calibration and fitting steady states are taken with them held
+#: (they evolve over years; docs/model.md Section 6).
+HOLD_BETA_CELL_MASS: dict[str, float] = {P.beta_slow_on: 0.0}
 
 #: sources that mark a parameter as an input (see :data:`REFERENCE_INPUTS`)
 INPUT_SOURCES = ("protocol input", "genotype switch", "scenario switch", "readout helper", "definition")
 #: subject traits and exposures that are inputs although their source is a measurement or a model:
 #: the virtual-subject traits of the cohort and the subjects' catalogue, and the diet input
-TRAIT_INPUTS = frozenset({P.L_prod, P.O_prod, P.u_infl0, P.ir_comp, P.adiposity, P.beta_ref, P.topp_d0,
+TRAIT_INPUTS = frozenset({P.L_prod, P.O_prod, P.u_infl0, P.ir_comp, P.adiposity, P.beta_ref, P.sig_frag,
                           P.g_periph, P.diet_fat, P.BW})
 #: modules whose parameters are inputs: the drugs (absent from the reference state)
 INPUT_MODULES = ("pk",)

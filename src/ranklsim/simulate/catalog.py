@@ -169,6 +169,9 @@ class SubjectSpec:
     source: str
 
 
+#: the progressor's compensated insulin resistance and beta-cell fragility (assumed: a workload above
+#: its critical value, so capacity fails over years; tests/test_progression.py)
+PROGRESSOR_IR_COMP, PROGRESSOR_FRAGILITY = 2.0, 1.5
 #: human reference values the subjects scale (read from parameters.tsv, never retyped)
 _HUMAN = parameter_table("human")
 _U0 = _HUMAN[P.u_infl0].value  # basal hepatic inflammatory input
@@ -185,8 +188,8 @@ def _obese_dysglycaemic(beta_function: float, inflammation_fold: float, g_periph
             P.g_periph: g_periph, P.ir_comp: ir_comp}
 
 
-#: the human intervention subjects hold beta-cell mass (HOLD_BETA_CELL_MASS: Topp's adaptation would
-#: restore fasting glucose over years); the progressor's beta-cell mass evolves
+#: the human intervention subjects hold the slow beta-cell states (HOLD_BETA_CELL_MASS: a subject defined
+#: by its fasting state stays in it); the progressor's beta-cell capacity and mass evolve
 SUBJECTS: dict[str, SubjectSpec] = {
     s.name: s
     for s in (
@@ -210,9 +213,10 @@ SUBJECTS: dict[str, SubjectSpec] = {
                     "2026-12-05 (beta-cell function for the FPG, ir_comp for the insulin; "
                     "tests/test_subjects.py)"),
         SubjectSpec("progressor", ("human",),
-                    "prediabetic adult whose beta-cell death rate exceeds Topp's maximal "
-                    "glucose-driven replication, so beta-cell mass and glucose control fail over years",
-                    {**_obese_dysglycaemic(0.8, 2.0, 3.0), P.topp_d0: 0.0740 / MINUTES_PER_DAY},
-                    "assumed: Topp 2000 J Theor Biol 206:605 pathway to diabetes (d0 above r1^2/4r2)"),
+                    "obese, insulin-resistant adult whose fragile beta cells cannot sustain the secretory "
+                    "workload, so beta-cell capacity, mass and glucose control fail over years",
+                    {**_obese_dysglycaemic(0.8, 2.0, 3.0, PROGRESSOR_IR_COMP), P.sig_frag: PROGRESSOR_FRAGILITY},
+                    "assumed: workload-driven beta-cell failure (Ha, Satin & Sherman 2016 Endocrinology 157:624; "
+                    "docs/model.md Section 6); fragility chosen so FPG reaches 7 mmol/L after years of IFG"),
     )
 }

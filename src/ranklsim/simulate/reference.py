@@ -14,8 +14,8 @@ against (docs/model.md Section 15, "Derived normalisers").  :data:`DERIVED` list
 * ``M_ref``, ``IKK_ref``: hepatic NF-kB memory and active IKK at the reference state (they scale the
   IRS1 serine kinase, so they are part of the fixed point; the NF-kB module does not depend on the
   others, so they settle in the first iteration);
-* ``topp_G_scale`` (Topp's 100 mg/dL set point = reference fasting glucose) and ``I_ref`` (reference
-  fasting insulin), read from the reference state.
+* ``S_ref`` (reference secretion demand per unit capacity: beta-cell workload 1) and ``I_ref``
+  (reference fasting insulin), read from the reference state.
 
 The reference state is the fasting steady state with beta-cell mass held
 (:data:`~ranklsim.models.parameters.HOLD_BETA_CELL_MASS`) and every *input*
@@ -40,7 +40,7 @@ from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, reference_inputs
 from ranklsim.simulate.solver import flush_underflow, relax, solver_settings
 
 #: the derived normalisers, in the order they are computed
-DERIVED = (P.L_prod, P.O_prod, P.s_rank, P.gng_ref, P.irs_ref, P.G_bf_ref, P.topp_G_scale, P.I_ref, P.M_ref, P.IKK_ref)
+DERIVED = (P.L_prod, P.O_prod, P.s_rank, P.gng_ref, P.irs_ref, P.G_bf_ref, P.S_ref, P.I_ref, P.M_ref, P.IKK_ref)
 #: normaliser -> the reference-state quantity it equals (fixed point: normaliser = quantity)
 FIXED_POINT = {P.gng_ref: V.gng_index, P.irs_ref: V.irs_avail, P.G_bf_ref: V.G, P.M_ref: V.M_hep, P.IKK_ref: V.IKKa}
 #: fixed point: plain iterations tried first, their relative-change target, the hybrid solver's
@@ -147,7 +147,7 @@ def derive_reference(rr, constants: Mapping[str, float]) -> tuple[dict[str, floa
         raise ReferenceError(f"solver failed relaxing to the reference state of the changed constants; time reached "
                              f"{rr.model.getTime():g} min; parameters changed: {dict(constants)}; solver said: "
                              f"{str(exc).splitlines()[0]}") from exc
-    settings.update({P.topp_G_scale: 100.0 / rr[V.G], P.I_ref: float(rr[V.I])})
+    settings.update({P.S_ref: float(rr[V.S_dem]), P.I_ref: float(rr[V.I])})
     # states with an initial assignment (receptor binding quasi-equilibrium) are left out: a run's own
     # parameters (e.g. a receptor knockout) set them when it starts
     assigned = set(rr.getInitialAssignmentIds())
