@@ -103,12 +103,12 @@ def cost_per_person(n: int, seed: int) -> dict:
     spec = PopulationSpec(n=n, seed=seed)
     pop = generate_population(spec)
     rows = pop.to_dict("records")
-    follow_person(model, person_overrides(rows[0]), YEARS, exams, frag_drift=spec.frag_drift_per_year)  # warm-up
+    follow_person(model, person_overrides(rows[0]), YEARS, exams, ir_drift=spec.ir_drift_mean)  # warm-up
     times, cpu_times, attempts, errors = [], [], [], 0
     for row in rows:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            rec = follow_person(model, person_overrides(row), YEARS, exams, frag_drift=spec.frag_drift_per_year)
+            rec = follow_person(model, person_overrides(row), YEARS, exams, ir_drift=spec.ir_drift_mean)
             attempts.append(rec["solver_attempt"])
         except Exception:  # any failure: counted, as the runner records it
             errors += 1

@@ -18,6 +18,9 @@ LAYERS = {"constants": 0, "errors": 0, "parallel": 0, "cli_options": 0, "rundir"
           "fitting": 3, "cohort": 4, "cli": 5, "demo": 5, "regenerate": 5, "__main__": 5}
 FACADE = 5  # ``import ranklsim`` / ``from ranklsim import load_model``: the public facade
 MAX_MODULE_LINES = 400
+#: generated modules: one line per model id (their length is the model's size, nothing to split);
+#: tests/test_ids.py checks them against the tables they are generated from
+GENERATED = ("ranklsim.models.ids",)
 MAX_FUNCTION_LINES = 60
 MAX_COMPLEXITY = 15
 #: a function-level import must give its reason in a comment on its line or the line above
@@ -111,7 +114,7 @@ def test_modules_and_functions_stay_small():
     for module, path in _modules():
         text = path.read_text()
         n = len(text.splitlines())
-        if n > MAX_MODULE_LINES:
+        if n > MAX_MODULE_LINES and module not in GENERATED:
             problems.append(f"{module}: {n} lines > {MAX_MODULE_LINES}")
         for fn in ast.walk(ast.parse(text)):
             if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):

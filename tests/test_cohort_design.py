@@ -14,6 +14,7 @@ from ranklsim.cli import main
 from ranklsim.cohort import PopulationSpec, run_cohort
 from ranklsim.cohort.followup import _record, exam_schedule
 from ranklsim.cohort.population import (
+    IR_DRIFT,
     PARAMETER_COLUMNS,
     check_population,
     generate_population,
@@ -159,7 +160,7 @@ def test_cli_design_options(tmp_path, capsys):
     assert run_json["exam_years"] == [0.0, 1.0, 2.0, 2.2]
     # a population file: the people of that run again
     pop = tmp_path / "pop.csv"
-    people[["person_id", "age", "sex", "bmi", *PARAMETER_COLUMNS]].to_csv(pop, index=False)
+    people[["person_id", "age", "sex", "bmi", *PARAMETER_COLUMNS, IR_DRIFT]].to_csv(pop, index=False)
     code, err = _run(["cohort", "--population", str(pop), "--years", "2.2", "--exam-every", "1", "--workers", "1",
                       "--quiet", "--out", str(tmp_path / "p")], capsys)
     assert code == 0, err

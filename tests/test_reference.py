@@ -21,7 +21,7 @@ from ranklsim.simulate.reference import DERIVED, FIXED_POINT, constant_overrides
 CASES = [
     ("human", P.f_rank_stim, 0.5),  # M_ref, irs_ref, gng_ref (RANK share of hepatic IKK)
     ("human", P.is_kcat_ser, 2.0),  # irs_ref, gng_ref (IKK -> IRS1-Ser)
-    ("human", P.gi_kp1, 1.1),  # G_bf_ref, topp_G_scale, I_ref, gng_ref
+    ("human", P.gi_kp1, 1.1),  # G_bf_ref, S_ref, I_ref, gng_ref
     ("human", P.k_O_deg, 2.0),  # O_prod (and L_prod through the OPG complex)
     ("human", P.k_L_deg, 0.5),  # L_prod
     ("mouse", P.gi_kp1, 1.1),  # mouse G_bf_ref: beta-cell compensation pins glucose to it
@@ -109,7 +109,7 @@ def test_inputs_recompute_nothing():
     table = {k: p.value for k, p in model.parameters.items()}
     inputs = {P.L_prod: 5 * table[P.L_prod], P.diet_fat: 1.0, P.rank_hep_expr: 0.0, P.ir_comp: 2.0,
               P.adiposity: 1.0, P.u_infl0: 2 * table[P.u_infl0], P.ins_iv: 1.0, P.met_egp_on: 0.0,
-              P.ab_CL: 2 * table[P.ab_CL], P.topp_r1: 0.0, P.gng_ref: 0.9}
+              P.ab_CL: 2 * table[P.ab_CL], P.beta_slow_on: 0.0, P.gng_ref: 0.9}
     assert constant_overrides(table, inputs) == {}
     res = model.simulate(60, n_points=2, overrides=inputs, selections=[V.G])
     assert res.derived == {}

@@ -184,7 +184,7 @@ def test_opg_rises_after_not_before_onset():
     non = run[(run.arm == "non-progressor") & (run["id"] == "O")].value.to_numpy()
     assert np.ptp(non) < 0.02 * non[0]
     # the link is a labelled hypothesis: with opg_glyc_gain = 0 the same progressor keeps OPG and free
-    # sRANKL flat, while with the link on the raised OPG buffers free sRANKL (-21 %, r_opg_rank 500,
+    # sRANKL flat, while with the link on the raised OPG buffers free sRANKL (-6 %, r_opg_rank 500,
     # serum OPG O_ref taken as total OPG)
     off = run[run.arm == "progressor, no OPG link"]
     assert np.ptp(off[off["id"] == "O"].value.to_numpy()) < 1e-6 * o[0]
@@ -192,7 +192,8 @@ def test_opg_rises_after_not_before_onset():
     l_on = prog[prog["id"] == "L"].value.to_numpy()
     l_off = off[off["id"] == "L"].value.to_numpy()
     assert np.ptp(l_off) < 1e-6 * l_off[0]
-    assert l_on[-1] / l_off[-1] == pytest.approx(0.791, abs=0.02)
+    # (0.936 since issue 15: the workload progressor ends at FPG ~10 mmol/L, a smaller glycaemic OPG rise)
+    assert l_on[-1] / l_off[-1] == pytest.approx(0.936, abs=0.02)
 
 
 def test_batch_keeps_results_when_one_fails(tmp_path):

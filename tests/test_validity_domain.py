@@ -37,7 +37,7 @@ RUNS = {"acute": {"t_end": 24 * 60.0, "n_points": 289}, "chronic": {"t_end": 15 
 #: the parameters of the quick sweep: those whose bounds once gave negative outputs (U_id, HE, m3,
 #: beta_fn, gi_aa, NaN from a negative base of a power) plus one or two of every module
 FAST_IDS = (P.gi_Vmx, P.gi_Ib, P.gi_m5, P.gi_m6, P.gi_gamma, P.gi_b, P.glc_iv, P.gng_ref, P.bf_max, P.G_bf_ref,
-            P.met_n_egp, P.ikk_expr, P.beta_ref, P.ir_comp, P.topp_r1, P.is_k_g6p_deg, P.nf_k1, P.L_prod,
+            P.met_n_egp, P.ikk_expr, P.beta_ref, P.ir_comp, P.k_sig, P.is_k_g6p_deg, P.nf_k1, P.L_prod,
             P.stim_sat, P.ins_iv)
 #: a value this far below zero is not solver round-off
 NEGATIVE = -1e-9

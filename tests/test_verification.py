@@ -36,7 +36,7 @@ def test_nfkb_module_reproduces_lipniacki_peak_and_period(reference):
 
 def _dallaman_meal():
     harness = """
-    egp_gng = 1; egp_ins = 1; beta_rel = 1; si_periph = 1; beta_fn = 1; E_met_hep = 0;
+    egp_gng = 1; egp_ins = 1; beta_rel = 1; sigma = 1; ir_trend = 1; si_periph = 1; beta_fn = 1; E_met_hep = 0;
     glc_iv = 0; ins_iv = 0; clamp_on = 0; Q_glc_ip = 0; Q_ins_ip = 0; clamp_z = 0;
     clamp_at_basal = 0; k_pre = 0.1; G_pre = 178/1.88; EGP_pre = 2;
     f_time_G = 1; BW = 78; D = 78000;
@@ -98,22 +98,3 @@ def test_insulin_signalling_reproduces_kubota_g6pase(reference, dose):
     res = rr.simulate(0, 240, 2401, selections=["time", "G6Pase", "pAKT"])
     ratio = res[-1, 1] / res[0, 1]
     assert ratio == pytest.approx(ref["G6Pase_240min_over_0"], rel=0.15)
-
-
-def test_beta_cell_module_has_topp_fixed_point(reference):
-    fp = reference("topp2000_beta_cell")["values"]["physiological_fixed_point_analytic"]
-    # Topp's fast glucose/insulin equations (per day -> per minute) drive our beta module
-    harness = """
-    topp_G_scale = 1; NFkBn = 0; diet_fat = 0;
-    bd_infl = 0; beta_cap = 1e6;  // our additions to Topp's death rate off (inflammation, crowding)
-    R0 = 864/1440; Eg0 = 1.44/1440; si = 0.72/1440; sigma = 43.2/1440; alpha = 20000; k = 432/1440;
-    Gv = 300; Iv = 10; beta = 300;
-    G := Gv;
-    Gv' = R0 - (Eg0 + si*Iv)*Gv;
-    Iv' = beta*sigma*Gv^2/(alpha + Gv^2) - k*Iv;
-    """
-    rr = standalone_runner(("progression",), harness=harness)
-    rr.simulate(0, 400 * 1440, 2)
-    assert rr["Gv"] == pytest.approx(fp["G_mg_per_dL"], rel=1e-3)
-    assert rr["Iv"] == pytest.approx(fp["I_uU_per_mL"], rel=1e-3)
-    assert rr["beta"] == pytest.approx(fp["beta_mg"], rel=1e-3)

@@ -119,7 +119,8 @@ def _add_cohort_parser(sub) -> None:
     who.add_argument("--n", type=people_count, help=f"number of people to draw (1-{MAX_PEOPLE:,})")
     who.add_argument("--population", help="CSV of the people to follow instead of drawing them: columns age, sex "
                      "(M/F), bmi and the model parameters of each person (" + ", ".join(PARAMETER_COLUMNS) +
-                     "), optional person_id and height")
+                     "), optional person_id, height and ir_drift (yearly log-rise of insulin resistance; "
+                     "default: the population's mean)")
     c.add_argument("--years", type=follow_up_years, default=15.0,
                    help=f"follow-up years (> 0 and <= {MAX_FOLLOW_UP_YEARS:g}, the last examination; default 15)")
     _add_schedule_options(c)

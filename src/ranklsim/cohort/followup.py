@@ -8,12 +8,10 @@ the run-in covers ``RUN_IN_SPEED`` years of the person's slow history.  ``t = BU
 examination, where an event sets the slow states to real time.  Examinations are at
 ``BURN_IN + 365 * year``.
 
-Why an accelerated run-in: a person must start follow-up on their own slow trajectory, not at the
-reference state, or the slow states would move at once and cases would crowd the first examination
-(issue 15).  Ten years at ten-fold speed bring beta-cell capacity to its quasi-steady state
-(10 time constants of ``k_sig``) while the fast states (hours to weeks) stay quasi-steady against
-the accelerated slow ones (the accelerated capacity time constant is 37 days); people whose capacity
-collapses in the run-in are diabetic at baseline and excluded, as in the study.
+Why an accelerated run-in: a person must start follow-up on their own slow trajectory, or the slow
+states would move at once and cases crowd the first examination.  Ten years at ten-fold speed bring
+capacity to its quasi-steady state (10 time constants of ``k_sig``; accelerated, 37 days, still slow
+against the fast states); people whose capacity collapses in the run-in are diabetic at baseline.
 
 Interventions (cohort arms, :mod:`ranklsim.cohort.arms`) enter through ``extra_overrides``
 (parameter values set at baseline) and ``extra_events`` (same clock: baseline is ``BURN_IN``).
@@ -41,10 +39,9 @@ from ranklsim.models.parameters import HOLD_BETA_CELL_MASS
 from ranklsim.simulate.protocols import OralGlucose
 from ranklsim.simulate.simulator import Event, Model, SimulationError, SimulationResult
 
-#: run-in before the baseline examination, days (slow beta-cell states accelerated)
-BURN_IN = 365.0
-#: time-scale factor of the slow beta-cell states during the run-in (``beta_slow_on``)
-RUN_IN_SPEED = 10.0
+#: run-in before the baseline examination, days, and the time-scale factor of the slow beta-cell
+#: states during it (``beta_slow_on``)
+BURN_IN, RUN_IN_SPEED = 365.0, 10.0
 #: fasting glucose threshold of diabetes, mmol/L (ADA / WHO; Bruneck)
 DIABETES_FPG_MMOL = 7.0
 #: 2-h OGTT plasma glucose of diabetes and of impaired glucose tolerance, mmol/L (WHO 1999)
@@ -120,7 +117,7 @@ class FollowUpPlan:
     exams: tuple[float, ...]  #: examination years (baseline 0 first)
     person: Mapping[str, float]  #: the person's parameter values without the slow time-scale switch
     baseline_values: Mapping[str, float]  #: intervention parameter values set at baseline
-    events: tuple[Event, ...]  #: real-time switch, interventions, fragility drift, arm events
+    events: tuple[Event, ...]  #: real-time switch, interventions, insulin-resistance drift, arm events
     scale: Mapping[str, float]  #: conserved receptor states multiplied at baseline
     times: tuple[float, ...]  #: 0 and the examination days
 
@@ -237,7 +234,7 @@ def _receptor_scale(model: Model, person: Mapping[str, float], extra: Mapping[st
     return scale
 
 
-def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[float, ...], frag_drift: float = 0.0,
+def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[float, ...], ir_drift: float = 0.0,
                    extra_overrides: Mapping[str, float] | None = None,
                    extra_events: Sequence[Event] = ()) -> FollowUpPlan:
     """The run of one person (see :func:`follow_person` for the arguments); bad interventions raise."""
@@ -248,9 +245,8 @@ def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[fl
     scale = _receptor_scale(model, person, extra)
     events = [Event(BURN_IN, k, v) for k, v in slow.items()]
     events += [Event(BURN_IN, k, float(v)) for k, v in extra.items()]
-    if frag_drift:
-        frag = float(person.get(P.sig_frag, model.parameter_value(P.sig_frag)))
-        events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.sig_frag, frag * math.exp(frag_drift * k))
+    if ir_drift:
+        events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.ir_trend, math.exp(ir_drift * k))
                    for k in range(1, math.ceil(exams[-1]) + 1)]
     events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
     times = (0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams))
@@ -367,16 +363,16 @@ def _record(exams: tuple[float, ...], rows: pd.DataFrame, attempt: int, g2h: np.
 
 
 def follow_person(model: Model, overrides: Mapping[str, float], years: float = 15,
-                  exam_years: Sequence[float] | None = None, frag_drift: float = 0.0, *,
+                  exam_years: Sequence[float] | None = None, ir_drift: float = 0.0, *,
                   extra_overrides: Mapping[str, float] | None = None,
                   extra_events: Sequence[Event] = (), ogtt_model: Model | None = None,
                   criteria: str | None = None) -> dict:
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
-    :func:`~ranklsim.cohort.population.person_overrides`).  ``frag_drift`` (per year) raises the
-    person's beta-cell fragility ``sig_frag`` by ``exp(frag_drift * k)`` at the k-th anniversary of
-    baseline (beta-cell ageing).
+    :func:`~ranklsim.cohort.population.person_overrides`).  ``ir_drift`` (per year) raises the
+    person's compensated insulin resistance (``ir_trend``) to ``exp(ir_drift * k)`` x their trait at the
+    k-th anniversary of baseline (insulin resistance rising with age; Tabak 2009 Lancet 373:2215).
 
     Interventions from baseline: ``extra_overrides`` are parameter values set at ``BURN_IN`` (not the
     slow time-scale switch), ``extra_events`` are further events in
@@ -393,7 +389,7 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
     if criteria != "fpg" and ogtt_model is None:
         raise ValueError(f"criteria {criteria!r} needs an OGTT at the examinations (ogtt_model)")
     exams = exam_schedule(years, exam_years)
-    plan = plan_follow_up(model, overrides, exams, frag_drift, extra_overrides, extra_events)
+    plan = plan_follow_up(model, overrides, exams, ir_drift, extra_overrides, extra_events)
     attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
     states = list(model.state_ids) if ogtt_model is not None else []
     rows, attempt = simulate_plan(model, plan, list(dict.fromkeys([*_SELECTIONS, *states])), attempts)

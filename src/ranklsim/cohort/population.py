@@ -46,9 +46,12 @@ Assumptions and sources (each distribution is also documented on its field):
   (docs/model.md section 6) capacity relaxes towards 1/(1 + (sig_frag (w - 1)/w_tol)^n_w), w the
   secretion demanded per unit capacity (ir_comp, hepatic and peripheral insulin resistance raise it);
   above a critical workload capacity collapses (the vicious cycle of beta-cell exhaustion).  During
-  follow-up fragility rises by ``frag_drift_per_year`` (beta-cell ageing, assumption), so onsets
-  spread over the examinations.  ``frag_median``, ``frag_log_sd`` and the drift are calibrated to
-  Bruneck's incidence (78/844 in 15 years; tools/calibrate_cohort.py).  sRANKL reaches diabetes only
+  follow-up the person's compensated insulin resistance rises by ``ir_drift`` per year (log scale;
+  column ``ir_drift``, normal with mean ``ir_drift_mean`` and SD ``ir_drift_sd``, drawn last): insulin
+  resistance rises with age and steeply in the years before diagnosis (Whitehall II, Tabak 2009 Lancet
+  373:2215), so fasting insulin rises before fasting glucose and onsets spread over the examinations.
+  ``frag_median`` and ``ir_drift_mean`` are calibrated to Bruneck's baseline prevalence and incidence
+  (tools/calibrate_cohort.py).  sRANKL reaches diabetes only
   through hepatic insulin resistance (its secretory workload); a direct NF-kB effect on beta cells
   (``bd_infl``) is a hypothesis switch, off by default.
 * OPG production: log-normal multiplier, log-SD 0.25, +1 %/year of age over 60 (serum OPG rises
@@ -84,7 +87,9 @@ SCALED_PARAMETERS = (P.L_prod, P.O_prod, P.u_infl0, P.beta_ref, P.sig_frag, P.ir
 PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.sig_frag, P.ir_comp,
                      P.BW)
 #: trait columns kept for analysis (multipliers and latent traits)
-TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "frag_mult", "z_comp")
+TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "frag_mult", "z_comp", "ir_drift")
+#: column of the person's yearly log-rise of compensated insulin resistance during follow-up
+IR_DRIFT = "ir_drift"
 #: spec fields that are spreads (SDs, log-SDs): must be >= 0
 #: covariate columns of a population (age years, sex "M"/"F", BMI kg/m^2, height m); height is
 #: optional in a population table (body weight, a parameter column, carries the physiology)
@@ -97,7 +102,7 @@ MAX_PEOPLE = 10_000_000
 #: linear in age around 60 and clipped; the population is calibrated on Bruneck's 40-79)
 AGE_LIMITS = (18.0, 100.0)
 _SPREADS = ("bmi_sd", "rankl_log_sd", "opg_log_sd", "g_periph_log_sd", "u_infl_log_sd", "beta_fn_log_sd",
-            "frag_log_sd", "ir_comp_log_sd", "height_sd")
+            "frag_log_sd", "ir_comp_log_sd", "height_sd", "ir_drift_sd")
 
 
 @dataclass(frozen=True)
@@ -125,10 +130,11 @@ class PopulationSpec:
     beta_fn_log_sd: float = 0.6  #: log-SD of beta-cell function per unit z_B (calibrated: baseline FPG spread)
     beta_fn_age_slope: float = 0.005  #: fractional decline of beta-cell function per year over 60
     rho_ir_beta: float = -0.2  #: correlation of z_IR and z_B (assumption)
-    frag_median: float = 1.0  #: median beta-cell fragility (calibrated to Bruneck incidence)
+    frag_median: float = 0.35  #: median beta-cell fragility (calibrated 2026-12-05: baseline FPG-diabetes 5.9 %, seed 1)
     frag_log_sd: float = 0.3  #: log-SD of beta-cell fragility (assumption)
     frag_age_slope: float = 0.01  #: log fragility per year of age over 60 (assumption)
-    frag_drift_per_year: float = 0.01  #: rise of log fragility per year of follow-up (assumption: = age slope)
+    ir_drift_mean: float = 0.03  #: mean rise of log insulin resistance per year of follow-up (calibrated: 75 cases, seed 1)
+    ir_drift_sd: float = 0.02  #: its SD between people (assumption)
     ir_comp_median: float = 2.0554  #: median compensated insulin resistance at mean BMI (calibrated: HOMA-IR cut-off)
     ir_comp_log_sd: float = 0.3671  #: log-SD of ir_comp at given BMI (calibrated: HOMA-IR spread)
     ir_comp_bmi_slope: float = 0.05  #: log ir_comp per kg/m^2 of BMI (assumption)
@@ -209,6 +215,7 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     # height and body weight: drawn after everything else (the draws above do not depend on them)
     height = np.clip(np.where(male, spec.height_male, spec.height_female) + spec.height_age_slope * (age - 60.0)
                      + spec.height_sd * rng.standard_normal(n), 1.40, 2.05)
+    ir_drift = spec.ir_drift_mean + spec.ir_drift_sd * rng.standard_normal(n)  # drawn last, as height
 
     adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
     g_periph = spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_ir)
@@ -236,6 +243,7 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
         "z_beta": z_beta,
         "frag_mult": frag_mult,
         "z_comp": z_comp,
+        IR_DRIFT: ir_drift,
     })
     return frame
 

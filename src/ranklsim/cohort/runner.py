@@ -53,6 +53,7 @@ from ranklsim.cohort.followup import (
 )
 from ranklsim.cohort.metformin_exposure import chronic_model
 from ranklsim.cohort.population import (
+    IR_DRIFT,
     PARAMETER_COLUMNS,
     PopulationSpec,
     check_population,
@@ -100,7 +101,7 @@ class RunContext:
 
     years: float
     exam_years: tuple[float, ...]
-    frag_drift: float = 0.0
+    ir_drift: float = 0.0
     model_overrides: Mapping[str, float] = field(default_factory=dict)
     criteria: str = "fpg"  #: diagnostic criteria (followup.CRITERIA); the 2-h ones run an OGTT per exam
     arms: tuple[CohortArm, ...] = ()
@@ -116,7 +117,7 @@ class RunContext:
 
     def settings(self) -> dict:
         """The follow-up settings as recorded in ``run.json`` (a resumed run must match them)."""
-        out: dict = {"years": self.years, "exam_years": list(self.exam_years), "frag_drift": self.frag_drift}
+        out: dict = {"years": self.years, "exam_years": list(self.exam_years), "ir_drift": self.ir_drift}
         if self.model_overrides:
             out["model_overrides"] = dict(self.model_overrides)
         if self.ogtt:
@@ -162,7 +163,8 @@ def _follow_row(model: Model, acute: Model | None, context: RunContext, arm: Coh
     if arm is not None:
         extra = {"extra_overrides": arm.baseline_overrides(ov, model),
                  "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov)}
-    return follow_person(model, ov, context.years, exams, frag_drift=context.frag_drift, ogtt_model=acute,
+    drift = float(row[IR_DRIFT]) if IR_DRIFT in row and np.isfinite(row[IR_DRIFT]) else context.ir_drift
+    return follow_person(model, ov, context.years, exams, ir_drift=drift, ogtt_model=acute,
                          criteria=context.criteria, **extra)
 
 
@@ -214,7 +216,7 @@ def _run_context(spec: PopulationSpec, years: float, exam_years: Sequence[float]
     if max_chunks is not None and max_chunks < 0:
         raise ValueError(f"max_chunks must be >= 0, got {max_chunks!r}")
     arm_specs = tuple(resolve_arms(arms)) if arms is not None else ()
-    return RunContext(years=float(years), exam_years=exams, frag_drift=float(spec.frag_drift_per_year),
+    return RunContext(years=float(years), exam_years=exams, ir_drift=float(spec.ir_drift_mean),
                       model_overrides=check_model_overrides(model_overrides), criteria=criteria, arms=arm_specs)
 
 

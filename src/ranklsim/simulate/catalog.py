@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ranklsim.constants import METFORMIN_HCL_MW, MINUTES_PER_DAY
+from ranklsim.constants import METFORMIN_HCL_MW
 from ranklsim.models.ids import P
 from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, parameter_table
 
@@ -171,7 +171,7 @@ class SubjectSpec:
 
 #: the progressor's compensated insulin resistance and beta-cell fragility (assumed: a workload above
 #: its critical value, so capacity fails over years; tests/test_progression.py)
-PROGRESSOR_IR_COMP, PROGRESSOR_FRAGILITY = 2.0, 1.5
+PROGRESSOR_IR_COMP, PROGRESSOR_FRAGILITY = 2.0, 1.75
 #: human reference values the subjects scale (read from parameters.tsv, never retyped)
 _HUMAN = parameter_table("human")
 _U0 = _HUMAN[P.u_infl0].value  # basal hepatic inflammatory input
