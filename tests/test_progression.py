@@ -149,3 +149,25 @@ def test_fasting_insulin_rises_before_fasting_glucose(progressors):
         k = int(np.argmax(i >= 1.10)) if (i >= 1.10).any() else len(i) - 1
         first.append(g[k] - g[0])
     assert np.median(first) < 0.25
+
+
+def test_treatment_protects_and_stopping_lets_progression_resume(chronic):
+    """The progressor on metformin's mean hepatic effect (1000 mg bid, effect site held) for 6 years,
+    then off: glucose and mass loss are lower on treatment (no set point undoes it), and after the stop
+    glucose rises again and mass loss resumes."""
+    from ranklsim.cohort.metformin_exposure import effect_site_for, metformin_mean_effects
+    from ranklsim.simulate.simulator import Event
+
+    egp, _ = metformin_mean_effects(1000.0, 0.5)
+    on = {P.met_ke0: 0.0}
+    times = [0.0, 6 * YEAR, 12 * YEAR]
+    subject = SUBJECTS["progressor"].overrides
+    sel = [V.G_mM, V.beta]
+    ctrl = chronic.simulate(times=times, overrides={**subject, **on}, selections=sel).frame
+    start = [Event(0.0, V.C_met_eff, effect_site_for(egp, chronic))]
+    stop = [*start, Event(6 * YEAR, V.C_met_eff, 0.0)]
+    treated = chronic.simulate(times=times, overrides={**subject, **on}, events=stop, selections=sel).frame
+    assert treated[V.G_mM].iloc[1] < ctrl[V.G_mM].iloc[1] - 0.3  # protected while treated
+    assert treated[V.beta].iloc[1] > ctrl[V.beta].iloc[1]
+    assert treated[V.G_mM].iloc[2] > treated[V.G_mM].iloc[1] + 0.3  # progression resumes after the stop
+    assert treated[V.beta].iloc[2] < treated[V.beta].iloc[1]

@@ -265,6 +265,28 @@ def cases_by_examination(data: pd.DataFrame, exam_years) -> dict:
     return {"by_exam": rows, "first_exam_ratio": ratio}
 
 
+#: impaired fasting glucose at baseline, mmol/L (ADA 2003: 5.6-6.9)
+IFG_MMOL = 5.6
+#: baseline predictors compared in the risk structure: name -> column
+PREDICTORS = {"fpg": "fpg_y0", "homa_ir": HOMA_COLUMN, "rankl": RANKL_COLUMN}
+
+
+def risk_structure(data: pd.DataFrame) -> dict:
+    """Tertile ORs (top vs bottom, unadjusted) of the baseline predictors and the incidence by
+    baseline glycaemic category (normal, IFG; with the OGTT option isolated IFG, isolated IGT, both)."""
+    out: dict = {"odds_ratio_tertile": {k: odds_ratio(data, c) for k, c in PREDICTORS.items() if c in data}}
+    ifg = data["fpg_y0"].astype(float) >= IFG_MMOL
+    groups = {"normal_fasting": ~ifg, "ifg": ifg}
+    if "g2h_y0" in data:
+        igt = data["g2h_y0"].astype(float) >= IGT_2H_MMOL
+        groups = {"normal": ~ifg & ~igt, "isolated_ifg": ifg & ~igt, "isolated_igt": ~ifg & igt, "ifg_and_igt": ifg & igt}
+    out["incidence_by_baseline_category"] = {
+        k: {"n": int(m.sum()), "cases": int(data.loc[m, "case"].sum()),
+            "cumulative_incidence": float(data.loc[m, "case"].mean()) if m.any() else None}
+        for k, m in groups.items()}
+    return out
+
+
 def _tertile_section(data: pd.DataFrame) -> dict:
     """Tertile cut-offs, incidence by tertile and the ORs (at least 3 analysed people)."""
     if len(data) < 3:
@@ -315,6 +337,8 @@ def summary(result) -> dict:
     out["cases_by_examination"] = cases_by_examination(data, result.exam_years)
     out["opg_before_after_onset"] = opg_before_after(data, result.exam_years)
     out["baseline"] = _baseline_section(data, people)
+    if len(data) >= 3:
+        out["risk_structure"] = risk_structure(data)
     if with_arms:
         out["analysis_arm"] = main
         out["arms"] = arms_section(result.people, arms)
