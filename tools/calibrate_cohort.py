@@ -3,18 +3,20 @@
 Targets: 78 incident cases among 844 people over 15 years (examinations at 0, 5, 10, 15 y) and
 OR 4.06 for incident diabetes, top vs bottom tertile of baseline free sRANKL.
 
-Free parameters: the population's median Topp death-rate multiplier ``frag_median`` (sets the
-incidence) and, for a given model coupling ``bd_infl`` (parameters.tsv), the spread
-``frag_log_sd`` of the death-rate multiplier (sets how much of the diabetes liability sRANKL
-explains, hence the OR).  ``frag_median`` is found by bisection on the median case count over
-``--seeds`` replicate cohorts; the OR is reported for the chosen ``frag_log_sd``.
+Free parameters (issue 15, workload progression layer): the population's median beta-cell fragility
+``frag_median`` sets the share with fasting-glucose diabetes at the end of the run-in (baseline
+prevalence, excluded as in the study; given with ``--frag-median``), and the mean yearly rise of
+insulin resistance ``ir_drift_mean`` sets the incidence: it is found by bisection on the median case
+count over ``--seeds`` replicate cohorts.  The sRANKL OR is *not* a target: sRANKL reaches diabetes only
+through hepatic insulin resistance, and the OR is reported as a prediction.
 
-    python tools/calibrate_cohort.py --seeds 4 --log-sd 0.08
+    python tools/calibrate_cohort.py --seeds 4 --frag-median 0.35
 
 ``--homa``: instead, calibrate the distribution of the compensated-insulin-resistance trait
 (``ir_comp_median``, ``ir_comp_log_sd``) to Bruneck's baseline HOMA-IR with the fitting tools
 (:mod:`ranklsim.cohort.calibration`): one simulated cohort per seed, pooled, then multistart
-least squares.  Glucose, and so every diagnosis and the bisection above, is invariant to ``ir_comp``.
+least squares.  Since issue 15 ``ir_comp`` also raises beta-cell workload, so glucose is no longer
+exactly invariant to it: rerun the bisection after a HOMA calibration.
 
     python tools/calibrate_cohort.py --homa --seeds 8
 """
@@ -46,7 +48,7 @@ def evaluate(spec: PopulationSpec, seeds, engine) -> dict:
         s = summary(run_cohort(replace(spec, seed=seed), years=15, engine=engine, chunk_size=211))
         cases.append(s["cases"])
         ors.append(s["odds_ratio_top_vs_bottom"]["unadjusted"]["or"])
-    return {"frag_median": spec.frag_median, "frag_log_sd": spec.frag_log_sd, "cases": cases, "or": ors,
+    return {"frag_median": spec.frag_median, "ir_drift_mean": spec.ir_drift_mean, "cases": cases, "or": ors,
             "median_cases": float(np.median(cases)), "median_or": float(np.median(ors))}
 
 
@@ -73,17 +75,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=positive_int, default=4)
     ap.add_argument("--first-seed", type=non_negative_int, default=101,
                     help="calibration seeds differ from the test seeds")
-    ap.add_argument("--log-sd", type=non_negative_float, default=PopulationSpec.frag_log_sd)
-    ap.add_argument("--lo", type=positive_float, default=0.80)
-    ap.add_argument("--hi", type=positive_float, default=1.00)
+    ap.add_argument("--frag-median", type=positive_float, default=PopulationSpec.frag_median)
+    ap.add_argument("--lo", type=non_negative_float, default=0.0, help="lowest ir_drift_mean (per year)")
+    ap.add_argument("--hi", type=positive_float, default=0.08, help="highest ir_drift_mean (per year)")
     ap.add_argument("--iterations", type=positive_int, default=7)
     ap.add_argument("--workers", type=positive_int, default=2)
-    ap.add_argument("--homa", action="store_true", help="calibrate the HOMA-IR trait instead of frag_median")
+    ap.add_argument("--homa", action="store_true", help="calibrate the HOMA-IR trait instead of ir_drift_mean")
     args = ap.parse_args()
     if not args.lo < args.hi:
         ap.error(f"--lo must be below --hi, got {args.lo} and {args.hi}")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    spec = PopulationSpec(frag_log_sd=args.log_sd)
+    spec = PopulationSpec(frag_median=args.frag_median)
     if args.homa:
         with ProcessPoolEngine(args.workers) as engine:
             calibrate_homa_distribution(spec, seeds, engine)
@@ -93,13 +95,13 @@ def main() -> None:
         for _ in range(args.iterations):
             mid = 0.5 * (lo + hi)
             t0 = time.time()
-            r = evaluate(replace(spec, frag_median=round(mid, 4)), seeds, engine)
+            r = evaluate(replace(spec, ir_drift_mean=round(mid, 5)), seeds, engine)
             print(json.dumps(r), f"{time.time() - t0:.0f} s", flush=True)
             if r["median_cases"] > TARGET_CASES:
                 hi = mid
             else:
                 lo = mid
-    print(f"frag_median = {0.5 * (lo + hi):.4f}")
+    print(f"ir_drift_mean = {0.5 * (lo + hi):.5f}")
 
 
 if __name__ == "__main__":

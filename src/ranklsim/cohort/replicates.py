@@ -76,7 +76,10 @@ def _control_row(seed: int, s: dict, people: pd.DataFrame) -> dict:
             "or_adj": adj.get("or"), "ci_low_adj": adj.get("ci_low"), "ci_high_adj": adj.get("ci_high"),
             "homa_median": h.get("median"), "homa_log_sd": h.get("log_sd"),
             "homa_reference_p80": h.get("reference_p80"), "homa_share_ir_ifg": share.get("impaired_fasting_glucose"),
-            "homa_share_ir_baseline_dm": share.get("baseline_diabetes"), "or_homa": or_homa.get("or")}
+            "homa_share_ir_baseline_dm": share.get("baseline_diabetes"), "or_homa": or_homa.get("or"),
+            "or_fpg": ((s.get("risk_structure") or {}).get("odds_ratio_tertile") or {}).get("fpg", {}).get("or"),
+            "n_baseline_diabetes": s["n_baseline_diabetes"],
+            "first_exam_ratio": s["cases_by_examination"]["first_exam_ratio"]}
 
 
 def _arm_rows(seed: int, s: dict) -> list[dict]:
@@ -156,6 +159,8 @@ def aggregate(table: pd.DataFrame, study: ReplicateStudy) -> dict:
             "share_ci_excludes_1": float((low > 1).mean()),
             "median_incidence_per_1000_py": _median(table["incidence_per_1000_py"]),
             "errors_total": int(table["n_errors"].sum()), "seconds_per_replicate": _median(table["seconds"]),
+            "median_baseline_diabetes": _median(table["n_baseline_diabetes"]),
+            "median_first_exam_ratio": _median(table["first_exam_ratio"]),
             **{key: _quantiles(table[col]) for key, col in HOMA_READOUTS.items()}}
 
 
