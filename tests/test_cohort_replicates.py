@@ -15,7 +15,8 @@ from ranklsim.cohort.replicates import ReplicateStudy, aggregate, aggregate_arms
 
 CONTROL_COLUMNS = ["seed", "cases", "n_analysed", "n_errors", "incidence_per_1000_py", "or", "ci_low", "ci_high",
                    "or_adj", "ci_low_adj", "ci_high_adj", "homa_median", "homa_log_sd", "homa_reference_p80",
-                   "homa_share_ir_ifg", "homa_share_ir_baseline_dm", "or_homa", "seconds"]
+                   "homa_share_ir_ifg", "homa_share_ir_baseline_dm", "or_homa", "or_fpg", "n_baseline_diabetes",
+                   "first_exam_ratio", "seconds"]
 
 
 @pytest.fixture
