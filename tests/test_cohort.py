@@ -12,6 +12,7 @@ import pytest
 
 import ranklsim
 from ranklsim.cohort import PopulationSpec, generate_population, run_cohort, summary
+from ranklsim.cohort.analysis import is_false
 from ranklsim.cohort.cli import add_parsers
 from ranklsim.cohort.followup import (
     SOLVER_ATTEMPTS,
@@ -254,31 +255,36 @@ def test_killed_cli_run_resumes_without_recomputing(tmp_path):
 
 @pytest.mark.slow
 def test_bruneck_sized_cohort_seed_1():
-    """`ranklsim cohort --n 844 --years 15 --seed 1`: the calibrated cohort reproduces the study's
-    incidence and OR (100-seed distribution: docs/figures/cohort_replicates.json), and adjusting
-    for age, sex and BMI moves the OR only modestly because sRANKL is drawn independently of them."""
+    """`ranklsim cohort --n 844 --years 15 --seed 1` (issue 15 model): the calibrated cohort reproduces the
+    study's case count and a baseline prevalence like Bruneck's (both calibrated), cases do not pile up at
+    the first examination, and baseline glycaemia and HOMA-IR predict incidence more strongly than sRANKL
+    (predictions; the sRANKL OR itself is a prediction reported in docs/model.md Section 18, 0.75 on this
+    seed, and no longer asserted: the hepatic route alone gives ~1.6 in 4,000 people)."""
     res = run_cohort(PopulationSpec(n=844, seed=1), years=15, engine=ProcessPoolEngine(2), chunk_size=422)
     s = summary(res)
     assert s["n_errors"] == 0
     assert 65 <= s["cases"] <= 91  # Bruneck: 78
-    un, adj = s["odds_ratio_top_vs_bottom"]["unadjusted"], s["odds_ratio_top_vs_bottom"]["adjusted_age_sex_bmi"]
-    assert 2.0 < un["or"] < 6.0 and un["ci_low"] > 1.0
-    assert 0.85 < adj["or"] / un["or"] < 1.4
-    # incidence rises across sRANKL tertiles
-    rates = [t["per_1000_py"] for t in s["incidence_by_tertile"].values()]
-    assert rates[0] < rates[1] < rates[2]
+    assert 0.03 < s["n_baseline_diabetes"] / s["n"] < 0.10  # Bruneck: 82 of 919 by FPG or OGTT
+    assert s["cases_by_examination"]["first_exam_ratio"] <= 1.5  # no jump when follow-up starts
+    risk = s["risk_structure"]
+    cat = risk["incidence_by_baseline_category"]
+    assert cat["ifg"]["cumulative_incidence"] > 5 * cat["normal_fasting"]["cumulative_incidence"]
+    ors = risk["odds_ratio_tertile"]
+    assert ors["homa_ir"]["or"] > ors["rankl"]["or"]
+    assert ors["fpg"]["or"] is None or ors["fpg"]["or"] > ors["rankl"]["or"]  # None: no case in the bottom tertile
 
 
 @pytest.mark.slow
 def test_baseline_fasting_glucose_distribution(cohort):
     """Baseline FPG is log-Gaussian-like with the spread of the reference population (low-risk Danes:
     97.5th percentile 6.4 mmol/L; docs/data-sources.md s8): beta_fn_log_sd is calibrated to it."""
-    fpg = cohort.people["fpg_y0"].to_numpy()
+    people = cohort.people
+    fpg = people.loc[is_false(people["baseline_diabetes"]), "fpg_y0"].to_numpy()
     assert 4.9 < np.median(fpg) < 5.5
     assert 0.06 < np.std(np.log(fpg)) < 0.12
     assert 5.9 < np.percentile(fpg, 97.5) < 7.0
-    # a few people have diabetes at baseline and are excluded, as in the study (Bruneck: 82 of 919)
-    assert cohort.people["baseline_diabetes"].mean() < 0.05
+    # some people have diabetes at baseline and are excluded, as in the study (Bruneck: 82 of 919)
+    assert 0.01 < people["baseline_diabetes"].mean() < 0.12
 
 
 def test_model_overrides_apply_to_everyone_and_are_validated(tmp_path):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ranklsim.constants import DAYS_PER_YEAR, MAX_FOLLOW_UP_YEARS
+from ranklsim.constants import DAYS_PER_YEAR, MAX_FOLLOW_UP_YEARS, MINUTES_PER_DAY
 from ranklsim.models.ids import P, V
 from ranklsim.models.parameters import HOLD_BETA_CELL_MASS
 from ranklsim.simulate.protocols import OralGlucose
@@ -59,8 +59,7 @@ CRITERIA = ("fpg", "ogtt", "both")
 MAX_EXAMS = 400
 #: outcome columns holding True/False (missing for a person whose simulation failed)
 BOOLEAN_COLUMNS = ("baseline_diabetes", "diabetes")
-#: the slow beta-cell time-scale switch: accelerated during the run-in, real time from baseline
-_SLOW = tuple(HOLD_BETA_CELL_MASS)
+_SLOW = tuple(HOLD_BETA_CELL_MASS)  #: slow beta-cell time-scale switch: run-in accelerated, then real time
 _SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O_total, V.beta, V.M_hep]
 #: per-examination columns: prefix -> output id (free sRANKL pM; serum OPG pM as the assays report it,
 #: free + RANKL-bound; hepatic NF-kB memory M_hep uM, which scales beta-cell death)
@@ -245,9 +244,10 @@ def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[fl
     scale = _receptor_scale(model, person, extra)
     events = [Event(BURN_IN, k, v) for k, v in slow.items()]
     events += [Event(BURN_IN, k, float(v)) for k, v in extra.items()]
-    if ir_drift:
-        events += [Event(BURN_IN + DAYS_PER_YEAR * k, P.ir_trend, math.exp(ir_drift * k))
-                   for k in range(1, math.ceil(exams[-1]) + 1)]
+    if not (math.isfinite(ir_drift) and ir_drift >= 0.0):
+        raise ValueError(f"ir_drift must be a finite rate >= 0 per year, got {ir_drift!r}")
+    if ir_drift:  # ir_trend = exp(ir_drift * years since baseline)
+        events.append(Event(BURN_IN, P.k_ir_drift, ir_drift / (DAYS_PER_YEAR * MINUTES_PER_DAY)))
     events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
     times = (0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams))
     return FollowUpPlan(exams, person, extra, tuple(events), scale, times, slow)
@@ -370,9 +370,9 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
-    :func:`~ranklsim.cohort.population.person_overrides`).  ``ir_drift`` (per year) raises the
-    person's compensated insulin resistance (``ir_trend``) to ``exp(ir_drift * k)`` x their trait at the
-    k-th anniversary of baseline (insulin resistance rising with age; Tabak 2009 Lancet 373:2215).
+    :func:`~ranklsim.cohort.population.person_overrides`).  ``ir_drift`` (per year) makes the
+    person's compensated insulin resistance ``exp(ir_drift * t)`` x their trait, t years after baseline
+    (``k_ir_drift``; insulin resistance rising with age; Tabak 2009 Lancet 373:2215).
 
     Interventions from baseline: ``extra_overrides`` are parameter values set at ``BURN_IN`` (not the
     slow time-scale switch), ``extra_events`` are further events in

@@ -47,7 +47,8 @@ Assumptions and sources (each distribution is also documented on its field):
   secretion demanded per unit capacity (ir_comp, hepatic and peripheral insulin resistance raise it);
   above a critical workload capacity collapses (the vicious cycle of beta-cell exhaustion).  During
   follow-up the person's compensated insulin resistance rises by ``ir_drift`` per year (log scale;
-  column ``ir_drift``, normal with mean ``ir_drift_mean`` and SD ``ir_drift_sd``, drawn last): insulin
+  column ``ir_drift``, normal with mean ``ir_drift_mean`` and SD ``ir_drift_sd`` cut at 0 (assumption:
+  insulin resistance does not fall without an intervention), drawn last): insulin
   resistance rises with age and steeply in the years before diagnosis (Whitehall II, Tabak 2009 Lancet
   373:2215), so fasting insulin rises before fasting glucose and onsets spread over the examinations.
   ``frag_median`` and ``ir_drift_mean`` are calibrated to Bruneck's baseline prevalence and incidence
@@ -133,7 +134,7 @@ class PopulationSpec:
     frag_median: float = 0.35  #: median beta-cell fragility (calibrated 2026-12-05: baseline FPG-diabetes 5.9 %, seed 1)
     frag_log_sd: float = 0.3  #: log-SD of beta-cell fragility (assumption)
     frag_age_slope: float = 0.01  #: log fragility per year of age over 60 (assumption)
-    ir_drift_mean: float = 0.03  #: mean rise of log insulin resistance per year of follow-up (calibrated: 75 cases, seed 1)
+    ir_drift_mean: float = 0.03  #: mean rise of log insulin resistance per year of follow-up (calibrated: 78 cases, seed 1)
     ir_drift_sd: float = 0.02  #: its SD between people (assumption)
     ir_comp_median: float = 2.0554  #: median compensated insulin resistance at mean BMI (calibrated: HOMA-IR cut-off)
     ir_comp_log_sd: float = 0.3671  #: log-SD of ir_comp at given BMI (calibrated: HOMA-IR spread)
@@ -215,7 +216,7 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     # height and body weight: drawn after everything else (the draws above do not depend on them)
     height = np.clip(np.where(male, spec.height_male, spec.height_female) + spec.height_age_slope * (age - 60.0)
                      + spec.height_sd * rng.standard_normal(n), 1.40, 2.05)
-    ir_drift = spec.ir_drift_mean + spec.ir_drift_sd * rng.standard_normal(n)  # drawn last, as height
+    ir_drift = np.maximum(0.0, spec.ir_drift_mean + spec.ir_drift_sd * rng.standard_normal(n))  # drawn last
 
     adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
     g_periph = spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_ir)
@@ -280,6 +281,11 @@ def _value_problems(frame: pd.DataFrame) -> list[str]:
         rows = np.flatnonzero(~np.isfinite(values) | (values < 0) | ((values == 0) & (col != P.adiposity)))
         if rows.size:
             problems.append(f"{col} must be a finite number > 0 (>= 0 for {P.adiposity}); rows {rows[:5].tolist()}")
+    if IR_DRIFT in frame:  # optional; missing values take the population's mean
+        drift = pd.to_numeric(frame[IR_DRIFT], errors="coerce").to_numpy(float)
+        if (rows := np.flatnonzero(drift < 0)).size:
+            problems.append(f"{IR_DRIFT} must be >= 0 per year (insulin resistance does not fall untreated); "
+                            f"rows {rows[:5].tolist()}")
     return problems
 
 

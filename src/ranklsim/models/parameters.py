@@ -47,7 +47,7 @@ HOLD_BETA_CELL_MASS: dict[str, float] = {P.beta_slow_on: 0.0}
 INPUT_SOURCES = ("protocol input", "genotype switch", "scenario switch", "readout helper", "definition")
 #: subject traits and exposures that are inputs although their source is a measurement or a model:
 #: the virtual-subject traits of the cohort and the subjects' catalogue, and the diet input
-TRAIT_INPUTS = frozenset({P.L_prod, P.O_prod, P.u_infl0, P.ir_comp, P.adiposity, P.beta_ref, P.sig_frag, P.ir_trend,
+TRAIT_INPUTS = frozenset({P.L_prod, P.O_prod, P.u_infl0, P.ir_comp, P.adiposity, P.beta_ref, P.sig_frag, P.k_ir_drift,
                           P.g_periph, P.diet_fat, P.BW})
 #: modules whose parameters are inputs: the drugs (absent from the reference state)
 INPUT_MODULES = ("pk",)
