@@ -191,5 +191,5 @@ def test_mechanism_test_in_the_cohort_switch_off_removes_every_srankl_effect(chr
             b = follow_person(chronic, {**ov, P.L_prod: 3.0 * L}, 15, ir_drift=float(row[IR_DRIFT]))
             d += [b[f"fpg_y{y}"] - a[f"fpg_y{y}"] for y in (0, 5, 10, 15)]
         diffs[on] = np.array(d)
-    assert np.abs(diffs[0.0]).max() < 1e-6
+    assert np.abs(diffs[0.0]).max() < 1e-4  # solver tolerance (the cohort runs at rtol 1e-6)
     assert np.median(diffs[1.0]) > 0.01 and (diffs[1.0] > -1e-6).all()
