@@ -30,7 +30,7 @@ import numpy as np
 
 from ranklsim.cohort import PopulationSpec, generate_population, run_cohort, summary
 from ranklsim.cohort.followup import DEFAULT_EXAMS, exam_schedule, follow_person
-from ranklsim.cohort.population import person_overrides
+from ranklsim.cohort.population import IR_DRIFT, person_overrides
 from ranklsim.cohort.runner import worker_model
 from ranklsim.parallel import ProcessPoolEngine, SerialEngine
 
@@ -103,12 +103,12 @@ def cost_per_person(n: int, seed: int) -> dict:
     spec = PopulationSpec(n=n, seed=seed)
     pop = generate_population(spec)
     rows = pop.to_dict("records")
-    follow_person(model, person_overrides(rows[0]), YEARS, exams, ir_drift=spec.ir_drift_mean)  # warm-up
+    follow_person(model, person_overrides(rows[0]), YEARS, exams, ir_drift=float(rows[0][IR_DRIFT]))  # warm-up
     times, cpu_times, attempts, errors = [], [], [], 0
     for row in rows:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            rec = follow_person(model, person_overrides(row), YEARS, exams, ir_drift=spec.ir_drift_mean)
+            rec = follow_person(model, person_overrides(row), YEARS, exams, ir_drift=float(row[IR_DRIFT]))
             attempts.append(rec["solver_attempt"])
         except Exception:  # any failure: counted, as the runner records it
             errors += 1

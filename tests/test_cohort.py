@@ -259,7 +259,7 @@ def test_bruneck_sized_cohort_seed_1():
     study's case count and a baseline prevalence like Bruneck's (both calibrated), cases do not pile up at
     the first examination, and baseline glycaemia and HOMA-IR predict incidence more strongly than sRANKL
     (predictions; the sRANKL OR itself is a prediction reported in docs/model.md Section 18, 0.75 on this
-    seed, and no longer asserted: the hepatic route alone gives ~1.6 in 4,000 people)."""
+    seed, and no longer asserted: the hepatic route alone gives ~1.7 in 4,000 people)."""
     res = run_cohort(PopulationSpec(n=844, seed=1), years=15, engine=ProcessPoolEngine(2), chunk_size=422)
     s = summary(res)
     assert s["n_errors"] == 0

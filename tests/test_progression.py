@@ -177,7 +177,7 @@ def test_mechanism_test_in_the_cohort_switch_off_removes_every_srankl_effect(chr
     """The cohort's sRANKL -> diabetes route is hepatic insulin resistance only: with the IKK -> IRS1-Ser
     link off, each person's whole follow-up is the same whatever their sRANKL (exact, not statistical:
     so the tertile OR is 1 in expectation), while with the link on sRANKL changes it.  The cohort ORs
-    (n = 4000, seed 11: 1.64 (1.21-2.23) on, 1.28 (0.91-1.78) off) are in docs/model.md Section 18."""
+    (n = 4000, seed 11: 1.67 (1.23-2.26) on, 1.24 (0.90-1.70) off) are in docs/model.md Section 18."""
     from ranklsim.cohort.followup import follow_person
 
     pop = generate_population(PopulationSpec(n=12, seed=3))
