@@ -586,75 +586,6 @@ def kubota(bdir: Path):
 
 
 # --------------------------------------------------------------------------- #
-# e. Topp 2000 beta-cell mass (BIOMD0000000341)
-# --------------------------------------------------------------------------- #
-def topp(bdir: Path):
-    fn = "BIOMD0000000341_Topp2000_BetaCellMass.xml"
-    rr = make_rr(bdir / fn, rel=1e-10, abs_=1e-10)
-    pids = list(rr.model.getGlobalParameterIds())
-    par = {k: rr[k] for k in pids}
-    file_init = {"G": rr["G"], "I": rr["I"], "B": rr["B"]}
-    d0, r1, r2 = par["d0"], par["r1"], par["r2"]
-    disc = r1 * r1 - 4 * r2 * d0
-    g_lo = (r1 - np.sqrt(disc)) / (2 * r2)
-    g_hi = (r1 + np.sqrt(disc)) / (2 * r2)
-
-    def fp(G):
-        ins = (par["R0"] / G - par["Eg0"]) / par["si"]
-        B = par["k"] * ins * (par["alpha"] + G * G) / (par["sigma"] * G * G)
-        return G, ins, B
-
-    runs = {}
-    Gfp = g_lo
-    T = 3000.0
-    for label, G0 in (("G0_300_B0_300", 300.0), ("G0_600_B0_300", 600.0)):
-        rr.resetAll()
-        for k, v in (("relative_tolerance", 1e-10), ("absolute_tolerance", 1e-10)):
-            rr.getIntegrator().setValue(k, v)
-        rr["G"], rr["B"] = G0, 300.0  # I keeps the file value 2.8
-        res = rr.simulate(0, T, 30001, ["time", "G", "I", "B"])
-        t = res[:, 0]
-        def at(day, res=res):
-            i = round(day / (T / 30000))
-            return {"G_mg_per_dL": res[i, 1], "I_uU_per_mL": res[i, 2], "beta_mg": res[i, 3]}
-        runs[label] = {"initial": {"G": G0, "I": file_init["I"], "B": 300.0},
-                       "day_1": at(1), "day_10": at(10), "day_100": at(100), "day_365": at(365),
-                       "day_1000": at(1000), "day_3000": at(3000),
-                       "G_max_mg_per_dL": float(res[:, 1].max()),
-                       "beta_min_mg": float(res[:, 3].min()), "beta_max_mg": float(res[:, 3].max()),
-                       "days_until_abs_G_minus_100_below_0.1": float(t[np.argmax(np.abs(res[:, 1] - Gfp) < 0.1)]) if np.any(np.abs(res[:, 1] - Gfp) < 0.1) else None}
-    rr.resetAll()
-    res = rr.simulate(0, 200, 2001, ["time", "G", "I", "B"])
-    from_file = {"G_mg_per_dL": res[-1, 1], "I_uU_per_mL": res[-1, 2], "beta_mg": res[-1, 3]}
-    Gp, Ip, Bp = fp(g_lo)
-    Gs, Is, Bs = fp(g_hi)
-    values = {
-        "physiological_fixed_point_analytic": {"G_mg_per_dL": Gp, "I_uU_per_mL": Ip, "beta_mg": Bp},
-        "saddle_point_analytic": {"G_mg_per_dL": Gs, "I_uU_per_mL": Is, "beta_mg": Bs},
-        "beta_growth_roots_G_mg_per_dL": [g_lo, g_hi],
-        "pathological_fixed_point": {"G_mg_per_dL": par["R0"] / par["Eg0"], "I_uU_per_mL": 0.0, "beta_mg": 0.0},
-        "simulations": runs,
-        "from_file_initial_state_day_200": from_file,
-        "file_initial_state": file_init,
-        "note": "The file's initial state (G=250, I=2.8, B=37) coincides (to 2-3 digits) with the saddle point.",
-        "parameters": par,
-    }
-    prov = base_provenance(bdir, "BIOMD0000000341", fn)
-    prov.update({
-        "units": {"time": "day", "G": "mg/dL", "I": "uU/mL", "beta": "mg",
-                  "parameters": "R0 mg/dL/d, Eg0 1/d, si mL/uU/d, sigma uU/mL/d/mg, alpha mg^2/dL^2, k 1/d, d0 1/d, r1 dL/mg/d, r2 (dL/mg)^2/d"},
-        "protocol": (
-            "Fixed points analytic: G roots of -d0 + r1*G - r2*G^2 = 0; I = (R0/G - Eg0)/si; "
-            "beta = k*I*(alpha+G^2)/(sigma*G^2). Simulations: file unmodified except initial G (300 or 600) and "
-            "B = 300 (I keeps the file value 2.8), 0..3000 d, output every 0.1 d. Also the file's own initial state for 200 d."
-        ),
-        "solver": integrator_settings(rr),
-    })
-    write_json("topp2000_beta_cell.json", {"provenance": prov, "values": values})
-    return values
-
-
-# --------------------------------------------------------------------------- #
 # f. Hoffmann 2002 (BIOMD0000000140 WT, BIOMD0000000139 KO)
 # --------------------------------------------------------------------------- #
 def _hoffmann_run(path: Path):
@@ -717,11 +648,11 @@ def main(argv=None):
     ap.add_argument("--biomodels", required=True, metavar="DIR",
                     help="folder with the BioModels SBML files (and optionally SOURCES.md)")
     ap.add_argument("--only", nargs="*", default=None,
-                    help="subset: lipniacki dallaman pivonka kubota topp hoffmann")
+                    help="subset: lipniacki dallaman pivonka kubota hoffmann")
     a = ap.parse_args(argv)
     bdir = Path(a.biomodels).resolve()
     jobs = {"lipniacki": lipniacki, "dallaman": dallaman, "pivonka": pivonka, "kubota": kubota,
-            "topp": topp, "hoffmann": hoffmann}
+            "hoffmann": hoffmann}
     for name, fn in jobs.items():
         if a.only and name not in a.only:
             continue
