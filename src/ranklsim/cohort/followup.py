@@ -62,7 +62,7 @@ BOOLEAN_COLUMNS = ("baseline_diabetes", "diabetes")
 _SLOW = tuple(HOLD_BETA_CELL_MASS)  #: slow beta-cell time-scale switch: run-in accelerated, then real time
 _SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O_total, V.beta, V.M_hep]
 #: per-examination columns: prefix -> output id (free sRANKL pM; serum OPG pM as the assays report it,
-#: free + RANKL-bound; hepatic NF-kB memory M_hep uM, which scales beta-cell death)
+#: free + RANKL-bound; hepatic NF-kB memory M_hep uM, the hepatic insulin-resistance tone)
 _EXAM_COLUMNS = (("fpg", V.G_mM), ("opg", V.O_total), ("beta", V.beta), ("rankl", V.L), ("mhep", V.M_hep))
 
 

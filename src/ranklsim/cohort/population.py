@@ -43,9 +43,9 @@ Assumptions and sources (each distribution is also documented on its field):
 * Beta-cell fragility ``sig_frag``: log-normal multiplier of the workload excess that erodes beta-cell
   secretory capacity (median ``frag_median``, log-SD ``frag_log_sd``, +``frag_age_slope`` per year of
   age over 60; assumption: genetic and age-related beta-cell susceptibility).  In the model
-  (docs/model.md section 6) capacity relaxes towards 1/(1 + (sig_frag (w - 1)/w_tol)^n_w), w the
-  secretion demanded per unit capacity (ir_comp, hepatic and peripheral insulin resistance raise it);
-  above a critical workload capacity collapses (the vicious cycle of beta-cell exhaustion).  During
+  (docs/model.md section 6) capacity relaxes towards sig_min + (1 - sig_min)/(1 + (sig_frag (w - 1)/w_tol)^n_w),
+  w the secretion per unit beta-cell mass relative to the reference (ir_comp, hepatic and peripheral
+  insulin resistance raise it; glucotoxic loss of mass raises it further).  During
   follow-up the person's compensated insulin resistance rises by ``ir_drift`` per year (log scale;
   column ``ir_drift``, normal with mean ``ir_drift_mean`` and SD ``ir_drift_sd`` cut at 0 (assumption:
   insulin resistance does not fall without an intervention), drawn last): insulin
@@ -87,10 +87,10 @@ SCALED_PARAMETERS = (P.L_prod, P.O_prod, P.u_infl0, P.beta_ref, P.sig_frag, P.ir
 #: parameter-override columns of the population frame (in this order)
 PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.sig_frag, P.ir_comp,
                      P.BW)
-#: trait columns kept for analysis (multipliers and latent traits)
-TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "frag_mult", "z_comp", "ir_drift")
 #: column of the person's yearly log-rise of compensated insulin resistance during follow-up
 IR_DRIFT = "ir_drift"
+#: trait columns kept for analysis (multipliers and latent traits; the drift is used by the follow-up)
+TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "frag_mult", "z_comp", IR_DRIFT)
 #: spec fields that are spreads (SDs, log-SDs): must be >= 0
 #: covariate columns of a population (age years, sex "M"/"F", BMI kg/m^2, height m); height is
 #: optional in a population table (body weight, a parameter column, carries the physiology)
