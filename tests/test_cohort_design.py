@@ -211,3 +211,57 @@ def test_cases_by_examination():
                               "5": {"cases": 2, "per_year": 2.0}}
     assert out["first_exam_ratio"] == pytest.approx(1.0 / 1.25)
     assert cases_by_examination(data, (0.0, 5.0))["first_exam_ratio"] is None  # no later examinations
+
+
+# ----------------------------------------------------------------------------- visits relative to dosing
+
+def test_trough_visits_sit_just_before_an_injection():
+    """Denosumab q6mo from baseline (issue 15 item 6): each follow-up examination moves to 1 day before the
+    latest injection due at its scheduled day, where trials sample; control and 'scheduled' never move."""
+    from ranklsim.cohort.arms import PRE_DOSE_DAYS, builtin_arm
+    from ranklsim.constants import DAYS_PER_YEAR
+
+    deno = builtin_arm("denosumab")
+    exams = exam_schedule(15)
+    shifts = deno.visit_shifts(exams, 15)
+    step = deno.treatments[0].interval_days
+    assert shifts[0] == 0.0 and all(-step < d < 0.0 for d in shifts[1:])
+    for y, d in zip(exams[1:], shifts[1:], strict=True):
+        visit = y * DAYS_PER_YEAR + d
+        assert (visit + PRE_DOSE_DAYS) / step == pytest.approx(round((visit + PRE_DOSE_DAYS) / step), abs=1e-9)
+    assert deno.visit_shifts(exams, 15, "scheduled") == (0.0,) * len(exams)
+    assert builtin_arm("control").visit_shifts(exams, 15) == (0.0,) * len(exams)
+    # quarterly visits: those between injections keep their day, the 6-monthly ones move to the trough
+    quarterly = deno.visit_shifts(exam_schedule(1, every=0.25), 1)
+    assert quarterly[1] == 0.0 and quarterly[3] == 0.0 and quarterly[2] < 0.0 and quarterly[4] < 0.0
+    with pytest.raises(ValueError, match="not after the previous one"):
+        deno.visit_shifts(exam_schedule(0.51, exam_years=[0, 0.4999, 0.51]), 0.51)
+    with pytest.raises(ValueError, match="visits must be one of"):
+        deno.visit_shifts(exams, 15, "peak")
+
+
+def test_trough_visit_reads_the_pre_dose_state():
+    """At the trough the drug is lowest and free sRANKL highest in the interval.  Examinations at 0, 4.5
+    and 5 years with 6-monthly injections from baseline: at 4.5 and 5 years an injection is due (1643 and
+    1825 days), so the visits move to 1 day before it; the 5-year visit, scheduled 1.25 days after its
+    injection, reads almost the same (the subcutaneous dose is still being absorbed), and a visit at
+    4.75 years (mid-interval) is not a dosing visit and keeps its day, reading much less free sRANKL."""
+    spec = PopulationSpec(n=2, seed=4)
+    kw = {"years": 5, "exam_years": [0, 4.5, 4.75, 5], "arms": ["denosumab"]}
+    trough = run_cohort(spec, **kw).people
+    scheduled = run_cohort(spec, visits="scheduled", **kw).people
+    assert trough["error"].isna().all() and scheduled["error"].isna().all()
+    np.testing.assert_allclose(trough["rankl_y0"], scheduled["rankl_y0"], rtol=1e-12)  # baseline never moves
+    np.testing.assert_allclose(trough["rankl_y4.75"], scheduled["rankl_y4.75"], rtol=1e-9)  # not a dosing visit
+    np.testing.assert_allclose(trough["rankl_y5"], scheduled["rankl_y5"], rtol=0.03)
+    assert (trough["rankl_y4.5"] > 1.3 * trough["rankl_y4.75"]).all()  # pre-dose vs mid-interval
+    with pytest.raises(ValueError, match="visits must be one of"):
+        run_cohort(spec, years=5, visits="peak")
+
+
+def test_cli_refuses_visits_the_dosing_cannot_place(tmp_path, capsys):
+    out = tmp_path / "c"
+    code, err = _run(["cohort", "--n", "2", "--workers", "1", "--quiet", "--out", str(out), "--years", "0.51",
+                      "--exam-years", "0,0.4999,0.51", "--arms", "control,denosumab"], capsys)
+    assert code == 2 and "--visits trough" in err and "not after the previous one" in err and "Traceback" not in err
+    assert not out.exists()

@@ -21,7 +21,9 @@ import pytest
 SNAPSHOT = Path(__file__).parent / "reference" / "regression"
 COHORT_ARGS = ["--n", "120", "--seed", "1", "--arms", "control,denosumab,metformin", "--workers", "1"]
 DEMO_TABLES = ["basal_state.csv", "ogtt_summary.csv", "hepatic_rank_ko_steady_state.csv", "scenario_summary.csv"]
-RTOL = 1e-10
+#: relative tolerance: 1e-10 caught a change of the SBML annotations alone (1e-9 in one stiff 15-year cohort
+#: person, b308aa5); 1e-8 still catches any change of a model value or of the code path
+RTOL = 1e-8
 
 
 def _ranklsim(*args: str) -> None:

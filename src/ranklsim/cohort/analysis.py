@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ranklsim.cohort.followup import DIABETES_2H_MMOL, IGT_2H_MMOL
+from ranklsim.cohort.followup import DIABETES_2H_MMOL, DIABETES_FPG_MMOL, IGT_2H_MMOL
 
 TERTILE_LABELS = ("T1", "T2", "T3")
 #: Kiechl et al. 2013 (Bruneck): people without diabetes at baseline, incident cases over 15 years,
@@ -297,11 +297,40 @@ def _tertile_section(data: pd.DataFrame) -> dict:
                                          "adjusted_age_sex_bmi": odds_ratio(data, adjust=("age", "sex", "bmi"))}}
 
 
+#: KORA F4, Southern Germany, age 55-59 (WHO 1999 criteria, IFG 6.1-6.9 mmol/L): isolated IFG 5.9 %,
+#: isolated IGT 11.8 %, IFG and IGT 2.4 % of the population (Meisinger et al. 2010 Diabet Med 27:360;
+#: age-standardised 35-59: 2.9, 6.3, 1.1 %); KORA S4 aged 55-74: IFG 9.8 % in men, 4.5 % in women
+#: (Rathmann et al. 2003 Diabetologia 46:182).  Targets of the population's trait spreads (Bruneck,
+#: 40-79, has no published split of its baseline categories).
+KORA_CATEGORY_PERCENT = {"isolated_ifg": 5.9, "isolated_igt": 11.8, "ifg_and_igt": 2.4}
+
+
+def glucose_categories(people: pd.DataFrame) -> dict | None:
+    """WHO 1999 glycaemic categories at baseline, percent of everyone examined (diabetes included):
+    diabetes (FPG >= 7.0 or 2-h >= 11.1 mmol/L), isolated IFG (FPG 6.1-6.9, 2-h < 7.8), isolated IGT
+    (FPG < 6.1, 2-h 7.8-11.0), both, normal; overall and by sex.  None without the OGTT option."""
+    if "g2h_y0" not in people:
+        return None
+    ok = people["error"].isna() & people["fpg_y0"].notna() & people["g2h_y0"].notna()
+    fpg, g2h, sex = (people.loc[ok, c] for c in ("fpg_y0", "g2h_y0", "sex"))
+    dm = (fpg >= DIABETES_FPG_MMOL) | (g2h >= DIABETES_2H_MMOL)
+    ifg, igt = (fpg >= NORMAL_FPG_MMOL) & ~dm, (g2h >= IGT_2H_MMOL) & ~dm
+    masks = {"diabetes": dm, "isolated_ifg": ifg & ~igt, "isolated_igt": igt & ~ifg, "ifg_and_igt": ifg & igt,
+             "normal": ~dm & ~ifg & ~igt}
+
+    def percent(sel):
+        return {k: float(100.0 * m[sel].mean()) if sel.any() else None for k, m in masks.items()}
+
+    return {"n": int(ok.sum()), "percent": percent(fpg == fpg),
+            "by_sex": {s: percent(sex == s) for s in ("M", "F")}, "kora_percent": KORA_CATEGORY_PERCENT}
+
+
 def _baseline_section(data: pd.DataFrame, people: pd.DataFrame) -> dict:
     def stat(value):
         return float(value) if len(data) else None
 
     return {
+        "glucose_categories_who1999": glucose_categories(people),
         "fpg_mmol_mean": stat(data["fpg_y0"].mean()),
         "homa_ir_median": stat(data[HOMA_COLUMN].median()),
         "homa_ir_p80": stat(data[HOMA_COLUMN].quantile(0.8)),

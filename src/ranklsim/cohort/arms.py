@@ -98,6 +98,23 @@ BUILTIN_ARMS = {
 }
 
 
+#: where follow-up examinations sit relative to an arm's repeated injections: "trough" (default) moves a
+#: visit that falls on a dosing visit to just before that injection, where trials sample (pre-dose, e.g.
+#: FREEDOM's 6-monthly visits before the next denosumab injection); "scheduled" keeps the schedule
+VISIT_TIMINGS = ("trough", "scheduled")
+#: days before the dose at which a trough visit samples
+PRE_DOSE_DAYS = 1.0
+#: a scheduled visit is a dosing visit when an injection was due at most this many days before it (a
+#: trial's visit window); visits between injections (e.g. month 3 of a 6-monthly regimen) keep their day
+VISIT_WINDOW_DAYS = 30.0
+
+
+def check_visits(visits: str) -> str:
+    if visits not in VISIT_TIMINGS:
+        raise ValueError(f"visits must be one of {VISIT_TIMINGS}, got {visits!r}")
+    return visits
+
+
 def _extended(tr: Treatment, end_day: float) -> Treatment | None:
     """``tr`` with its repeats continued to just before ``end_day`` (None if it starts after it)."""
     if tr.start_day >= end_day - EPS:
@@ -175,6 +192,36 @@ class CohortArm:
         if self.metformin is not None:
             evs += self._metformin_events(model, offset, end, exam_years, {**person, **self.overrides})
         return sorted(evs, key=lambda e: e.time)
+
+    def visit_shifts(self, exam_years: Sequence[float], years: float, visits: str = "trough") -> tuple[float, ...]:
+        """Days by which each examination of this arm moves (0 or negative; baseline never moves).
+
+        With ``visits="trough"`` and repeated injections (``every_days``), a follow-up examination on a
+        dosing visit -- an injection after baseline due at most :data:`VISIT_WINDOW_DAYS` before its
+        scheduled day -- is taken :data:`PRE_DOSE_DAYS` before that injection, at the trough; other
+        examinations keep their day.  Metformin arms sample their own pre-dose window (``exam_window``).
+        Raises ValueError when two visits would collide.
+        """
+        check_visits(visits)
+        shifts = [0.0] * len(exam_years)
+        periodic = [t for t in (_extended(tr, float(years) * DAYS_PER_YEAR) for tr in self.treatments)
+                    if t is not None and t.interval_days]
+        if visits == "scheduled" or not periodic:
+            return tuple(shifts)
+        previous = 0.0
+        for k, y in enumerate(exam_years):
+            day = float(y) * DAYS_PER_YEAR
+            due = [t.start_day + math.floor((day - t.start_day) / t.interval_days + EPS) * t.interval_days
+                   for t in periodic if day >= t.start_day - EPS]
+            due = [d for d in due if d - PRE_DOSE_DAYS > 0.0 and day - d <= VISIT_WINDOW_DAYS]
+            if k > 0 and due:
+                shifts[k] = max(due) - PRE_DOSE_DAYS - day
+            if k > 0 and day + shifts[k] <= previous + EPS:
+                raise ValueError(f"arm {self.name!r}: the examination at year {y:g} would move to day "
+                                 f"{day + shifts[k]:g}, not after the previous one; use visits='scheduled' "
+                                 "or examinations further apart than the dosing interval")
+            previous = day + shifts[k]
+        return tuple(shifts)
 
     def _metformin_events(self, model, offset: float, end: float, exam_years: Sequence[float],
                           values: Mapping[str, float]) -> list[Event]:

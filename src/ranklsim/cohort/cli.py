@@ -32,7 +32,7 @@ from ranklsim.cli_options import (
     seed_int,
 )
 from ranklsim.cohort.analysis import json_ready, summary
-from ranklsim.cohort.arms import CohortArm, check_arm_names, resolve_arms
+from ranklsim.cohort.arms import VISIT_TIMINGS, CohortArm, check_arm_names, resolve_arms
 from ranklsim.cohort.ensemble import check_ensemble, cohort_ensemble, load_ensemble
 from ranklsim.cohort.followup import CRITERIA, check_criteria, exam_schedule
 from ranklsim.cohort.plots import plot_forest, plot_incidence_by_tertile
@@ -129,10 +129,14 @@ def _add_cohort_parser(sub) -> None:
                         "the population is calibrated there)")
     c.add_argument("--male-fraction", type=male_fraction, default=None,
                    help="share of men among the drawn people (default 0.5, as Bruneck; sex sets height, so body "
-                        "weight and the OGTT load per kg, and enters the adjusted analysis; not yet insulin sensitivity)")
+                        "weight and the OGTT load per kg, and hepatic insulin sensitivity: men lower; it enters the adjusted analysis)")
     c.add_argument("--criteria", choices=CRITERIA, default=None,
                    help="diagnosis: fpg (fasting glucose >= 7.0 mmol/L; default), ogtt (2-h glucose >= 11.1 "
                         "mmol/L of a 75 g OGTT at every examination) or both (either; WHO 1999)")
+    c.add_argument("--visits", choices=VISIT_TIMINGS, default="trough",
+                   help="examinations of arms with repeated injections: trough (default; each follow-up "
+                        "examination 1 day before the latest injection due at its scheduled day, where trials "
+                        "sample) or scheduled (on the examination day, whatever the dosing)")
     c.add_argument("--seed", type=seed_int, default=1, help="population seed (default 1)")
     c.add_argument("--out", required=True, help="output folder (rerun the same command to resume)")
     add_engine_options(c)
@@ -309,9 +313,15 @@ def cmd_cohort(args: argparse.Namespace) -> int:
     """``ranklsim cohort``: every input is checked before any work; 1 if chunks failed (rerun to resume);
     130/143 after Ctrl-C/SIGTERM (the finished chunks are kept: rerun to resume)."""
     spec, people = _spec_and_population(args)
-    design = {"exam_years": _exam_years(args), "criteria": _criteria(args), "population": people}
+    design = {"exam_years": _exam_years(args), "criteria": _criteria(args), "population": people,
+              "visits": args.visits}
     out = Path(args.out)
     arms = _resolve_arms(getattr(args, "arms", None))
+    for arm in arms or ():  # a visit schedule the dosing cannot place is refused before any work
+        try:
+            arm.visit_shifts(design["exam_years"], args.years, args.visits)
+        except ValueError as exc:
+            raise UsageError(f"--visits {args.visits}: {exc}") from exc
     ensemble = _load_ensemble(args)
     try:
         with interruptible(), plain_warnings(), engine_from_args(args, cohort_tasks(args, spec.n)) as engine, \

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ranklsim.constants import DAYS_PER_YEAR, MAX_FOLLOW_UP_YEARS, MINUTES_PER_DAY
+from ranklsim.cohort.schedule import check_shifts, exam_schedule  # exam_schedule: re-exported
+from ranklsim.constants import DAYS_PER_YEAR, MINUTES_PER_DAY
 from ranklsim.models.ids import P, V
 from ranklsim.models.parameters import HOLD_BETA_CELL_MASS
 from ranklsim.simulate.protocols import OralGlucose
@@ -49,14 +50,10 @@ DIABETES_2H_MMOL = 11.1
 IGT_2H_MMOL = 7.8
 #: OGTT: 75 g oral glucose, 2-h glucose read at this minute of the acute run
 OGTT_READ_MIN = 120.0
-#: the Bruneck examinations (Kiechl 2013): every 5 years, 0-15
-DEFAULT_EXAM_INTERVAL = 5.0
 DEFAULT_EXAMS = (0, 5, 10, 15)
 #: diagnostic criteria of the cohort: fasting glucose only (Bruneck), 2-h OGTT glucose only, or either
 #: (WHO 1999: diabetes if either is diagnostic)
 CRITERIA = ("fpg", "ogtt", "both")
-#: most examinations per person (each is an output row; with an OGTT, an acute run)
-MAX_EXAMS = 400
 #: outcome columns holding True/False (missing for a person whose simulation failed)
 BOOLEAN_COLUMNS = ("baseline_diabetes", "diabetes")
 _SLOW = tuple(HOLD_BETA_CELL_MASS)  #: slow beta-cell time-scale switch: run-in accelerated, then real time
@@ -132,61 +129,6 @@ class FollowUpPlan:
         return {**self.person, **self.slow, **(self.baseline_values if k > 0 else {})}
 
 
-def exam_schedule(years: float, exam_years: Sequence[float] | None = None,
-                  every: float | None = None) -> tuple[float, ...]:
-    """The examination years of a follow-up of ``years`` (baseline 0 always included).
-
-    Either ``exam_years`` (explicit years, each in [0, ``years``], the last one ``years``: the
-    follow-up ends at its last examination) or ``every`` (an interval: 0, every, 2 every, ... and a
-    closing examination at ``years`` when it is not a multiple); by default every
-    :data:`DEFAULT_EXAM_INTERVAL` years (Bruneck).  Bad schedules raise ValueError naming the problem.
-    """
-    years = float(years)
-    if not 0.0 < years <= MAX_FOLLOW_UP_YEARS:
-        raise ValueError(f"years must be > 0 and <= {MAX_FOLLOW_UP_YEARS:g} (the follow-up the cohort is "
-                         f"calibrated for), got {years!r}")
-    if exam_years is not None and every is not None:
-        raise ValueError("give examination years or an interval, not both")
-    if exam_years is None:
-        exam_years = _interval_exams(years, DEFAULT_EXAM_INTERVAL if every is None else float(every))
-    else:
-        _check_explicit_exams(years, exam_years)
-    exams = _distinct(sorted({0.0, *(min(max(float(y), 0.0), years) for y in exam_years)}))
-    if len(exams) > MAX_EXAMS:
-        raise ValueError(f"{len(exams)} examinations is more than {MAX_EXAMS} (e.g. monthly for 15 years is 181)")
-    if len({f"{y:g}" for y in exams}) < len(exams):  # the record's columns are named by year
-        raise ValueError(f"examinations closer than their names can tell apart: {exams}")
-    return tuple(exams)
-
-
-def _interval_exams(years: float, every: float) -> list[float]:
-    """0, every, 2 every, ... up to ``years``, and ``years`` itself."""
-    if not (math.isfinite(every) and every > 0.0):
-        raise ValueError(f"the examination interval must be > 0 years, got {every!r}")
-    n = min(math.floor(years / every + 1e-9), MAX_EXAMS)  # more is refused below
-    return [k * every for k in range(n + 1)] + [years]
-
-
-def _check_explicit_exams(years: float, exam_years: Sequence[float]) -> None:
-    bad = [y for y in exam_years if not (math.isfinite(float(y)) and -1e-9 <= float(y) <= years + 1e-9)]
-    if bad:
-        raise ValueError(f"examinations must lie within the follow-up [0, {years:g}] years, got {bad}")
-    if max((float(y) for y in exam_years), default=0.0) < years - 1e-9:
-        raise ValueError(f"the follow-up ends at its last examination: add {years:g} to the examination "
-                         f"years {tuple(exam_years)} or shorten the follow-up")
-
-
-def _distinct(sorted_years: list[float]) -> list[float]:
-    """Years closer than a minute to the one before dropped (round-off of interval schedules)."""
-    out: list[float] = []
-    for y in sorted_years:
-        if not out or y - out[-1] > 1.0 / (DAYS_PER_YEAR * 1440.0):
-            out.append(y)
-    if out[-1] != sorted_years[-1]:
-        out[-1] = sorted_years[-1]  # the closing examination is exactly the end of follow-up
-    return out
-
-
 def result_columns(exams: Sequence[float], ogtt: bool = False) -> list[str]:
     """Column names of :func:`follow_person`'s record for an examination schedule (with ``ogtt``:
     the 2-h OGTT glucose per examination and the criterion of the diagnosis)."""
@@ -235,7 +177,7 @@ def _receptor_scale(model: Model, person: Mapping[str, float], extra: Mapping[st
 
 def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[float, ...], ir_drift: float = 0.0,
                    extra_overrides: Mapping[str, float] | None = None,
-                   extra_events: Sequence[Event] = ()) -> FollowUpPlan:
+                   extra_events: Sequence[Event] = (), visit_shifts: Sequence[float] = ()) -> FollowUpPlan:
     """The run of one person (see :func:`follow_person` for the arguments); bad interventions raise."""
     person = dict(overrides)
     slow = {k: float(person.pop(k, model.parameter_value(k))) for k in _SLOW}
@@ -249,7 +191,8 @@ def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[fl
     if ir_drift:  # ir_trend = exp(ir_drift * years since baseline)
         events.append(Event(BURN_IN, P.k_ir_drift, ir_drift / (DAYS_PER_YEAR * MINUTES_PER_DAY)))
     events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
-    times = (0.0, *(BURN_IN + DAYS_PER_YEAR * y for y in exams))
+    shifts = check_shifts(exams, visit_shifts)
+    times = (0.0, *(BURN_IN + DAYS_PER_YEAR * y + d for y, d in zip(exams, shifts, strict=True)))
     return FollowUpPlan(exams, person, extra, tuple(events), scale, times, slow)
 
 
@@ -366,7 +309,7 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
                   exam_years: Sequence[float] | None = None, ir_drift: float = 0.0, *,
                   extra_overrides: Mapping[str, float] | None = None,
                   extra_events: Sequence[Event] = (), ogtt_model: Model | None = None,
-                  criteria: str | None = None) -> dict:
+                  criteria: str | None = None, visit_shifts: Sequence[float] = ()) -> dict:
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
@@ -383,13 +326,15 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
     examination (:func:`ogtt_2h`; at baseline before, afterwards with the interventions) and a 2-h
     glucose >= 11.1 mmol/L also diagnoses diabetes.  ``criteria`` (:data:`CRITERIA`): "fpg" (fasting
     glucose only), "ogtt" (2-h glucose only) or "both" (either); default "both" with ``ogtt_model``,
-    else "fpg"; the 2-h criteria need ``ogtt_model``.
+    else "fpg"; the 2-h criteria need ``ogtt_model``.  ``visit_shifts``: days by which each examination is
+    taken earlier than scheduled (0 at baseline; e.g. the trough before an injection,
+    :meth:`~ranklsim.cohort.arms.CohortArm.visit_shifts`); the record keeps the scheduled years.
     """
     criteria = check_criteria(criteria, ogtt_model is not None)
     if criteria != "fpg" and ogtt_model is None:
         raise ValueError(f"criteria {criteria!r} needs an OGTT at the examinations (ogtt_model)")
     exams = exam_schedule(years, exam_years)
-    plan = plan_follow_up(model, overrides, exams, ir_drift, extra_overrides, extra_events)
+    plan = plan_follow_up(model, overrides, exams, ir_drift, extra_overrides, extra_events, visit_shifts)
     attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
     states = list(model.state_ids) if ogtt_model is not None else []
     rows, attempt = simulate_plan(model, plan, list(dict.fromkeys([*_SELECTIONS, *states])), attempts)

@@ -16,17 +16,29 @@ Assumptions and sources (each distribution is also documented on its field):
   18-45 (assumption, typical of an Alpine 1990 population; Bruneck mean BMI ~25.5).
 * Adiposity trait: linear in BMI, 0 at BMI 22 (lean reference), 1 at BMI 30 (the obese
   virtual subject of the catalogue), clipped to 0-2 (assumption).
-* Insulin-resistance trait z_IR and beta-cell-function trait z_B: standard normals with
-  correlation ``rho_ir_beta`` (assumption, default -0.2: shared genetic/lifestyle factors, the
-  more insulin resistant have slightly weaker intrinsic secretion).  z_IR scales peripheral
-  insulin-resistance gain per adiposity (``g_periph``) and the hepatic inflammatory input
-  (``u_infl0``); z_B scales beta-cell function (``beta_ref``, larger = weaker function), which
-  also declines 0.5 %/year of age over 60 (assumption; age-related decline of insulin secretion).
-  The spread of beta-cell function (log-SD ``beta_fn_log_sd`` 0.6) is calibrated to the baseline
-  fasting-glucose distribution: FPG in low-risk adults is log-Gaussian with its 97.5th percentile
-  at 6.4 mmol/L (docs/data-sources.md s8); with 0.15 the virtual FPG log-SD was 0.035
-  (97.5th percentile 5.55), with 0.6 it is 0.088 (6.5).  Baseline HOMA-IR is *not* matched
-  (see the next item for HOMA-IR).
+* Three glycaemic traits, so that fasting and post-load glucose have partly separate causes and isolated
+  IFG, isolated IGT and both arise (IFG: hepatic insulin resistance and altered beta-cell glucose
+  sensing; IGT: muscle insulin resistance; Abdul-Ghani et al. 2006 Diabetes Care 29:1130, Faerch et al.
+  2009 Diabetologia 52:1714):
+  - hepatic trait z_IR (standard normal) scales the hepatic inflammatory input ``u_infl0`` (log-SD
+    ``u_infl_log_sd``), times sqrt(``hep_sex_ratio``) in men and 1/sqrt of it in women: obese men have
+    the lower hepatic insulin sensitivity (EGP suppression 61.7 vs 72.8 % in BMI-matched women, ter
+    Horst et al. 2015 Front Endocrinol 6:182); the ratio 3.9 reproduces that difference in the model's
+    low-insulin (0.25 mU/kg/min) clamp (tests/test_traits.py), and gives men a higher fasting glucose
+    (FPG rises with male sex, calibration-data.md s8);
+  - peripheral trait z_per, correlated ``rho_hep_per`` with z_IR (assumption), scales the peripheral
+    insulin-resistance gain per adiposity ``g_periph`` (median ``g_periph_median``, log-SD
+    ``g_periph_log_sd``, clipped to its table bounds): raises 2-h glucose, not fasting glucose;
+  - beta-cell glucose set point ``dG_set`` (mg/dL; normal, mean ``set_mean`` 0, SD ``set_sd``, clipped
+    to its table bounds): shifts the secretion threshold, raising fasting glucose with an unchanged
+    post-load excursion (docs/model.md Section 5);
+  - beta-cell function z_B, correlated ``rho_ir_beta`` with z_IR (assumption, -0.2), scales ``beta_ref``
+    (larger = weaker function; log-SD ``beta_fn_log_sd``), which also declines 0.5 %/year of age over 60
+    (assumption; age-related decline of insulin secretion): raises both.
+  ``set_sd``, ``beta_fn_log_sd``, ``g_periph_median`` and ``g_periph_log_sd`` are calibrated (by hand,
+  seed 1, 844 people, baseline OGTT) to the isolated-IFG and isolated-IGT prevalences of KORA (Southern
+  Germany, aged 55-59, WHO 1999: 5.9 % and 11.8 %; Meisinger et al. 2010 Diabet Med 27:360) and to the
+  fasting-glucose spread of low-risk adults (97.5th percentile 6.4 mmol/L, docs/data-sources.md s8).
 * Compensated insulin resistance ``ir_comp`` (model parameter, docs/model.md section 5): insulin
   sensitivity divided and insulin secretion multiplied by it, so fasting glucose is unchanged and
   fasting insulin (and HOMA-IR) is ``ir_comp``-fold (hyperbolic law, Kahn 1993 Diabetes 42:1663).
@@ -86,11 +98,14 @@ from ranklsim.models.parameters import out_of_bounds, parameter_table
 SCALED_PARAMETERS = (P.L_prod, P.O_prod, P.u_infl0, P.beta_ref, P.sig_frag, P.ir_comp)
 #: parameter-override columns of the population frame (in this order)
 PARAMETER_COLUMNS = (P.L_prod, P.O_prod, P.adiposity, P.g_periph, P.u_infl0, P.beta_ref, P.sig_frag, P.ir_comp,
-                     P.BW)
+                     P.BW, P.dG_set)
+#: parameter columns that may be zero or negative (a shift, not a multiplier or an amount); their table
+#: bounds still apply
+SIGNED_COLUMNS = (P.dG_set,)
 #: column of the person's yearly log-rise of compensated insulin resistance during follow-up
 IR_DRIFT = "ir_drift"
 #: trait columns kept for analysis (multipliers and latent traits; the drift is used by the follow-up)
-TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "frag_mult", "z_comp", IR_DRIFT)
+TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "frag_mult", "z_comp", IR_DRIFT, "z_per", "z_set")
 #: spec fields that are spreads (SDs, log-SDs): must be >= 0
 #: covariate columns of a population (age years, sex "M"/"F", BMI kg/m^2, height m); height is
 #: optional in a population table (body weight, a parameter column, carries the physiology)
@@ -103,7 +118,7 @@ MAX_PEOPLE = 10_000_000
 #: linear in age around 60 and clipped; the population is calibrated on Bruneck's 40-79)
 AGE_LIMITS = (18.0, 100.0)
 _SPREADS = ("bmi_sd", "rankl_log_sd", "opg_log_sd", "g_periph_log_sd", "u_infl_log_sd", "beta_fn_log_sd",
-            "frag_log_sd", "ir_comp_log_sd", "height_sd", "ir_drift_sd")
+            "frag_log_sd", "ir_comp_log_sd", "height_sd", "ir_drift_sd", "set_sd")
 
 
 @dataclass(frozen=True)
@@ -125,13 +140,17 @@ class PopulationSpec:
     rankl_log_sd: float = 0.6  #: log-SD of the sRANKL production multiplier (assumption)
     opg_log_sd: float = 0.25  #: log-SD of the OPG production multiplier (assumption)
     opg_age_slope: float = 0.01  #: log OPG production per year of age over 60 (Kudlacek 2003)
-    g_periph_median: float = 2.0  #: peripheral IR gain per adiposity at z_IR = 0 (assumption)
-    g_periph_log_sd: float = 0.5  #: per unit z_IR (assumption)
+    g_periph_median: float = 3.0  #: peripheral IR gain per adiposity at z_per = 0 (calibrated: isolated-IGT prevalence)
+    g_periph_log_sd: float = 1.0  #: log-SD of the peripheral IR gain per unit z_per (calibrated: isolated-IGT prevalence)
+    rho_hep_per: float = 0.3  #: correlation of the peripheral trait z_per with the hepatic trait z_IR (assumption)
     u_infl_log_sd: float = 0.3  #: log-SD of the hepatic inflammatory input per unit z_IR (assumption)
-    beta_fn_log_sd: float = 0.6  #: log-SD of beta-cell function per unit z_B (calibrated: baseline FPG spread)
+    hep_sex_ratio: float = 3.9  #: men/women hepatic inflammatory input (calibrated: clamp EGP suppression, ter Horst 2015)
+    set_mean: float = 0.0  #: mean beta-cell glucose set-point shift dG_set, mg/dL (assumption: the reference person)
+    set_sd: float = 14.0  #: SD of dG_set, mg/dL (calibrated: isolated-IFG prevalence)
+    beta_fn_log_sd: float = 0.2  #: log-SD of beta-cell function per unit z_B (calibrated with set_sd: FPG spread, IFG/IGT)
     beta_fn_age_slope: float = 0.005  #: fractional decline of beta-cell function per year over 60
     rho_ir_beta: float = -0.2  #: correlation of z_IR and z_B (assumption)
-    frag_median: float = 0.35  #: median beta-cell fragility (calibrated 2026-12-05: baseline FPG-diabetes 5.9 %, seed 1)
+    frag_median: float = 0.62  #: median beta-cell fragility (calibrated 2026-12-06: baseline FPG-diabetes 5.9 %, seed 1)
     frag_log_sd: float = 0.3  #: log-SD of beta-cell fragility (assumption)
     frag_age_slope: float = 0.01  #: log fragility per year of age over 60 (assumption)
     ir_drift_mean: float = 0.03  #: mean rise of log insulin resistance per year of follow-up (calibrated: 78 cases, seed 1)
@@ -163,7 +182,9 @@ class PopulationSpec:
         for name in ("frag_median", "ir_comp_median"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("rho_ir_beta", "rho_comp_ir"):
+        if not self.hep_sex_ratio > 0:
+            raise ValueError(f"hep_sex_ratio must be > 0, got {self.hep_sex_ratio}")
+        for name in ("rho_ir_beta", "rho_comp_ir", "rho_hep_per"):
             if not -1.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in (-1, 1), got {getattr(self, name)}")
         for name in _SPREADS:
@@ -216,11 +237,19 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     # height and body weight: drawn after everything else (the draws above do not depend on them)
     height = np.clip(np.where(male, spec.height_male, spec.height_female) + spec.height_age_slope * (age - 60.0)
                      + spec.height_sd * rng.standard_normal(n), 1.40, 2.05)
-    ir_drift = np.maximum(0.0, spec.ir_drift_mean + spec.ir_drift_sd * rng.standard_normal(n))  # drawn last
+    ir_drift = np.maximum(0.0, spec.ir_drift_mean + spec.ir_drift_sd * rng.standard_normal(n))
+    # the separate peripheral trait and the set-point trait: drawn after everything else
+    z_per = spec.rho_hep_per * z_ir + np.sqrt(1.0 - spec.rho_hep_per**2) * rng.standard_normal(n)
+    z_set = rng.standard_normal(n)
+    lo, hi = table[P.dG_set].lower, table[P.dG_set].upper
+    dg_set = np.clip(spec.set_mean + spec.set_sd * z_set, lo, hi)
 
     adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
-    g_periph = spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_ir)
-    u_infl0 = reference[P.u_infl0] * np.exp(spec.u_infl_log_sd * z_ir)
+    g_periph = np.clip(spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_per), table[P.g_periph].lower, table[P.g_periph].upper)
+    # hepatic trait z_IR; men have the lower hepatic insulin sensitivity (ter Horst 2015): the sexes sit
+    # at sqrt(ratio) and 1/sqrt(ratio) of the reference, so a 1:1 population keeps its geometric mean
+    sex_hep = np.where(male, np.sqrt(spec.hep_sex_ratio), 1.0 / np.sqrt(spec.hep_sex_ratio))
+    u_infl0 = reference[P.u_infl0] * sex_hep * np.exp(spec.u_infl_log_sd * z_ir)
     beta_fn = np.exp(spec.beta_fn_log_sd * z_beta) * np.clip(
         1.0 - spec.beta_fn_age_slope * (age - 60.0), 0.3, 1.5)
     frame = pd.DataFrame({
@@ -238,6 +267,7 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
         P.sig_frag: reference[P.sig_frag] * frag_mult,
         P.ir_comp: reference[P.ir_comp] * ir_comp,
         P.BW: bmi * height**2,
+        P.dG_set: dg_set,
         "rankl_mult": rankl_mult,
         "opg_mult": opg_mult,
         "z_ir": z_ir,
@@ -245,6 +275,8 @@ def generate_population(spec: PopulationSpec) -> pd.DataFrame:
         "frag_mult": frag_mult,
         "z_comp": z_comp,
         IR_DRIFT: ir_drift,
+        "z_per": z_per,
+        "z_set": z_set,
     })
     return frame
 
@@ -276,7 +308,7 @@ def _value_problems(frame: pd.DataFrame) -> list[str]:
             problems.append("person_id must be distinct non-negative integers")
     if bad := sorted(set(frame["sex"].astype(str)) - {"M", "F"}):
         problems.append(f"sex must be M or F, got {bad[:5]}")
-    for col in ("age", "bmi", *PARAMETER_COLUMNS):
+    for col in ("age", "bmi", *(c for c in PARAMETER_COLUMNS if c not in SIGNED_COLUMNS)):
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
         rows = np.flatnonzero(~np.isfinite(values) | (values < 0) | ((values == 0) & (col != P.adiposity)))
         if rows.size:

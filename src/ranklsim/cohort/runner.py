@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ranklsim.cohort.arms import CohortArm, resolve_arms
+from ranklsim.cohort.arms import CohortArm, check_visits, resolve_arms
 from ranklsim.cohort.chunks import (
     ChunkKey,
     as_bool,
@@ -105,6 +105,7 @@ class RunContext:
     model_overrides: Mapping[str, float] = field(default_factory=dict)
     criteria: str = "fpg"  #: diagnostic criteria (followup.CRITERIA); the 2-h ones run an OGTT per exam
     arms: tuple[CohortArm, ...] = ()
+    visits: str = "trough"  #: examinations of dosed arms relative to the injections (arms.VISIT_TIMINGS)
 
     @property
     def ogtt(self) -> bool:
@@ -117,7 +118,8 @@ class RunContext:
 
     def settings(self) -> dict:
         """The follow-up settings as recorded in ``run.json`` (a resumed run must match them)."""
-        out: dict = {"years": self.years, "exam_years": list(self.exam_years), "ir_drift": self.ir_drift}
+        out: dict = {"years": self.years, "exam_years": list(self.exam_years), "ir_drift": self.ir_drift,
+                     "visits": self.visits}
         if self.model_overrides:
             out["model_overrides"] = dict(self.model_overrides)
         if self.ogtt:
@@ -162,7 +164,8 @@ def _follow_row(model: Model, acute: Model | None, context: RunContext, arm: Coh
     extra: dict = {}
     if arm is not None:
         extra = {"extra_overrides": arm.baseline_overrides(ov, model),
-                 "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov)}
+                 "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov),
+                 "visit_shifts": arm.visit_shifts(exams, context.years, context.visits)}
     drift = float(row[IR_DRIFT]) if IR_DRIFT in row and np.isfinite(row[IR_DRIFT]) else context.ir_drift
     return follow_person(model, ov, context.years, exams, ir_drift=drift, ogtt_model=acute,
                          criteria=context.criteria, **extra)
@@ -208,7 +211,7 @@ def check_model_overrides(overrides) -> dict[str, float]:
 
 def _run_context(spec: PopulationSpec, years: float, exam_years: Sequence[float] | None, chunk_size: int,
                  max_chunks: int | None, arms, model_overrides, criteria: str, exam_every: float | None = None,
-                 ) -> RunContext:
+                 visits: str = "trough") -> RunContext:
     """Every input checked before any work (unknown arms, bad overrides and sizes raise ValueError)."""
     exams = exam_schedule(years, exam_years, exam_every)
     if not isinstance(chunk_size, int) or chunk_size < 1:
@@ -216,8 +219,12 @@ def _run_context(spec: PopulationSpec, years: float, exam_years: Sequence[float]
     if max_chunks is not None and max_chunks < 0:
         raise ValueError(f"max_chunks must be >= 0, got {max_chunks!r}")
     arm_specs = tuple(resolve_arms(arms)) if arms is not None else ()
+    check_visits(visits)
+    for arm in arm_specs:  # a schedule the dosing cannot place is refused before any work
+        arm.visit_shifts(exams, years, visits)
     return RunContext(years=float(years), exam_years=exams, ir_drift=float(spec.ir_drift_mean),
-                      model_overrides=check_model_overrides(model_overrides), criteria=criteria, arms=arm_specs)
+                      model_overrides=check_model_overrides(model_overrides), criteria=criteria, arms=arm_specs,
+                      visits=visits)
 
 
 def _chunk_tasks(population: pd.DataFrame, chunk_size: int, n_arms: int) -> list[ChunkTask]:
@@ -322,7 +329,7 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine: Engine | None = 
                exam_years: Sequence[float] | None = None, max_chunks: int | None = None, arms=None,
                model_overrides: Mapping[str, float] | None = None, ogtt: bool = False, *,
                criteria: str | None = None, exam_every: float | None = None,
-               population: pd.DataFrame | None = None) -> CohortResult:
+               population: pd.DataFrame | None = None, visits: str = "trough") -> CohortResult:
     """Generate the population of ``spec`` and follow it for ``years``.
 
     ``engine``: an engine of :mod:`ranklsim.parallel` (default serial).  ``max_chunks``
@@ -341,10 +348,12 @@ def run_cohort(spec: PopulationSpec, years: float = 15, engine: Engine | None = 
     the examination schedule (:func:`~ranklsim.cohort.followup.exam_schedule`; default every 5 years
     and a closing examination at ``years``).  ``population``: the people to follow instead of
     ``generate_population(spec)`` (checked by :func:`~ranklsim.cohort.population.check_population`;
-    ``spec.n`` must equal its rows; its digest is recorded in ``run.json``).
+    ``spec.n`` must equal its rows; its digest is recorded in ``run.json``).  ``visits``: "trough"
+    (default; a dosed arm's follow-up examinations are taken just before an injection, where trials
+    sample, :meth:`~ranklsim.cohort.arms.CohortArm.visit_shifts`) or "scheduled".
     """
     context = _run_context(spec, years, exam_years, chunk_size, max_chunks, arms, model_overrides,
-                           check_criteria(criteria, ogtt), exam_every)
+                           check_criteria(criteria, ogtt), exam_every, visits)
     given = population is not None
     population = check_population(population) if given else generate_population(spec)
     if len(population) != spec.n:

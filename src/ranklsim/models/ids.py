@@ -47,6 +47,7 @@ class P:
     clamp_kp = "clamp_kp"
     clamp_on = "clamp_on"
     cx_kint_ratio = "cx_kint_ratio"
+    dG_set = "dG_set"
     diet_fat = "diet_fat"
     f_rank_stim = "f_rank_stim"
     f_time_G = "f_time_G"

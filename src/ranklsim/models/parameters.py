@@ -48,7 +48,7 @@ INPUT_SOURCES = ("protocol input", "genotype switch", "scenario switch", "readou
 #: subject traits and exposures that are inputs although their source is a measurement or a model:
 #: the virtual-subject traits of the cohort and the subjects' catalogue, and the diet input
 TRAIT_INPUTS = frozenset({P.L_prod, P.O_prod, P.u_infl0, P.ir_comp, P.adiposity, P.beta_ref, P.sig_frag, P.k_ir_drift,
-                          P.g_periph, P.diet_fat, P.BW})
+                          P.g_periph, P.diet_fat, P.BW, P.dG_set})
 #: modules whose parameters are inputs: the drugs (absent from the reference state)
 INPUT_MODULES = ("pk",)
 

@@ -116,7 +116,8 @@ class Model:
         for key, value in (overrides or {}).items():
             if key not in self.parameters:
                 raise unknown_id_error("parameter", key, self.parameters)
-            out[key] = check_value(key, value)
+            # negative values only for parameters whose table lower bound is negative (shifts, e.g. dG_set)
+            out[key] = check_value(key, value, allow_negative=self.parameters[key].lower < 0)
         if not allow_out_of_bounds and (outside := out_of_bounds(self.parameters, out)):
             key, value = next(iter(outside.items()))
             raise bounds_error(self.parameters, key, value)
