@@ -85,7 +85,7 @@ def test_sexes_differ_in_hepatic_insulin_sensitivity_as_measured():
     human = ranklsim.load_model("human")
     bw, u0 = human.parameter_value(P.BW), human.parameter_value(P.u_infl0)
     supp = {}
-    for sex, factor in (("M", np.sqrt(spec.hep_sex_ratio)), ("F", 1.0 / np.sqrt(spec.hep_sex_ratio))):
+    for sex, factor in (("M", spec.hep_sex_ratio), ("F", 1.0)):
         ov = {P.u_infl0: u0 * factor}
         basal = human.steady_state(ov, selections=[V.G, V.EGP_obs])
         res = human.simulate(240.0, n_points=241, selections=[V.EGP_obs],
@@ -105,10 +105,10 @@ def test_population_draws_separate_traits():
     table = ranklsim.load_model("human").parameters
     assert pop[P.dG_set].between(table[P.dG_set].lower, table[P.dG_set].upper).all()
     assert pop[P.g_periph].between(table[P.g_periph].lower, table[P.g_periph].upper).all()
-    # hepatic input: men sqrt(ratio), women 1/sqrt(ratio) times the same trait distribution
+    # hepatic input: men ratio x women (women at the reference) times the same trait distribution
     z = np.log(pop[P.u_infl0] / table[P.u_infl0].value) - spec.u_infl_log_sd * pop["z_ir"]
-    assert np.allclose(z[pop["sex"] == "M"], 0.5 * np.log(spec.hep_sex_ratio))
-    assert np.allclose(z[pop["sex"] == "F"], -0.5 * np.log(spec.hep_sex_ratio))
+    assert np.allclose(z[pop["sex"] == "M"], np.log(spec.hep_sex_ratio))
+    assert np.allclose(z[pop["sex"] == "F"], 0.0)
     # the earlier draws of a seed are unchanged by the new traits (drawn last)
     for col in ("age", "bmi", "z_ir", "z_beta", "frag_mult", "z_comp"):
         assert np.isfinite(pop[col]).all()

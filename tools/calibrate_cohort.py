@@ -121,7 +121,7 @@ def main() -> None:
     ap.add_argument("--homa", action="store_true", help="calibrate the HOMA-IR trait instead of ir_drift_mean")
     ap.add_argument("--fit", action="store_true", help="maximum-likelihood fit of frag_median and ir_drift_mean "
                                                       "with profile intervals (see the module docstring)")
-    ap.add_argument("--frag-grid", default="0.45,0.6,0.75,0.95", help="--fit: frag_median grid")
+    ap.add_argument("--frag-grid", default="0.35,0.45,0.55,0.7", help="--fit: frag_median grid")
     ap.add_argument("--drift-grid", default="0,0.008,0.016,0.028", help="--fit: ir_drift_mean grid")
     ap.add_argument("--table", default=None, help="--fit: reuse a saved grid table (CSV) instead of simulating")
     ap.add_argument("--out", default="docs/figures/cohort_calibration", help="--fit: output stem")

@@ -115,6 +115,15 @@ def check_visits(visits: str) -> str:
     return visits
 
 
+def _trough_before(day: float, periodic: Sequence[Treatment]) -> float | None:
+    """The trough sampling day of a dosing visit on ``day`` (:data:`PRE_DOSE_DAYS` before the latest
+    injection after baseline due at most :data:`VISIT_WINDOW_DAYS` before it), or None."""
+    due = [t.start_day + math.floor((day - t.start_day) / t.interval_days + EPS) * t.interval_days
+           for t in periodic if day >= t.start_day - EPS]
+    due = [d for d in due if d - PRE_DOSE_DAYS > 0.0 and day - d <= VISIT_WINDOW_DAYS]
+    return max(due) - PRE_DOSE_DAYS if due else None
+
+
 def _extended(tr: Treatment, end_day: float) -> Treatment | None:
     """``tr`` with its repeats continued to just before ``end_day`` (None if it starts after it)."""
     if tr.start_day >= end_day - EPS:
@@ -211,11 +220,8 @@ class CohortArm:
         previous = 0.0
         for k, y in enumerate(exam_years):
             day = float(y) * DAYS_PER_YEAR
-            due = [t.start_day + math.floor((day - t.start_day) / t.interval_days + EPS) * t.interval_days
-                   for t in periodic if day >= t.start_day - EPS]
-            due = [d for d in due if d - PRE_DOSE_DAYS > 0.0 and day - d <= VISIT_WINDOW_DAYS]
-            if k > 0 and due:
-                shifts[k] = max(due) - PRE_DOSE_DAYS - day
+            trough = _trough_before(day, periodic) if k > 0 else None
+            shifts[k] = 0.0 if trough is None else trough - day
             if k > 0 and day + shifts[k] <= previous + EPS:
                 raise ValueError(f"arm {self.name!r}: the examination at year {y:g} would move to day "
                                  f"{day + shifts[k]:g}, not after the previous one; use visits='scheduled' "

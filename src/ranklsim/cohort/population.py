@@ -21,9 +21,9 @@ Assumptions and sources (each distribution is also documented on its field):
   sensing; IGT: muscle insulin resistance; Abdul-Ghani et al. 2006 Diabetes Care 29:1130, Faerch et al.
   2009 Diabetologia 52:1714):
   - hepatic trait z_IR (standard normal) scales the hepatic inflammatory input ``u_infl0`` (log-SD
-    ``u_infl_log_sd``), times sqrt(``hep_sex_ratio``) in men and 1/sqrt of it in women: obese men have
-    the lower hepatic insulin sensitivity (EGP suppression 61.7 vs 72.8 % in BMI-matched women, ter
-    Horst et al. 2015 Front Endocrinol 6:182); the ratio 3.9 reproduces that difference in the model's
+    ``u_infl_log_sd``), times ``hep_sex_ratio`` in men (women at the reference): obese men have the
+    lower hepatic insulin sensitivity (EGP suppression 61.7 vs 72.8 % in BMI-matched women, ter Horst
+    et al. 2015 Front Endocrinol 6:182); the ratio 2.79 reproduces that difference in the model's
     low-insulin (0.25 mU/kg/min) clamp (tests/test_traits.py), and gives men a higher fasting glucose
     (FPG rises with male sex, calibration-data.md s8);
   - peripheral trait z_per, correlated ``rho_hep_per`` with z_IR (assumption), scales the peripheral
@@ -144,16 +144,16 @@ class PopulationSpec:
     g_periph_log_sd: float = 1.0  #: log-SD of the peripheral IR gain per unit z_per (calibrated: isolated-IGT prevalence)
     rho_hep_per: float = 0.3  #: correlation of the peripheral trait z_per with the hepatic trait z_IR (assumption)
     u_infl_log_sd: float = 0.3  #: log-SD of the hepatic inflammatory input per unit z_IR (assumption)
-    hep_sex_ratio: float = 3.9  #: men/women hepatic inflammatory input (calibrated: clamp EGP suppression, ter Horst 2015)
+    hep_sex_ratio: float = 2.79  #: men/women hepatic inflammatory input (calibrated: clamp EGP suppression, ter Horst 2015)
     set_mean: float = 0.0  #: mean beta-cell glucose set-point shift dG_set, mg/dL (assumption: the reference person)
     set_sd: float = 14.0  #: SD of dG_set, mg/dL (calibrated: isolated-IFG prevalence)
     beta_fn_log_sd: float = 0.2  #: log-SD of beta-cell function per unit z_B (calibrated with set_sd: FPG spread, IFG/IGT)
     beta_fn_age_slope: float = 0.005  #: fractional decline of beta-cell function per year over 60
     rho_ir_beta: float = -0.2  #: correlation of z_IR and z_B (assumption)
-    frag_median: float = 0.62  #: median beta-cell fragility (calibrated 2026-12-06: baseline FPG-diabetes 5.9 %, seed 1)
+    frag_median: float = 0.5277  #: median beta-cell fragility (ML fit 2026-12-06, tools/calibrate_cohort.py --fit: 95 % PI 0.450-0.596)
     frag_log_sd: float = 0.3  #: log-SD of beta-cell fragility (assumption)
     frag_age_slope: float = 0.01  #: log fragility per year of age over 60 (assumption)
-    ir_drift_mean: float = 0.03  #: mean rise of log insulin resistance per year of follow-up (calibrated: 78 cases, seed 1)
+    ir_drift_mean: float = 0.0102  #: mean yearly rise of log insulin resistance (ML fit 2026-12-06: 95 % PI 0.0019-0.0222)
     ir_drift_sd: float = 0.02  #: its SD between people (assumption)
     ir_comp_median: float = 2.0554  #: median compensated insulin resistance at mean BMI (calibrated: HOMA-IR cut-off)
     ir_comp_log_sd: float = 0.3671  #: log-SD of ir_comp at given BMI (calibrated: HOMA-IR spread)
@@ -208,76 +208,68 @@ def ir_comp_values(spec: PopulationSpec, bmi, z_comp, median: float | None = Non
     return median * np.exp(spec.ir_comp_bmi_slope * (np.asarray(bmi) - spec.bmi_mean) + log_sd * np.asarray(z_comp))
 
 
+def _draws(spec: PopulationSpec) -> dict[str, np.ndarray]:
+    """The random variables of ``spec.n`` people, drawn in a fixed order (one block per variable; a
+    variable added later is drawn after the others, so earlier draws of a seed never change)."""
+    rng = np.random.default_rng(spec.seed)
+    n = spec.n
+    d = {"age": rng.uniform(spec.age_min, spec.age_max, n)}
+    d["male"] = rng.random(n) < spec.male_fraction
+    d["bmi"] = np.clip(spec.bmi_mean + spec.bmi_age_slope * (d["age"] - 60.0) + spec.bmi_sd * rng.standard_normal(n),
+                       spec.bmi_min, spec.bmi_max)
+    # sRANKL: independent of everything else (own draw, no covariate terms)
+    d["rankl_mult"] = np.exp(spec.rankl_log_sd * rng.standard_normal(n))
+    d["opg_mult"] = np.exp(spec.opg_age_slope * (d["age"] - 60.0) + spec.opg_log_sd * rng.standard_normal(n))
+    z1, z2 = rng.standard_normal((2, n))
+    d["z_ir"] = z1
+    d["z_beta"] = spec.rho_ir_beta * z1 + np.sqrt(1.0 - spec.rho_ir_beta**2) * z2
+    d["frag_mult"] = spec.frag_median * np.exp(spec.frag_age_slope * (d["age"] - 60.0)
+                                               + spec.frag_log_sd * rng.standard_normal(n))
+    d["z_comp"] = spec.rho_comp_ir * z1 + np.sqrt(1.0 - spec.rho_comp_ir**2) * rng.standard_normal(n)
+    d["height"] = np.clip(np.where(d["male"], spec.height_male, spec.height_female)
+                          + spec.height_age_slope * (d["age"] - 60.0) + spec.height_sd * rng.standard_normal(n),
+                          1.40, 2.05)
+    d[IR_DRIFT] = np.maximum(0.0, spec.ir_drift_mean + spec.ir_drift_sd * rng.standard_normal(n))
+    d["z_per"] = spec.rho_hep_per * z1 + np.sqrt(1.0 - spec.rho_hep_per**2) * rng.standard_normal(n)
+    d["z_set"] = rng.standard_normal(n)
+    return d
+
+
 def generate_population(spec: PopulationSpec) -> pd.DataFrame:
     """One row per person: ``person_id``, ``age``, ``sex`` ("M"/"F"), ``bmi``, the model
     parameter overrides (:data:`PARAMETER_COLUMNS`) and the latent traits (:data:`TRAIT_COLUMNS`).
 
-    Draw order is fixed (one block per variable), so ``generate_population(spec)`` is identical
-    for the same spec.
+    Draw order is fixed (:func:`_draws`), so ``generate_population(spec)`` is identical for the same spec.
     """
     table = parameter_table("human")
-    reference = {k: table[k].value for k in SCALED_PARAMETERS}
-    rng = np.random.default_rng(spec.seed)
-    n = spec.n
-    age = rng.uniform(spec.age_min, spec.age_max, n)
-    male = rng.random(n) < spec.male_fraction
-    bmi = np.clip(spec.bmi_mean + spec.bmi_age_slope * (age - 60.0) + spec.bmi_sd * rng.standard_normal(n),
-                  spec.bmi_min, spec.bmi_max)
-    # sRANKL: independent of everything else (own draw, no covariate terms)
-    rankl_mult = np.exp(spec.rankl_log_sd * rng.standard_normal(n))
-    opg_mult = np.exp(spec.opg_age_slope * (age - 60.0) + spec.opg_log_sd * rng.standard_normal(n))
-    z1, z2 = rng.standard_normal((2, n))
-    z_ir = z1
-    z_beta = spec.rho_ir_beta * z1 + np.sqrt(1.0 - spec.rho_ir_beta**2) * z2
-    frag_mult = spec.frag_median * np.exp(spec.frag_age_slope * (age - 60.0) + spec.frag_log_sd * rng.standard_normal(n))
-
-    # compensated insulin resistance: drawn last so the draws above do not depend on it
-    z_comp = spec.rho_comp_ir * z_ir + np.sqrt(1.0 - spec.rho_comp_ir**2) * rng.standard_normal(n)
-    ir_comp = ir_comp_values(spec, bmi, z_comp)
-    # height and body weight: drawn after everything else (the draws above do not depend on them)
-    height = np.clip(np.where(male, spec.height_male, spec.height_female) + spec.height_age_slope * (age - 60.0)
-                     + spec.height_sd * rng.standard_normal(n), 1.40, 2.05)
-    ir_drift = np.maximum(0.0, spec.ir_drift_mean + spec.ir_drift_sd * rng.standard_normal(n))
-    # the separate peripheral trait and the set-point trait: drawn after everything else
-    z_per = spec.rho_hep_per * z_ir + np.sqrt(1.0 - spec.rho_hep_per**2) * rng.standard_normal(n)
-    z_set = rng.standard_normal(n)
-    lo, hi = table[P.dG_set].lower, table[P.dG_set].upper
-    dg_set = np.clip(spec.set_mean + spec.set_sd * z_set, lo, hi)
-
+    ref = {k: table[k].value for k in SCALED_PARAMETERS}
+    d = _draws(spec)
+    age, male, bmi = d["age"], d["male"], d["bmi"]
     adiposity = np.clip((bmi - spec.bmi_lean) / (spec.bmi_obese - spec.bmi_lean), 0.0, 2.0)
-    g_periph = np.clip(spec.g_periph_median * np.exp(spec.g_periph_log_sd * z_per), table[P.g_periph].lower, table[P.g_periph].upper)
-    # hepatic trait z_IR; men have the lower hepatic insulin sensitivity (ter Horst 2015): the sexes sit
-    # at sqrt(ratio) and 1/sqrt(ratio) of the reference, so a 1:1 population keeps its geometric mean
-    sex_hep = np.where(male, np.sqrt(spec.hep_sex_ratio), 1.0 / np.sqrt(spec.hep_sex_ratio))
-    u_infl0 = reference[P.u_infl0] * sex_hep * np.exp(spec.u_infl_log_sd * z_ir)
-    beta_fn = np.exp(spec.beta_fn_log_sd * z_beta) * np.clip(
-        1.0 - spec.beta_fn_age_slope * (age - 60.0), 0.3, 1.5)
+    g_periph = np.clip(spec.g_periph_median * np.exp(spec.g_periph_log_sd * d["z_per"]),
+                       table[P.g_periph].lower, table[P.g_periph].upper)
+    # hepatic trait z_IR; men have the lower hepatic insulin sensitivity (ter Horst 2015): their input is
+    # hep_sex_ratio times a woman's (women at the reference: a lower input puts the NF-kB module in its
+    # weakly damped, stiff regime, docs/model.md Section 18, numerics)
+    sex_hep = np.where(male, spec.hep_sex_ratio, 1.0)
+    beta_fn = np.exp(spec.beta_fn_log_sd * d["z_beta"]) * np.clip(1.0 - spec.beta_fn_age_slope * (age - 60.0),
+                                                                  0.3, 1.5)
     frame = pd.DataFrame({
-        "person_id": np.arange(n, dtype=np.int64),
-        "age": age,
-        "sex": np.where(male, "M", "F"),
-        "bmi": bmi,
-        "height": height,
-        P.L_prod: reference[P.L_prod] * rankl_mult,
-        P.O_prod: reference[P.O_prod] * opg_mult,
+        "person_id": np.arange(spec.n, dtype=np.int64), "age": age, "sex": np.where(male, "M", "F"), "bmi": bmi,
+        "height": d["height"],
+        P.L_prod: ref[P.L_prod] * d["rankl_mult"],
+        P.O_prod: ref[P.O_prod] * d["opg_mult"],
         P.adiposity: adiposity,
         P.g_periph: g_periph,
-        P.u_infl0: u_infl0,
-        P.beta_ref: reference[P.beta_ref] / beta_fn,
-        P.sig_frag: reference[P.sig_frag] * frag_mult,
-        P.ir_comp: reference[P.ir_comp] * ir_comp,
-        P.BW: bmi * height**2,
-        P.dG_set: dg_set,
-        "rankl_mult": rankl_mult,
-        "opg_mult": opg_mult,
-        "z_ir": z_ir,
-        "z_beta": z_beta,
-        "frag_mult": frag_mult,
-        "z_comp": z_comp,
-        IR_DRIFT: ir_drift,
-        "z_per": z_per,
-        "z_set": z_set,
+        P.u_infl0: ref[P.u_infl0] * sex_hep * np.exp(spec.u_infl_log_sd * d["z_ir"]),
+        P.beta_ref: ref[P.beta_ref] / beta_fn,
+        P.sig_frag: ref[P.sig_frag] * d["frag_mult"],
+        P.ir_comp: ref[P.ir_comp] * ir_comp_values(spec, bmi, d["z_comp"]),
+        P.BW: bmi * d["height"] ** 2,
+        P.dG_set: np.clip(spec.set_mean + spec.set_sd * d["z_set"], table[P.dG_set].lower, table[P.dG_set].upper),
     })
+    for col in TRAIT_COLUMNS:
+        frame[col] = d[col]
     return frame
 
 
