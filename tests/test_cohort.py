@@ -276,12 +276,14 @@ def test_bruneck_sized_cohort_seed_1():
 
 @pytest.mark.slow
 def test_baseline_fasting_glucose_distribution(cohort):
-    """Baseline FPG is log-Gaussian-like with the spread of the reference population (low-risk Danes:
-    97.5th percentile 6.4 mmol/L; docs/data-sources.md s8): beta_fn_log_sd is calibrated to it."""
+    """Baseline FPG is log-Gaussian-like, near the spread of a reference population (low-risk Danes:
+    97.5th percentile 6.4 mmol/L, log-SD ~0.12; docs/data-sources.md s8).  Since issue 15 item 3 the
+    spreads of the set-point and beta-cell traits are calibrated to the isolated-IFG/IGT prevalences of a
+    general population aged 55-59 (KORA), which is wider than low-risk adults: log-SD 0.148 here."""
     people = cohort.people
     fpg = people.loc[is_false(people["baseline_diabetes"]), "fpg_y0"].to_numpy()
     assert 4.9 < np.median(fpg) < 5.5
-    assert 0.06 < np.std(np.log(fpg)) < 0.12
+    assert 0.06 < np.std(np.log(fpg)) < 0.17
     assert 5.9 < np.percentile(fpg, 97.5) < 7.0
     # some people have diabetes at baseline and are excluded, as in the study (Bruneck: 82 of 919)
     assert 0.01 < people["baseline_diabetes"].mean() < 0.12

@@ -171,7 +171,9 @@ def test_rank_blockade_lowers_nfkb_and_cases(arms_run):
     ok = c["error"].isna() & k["error"].isna()
     assert ok.sum() >= 55
     mhep = (k["mhep_y5"] / c["mhep_y5"])[ok]
-    assert mhep.median() < 0.9 and (mhep < 1.0).all()
+    # median 0.91 (0.88 before men's hepatic inflammatory input became 2.79x women's: RANK's share of
+    # their IKK drive is smaller)
+    assert mhep.median() < 0.95 and (mhep < 1.0).all()
     s = summary(res)["arms"]
     assert s["rank_blockade"]["cases"] <= s["control"]["cases"]
     # glucose at the last exam is lower on average under blockade
