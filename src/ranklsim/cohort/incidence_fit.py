@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator, RegularGridInterpolator
+from scipy.special import expit, logit
 
 from ranklsim.cohort.analysis import is_false, is_true
 from ranklsim.cohort.population import PopulationSpec
@@ -60,15 +61,6 @@ FIT_PARAMETERS = {"frag_median": ("log10", 0.1, 3.0), "ir_drift_mean": ("lin", 0
 GRID_COLUMNS = ("frag_median", "ir_drift_mean", "seed", "n_baseline", "baseline", "n_followed", "incidence")
 
 
-def _logit(p):
-    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def _expit(z):
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, float)))
-
-
 class CountEmulator:
     """Event probabilities as smooth functions of (``frag_median``, ``ir_drift_mean``) from a grid table.
 
@@ -86,7 +78,7 @@ class CountEmulator:
         if len(base) < 2:
             raise ValueError("the baseline grid needs at least 2 fragility values")
         self.frag = np.log10(base.index.to_numpy(float))
-        z = _logit((base["baseline"] + 0.5) / (base["n_baseline"] + 1.0))
+        z = logit((base["baseline"] + 0.5) / (base["n_baseline"] + 1.0))  # add-half: never 0 or 1
         self._base = PchipInterpolator(self.frag, z) if len(base) >= 4 else None
         self._base_z = z
         inc_f = np.log10(np.unique(inc.index.get_level_values(0).to_numpy(float)))
@@ -95,7 +87,7 @@ class CountEmulator:
             raise ValueError("the incidence grid must be a full grid of >= 2 x 2 points")
         p = ((inc["incidence"] + 0.5) / (inc["n_followed"] + 1.0)).to_numpy().reshape(len(inc_f), len(inc_d))
         method = "pchip" if min(len(inc_f), len(inc_d)) >= 4 else "linear"
-        self._inc = RegularGridInterpolator((inc_f, inc_d), _logit(p), method=method)
+        self._inc = RegularGridInterpolator((inc_f, inc_d), logit(p), method=method)
         self.bounds = {"frag_median": (10 ** max(self.frag[0], inc_f[0]), 10 ** min(self.frag[-1], inc_f[-1])),
                        "ir_drift_mean": (float(inc_d[0]), float(inc_d[-1]))}
         self.events = {"baseline": int(base["baseline"].sum()), "incidence": int(inc["incidence"].sum())}
@@ -104,9 +96,9 @@ class CountEmulator:
         lf = math.log10(frag_median)
         if statistic == "baseline":
             z = self._base(lf) if self._base is not None else np.interp(lf, self.frag, self._base_z)
-            return float(_expit(z))
+            return float(expit(z))
         if statistic == "incidence":
-            return float(_expit(self._inc([[lf, ir_drift_mean]])[0]))
+            return float(expit(self._inc([[lf, ir_drift_mean]])[0]))
         raise ValueError(f"unknown statistic {statistic!r}")
 
 
