@@ -218,7 +218,8 @@ def test_cases_by_examination():
 def test_trough_visits_sit_just_before_an_injection():
     """Denosumab q6mo from baseline (issue 15 item 6): each follow-up examination moves to 1 day before the
     latest injection due at its scheduled day, where trials sample; control and 'scheduled' never move."""
-    from ranklsim.cohort.arms import PRE_DOSE_DAYS, builtin_arm
+    from ranklsim.cohort.arms import builtin_arm
+    from ranklsim.cohort.schedule import PRE_DOSE_DAYS
     from ranklsim.constants import DAYS_PER_YEAR
 
     deno = builtin_arm("denosumab")

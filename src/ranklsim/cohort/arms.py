@@ -68,6 +68,7 @@ from ranklsim.cohort.metformin_exposure import (
     effect_site_for,
     scenario_events,
 )
+from ranklsim.cohort.schedule import check_shifts, check_visits, trough_before
 from ranklsim.constants import DAYS_PER_YEAR
 from ranklsim.errors import unknown_name_message
 from ranklsim.models.ids import P, V
@@ -98,30 +99,12 @@ BUILTIN_ARMS = {
 }
 
 
-#: where follow-up examinations sit relative to an arm's repeated injections: "trough" (default) moves a
-#: visit that falls on a dosing visit to just before that injection, where trials sample (pre-dose, e.g.
-#: FREEDOM's 6-monthly visits before the next denosumab injection); "scheduled" keeps the schedule
-VISIT_TIMINGS = ("trough", "scheduled")
-#: days before the dose at which a trough visit samples
-PRE_DOSE_DAYS = 1.0
-#: a scheduled visit is a dosing visit when an injection was due at most this many days before it (a
-#: trial's visit window); visits between injections (e.g. month 3 of a 6-monthly regimen) keep their day
-VISIT_WINDOW_DAYS = 30.0
-
-
-def check_visits(visits: str) -> str:
-    if visits not in VISIT_TIMINGS:
-        raise ValueError(f"visits must be one of {VISIT_TIMINGS}, got {visits!r}")
-    return visits
-
-
-def _trough_before(day: float, periodic: Sequence[Treatment]) -> float | None:
-    """The trough sampling day of a dosing visit on ``day`` (:data:`PRE_DOSE_DAYS` before the latest
-    injection after baseline due at most :data:`VISIT_WINDOW_DAYS` before it), or None."""
-    due = [t.start_day + math.floor((day - t.start_day) / t.interval_days + EPS) * t.interval_days
-           for t in periodic if day >= t.start_day - EPS]
-    due = [d for d in due if d - PRE_DOSE_DAYS > 0.0 and day - d <= VISIT_WINDOW_DAYS]
-    return max(due) - PRE_DOSE_DAYS if due else None
+def visit_schedule(arms: Sequence[CohortArm], exam_years: Sequence[float], years: float,
+                   visits: str = "trough") -> tuple[tuple[float, ...], ...]:
+    """Each arm's visit shifts (:meth:`CohortArm.visit_shifts`), computed once per run; a schedule the
+    dosing cannot place raises ValueError naming the arm."""
+    check_visits(visits)
+    return tuple(arm.visit_shifts(exam_years, years, visits) for arm in arms)
 
 
 def _extended(tr: Treatment, end_day: float) -> Treatment | None:
@@ -206,9 +189,8 @@ class CohortArm:
         """Days by which each examination of this arm moves (0 or negative; baseline never moves).
 
         With ``visits="trough"`` and repeated injections (``every_days``), a follow-up examination on a
-        dosing visit -- an injection after baseline due at most :data:`VISIT_WINDOW_DAYS` before its
-        scheduled day -- is taken :data:`PRE_DOSE_DAYS` before that injection, at the trough; other
-        examinations keep their day.  Metformin arms sample their own pre-dose window (``exam_window``).
+        dosing visit is taken just before that injection, at the trough
+        (:func:`~ranklsim.cohort.schedule.trough_before`); other examinations keep their day.  Metformin arms sample their own pre-dose window (``exam_window``).
         Raises ValueError when two visits would collide.
         """
         check_visits(visits)
@@ -217,16 +199,16 @@ class CohortArm:
                     if t is not None and t.interval_days]
         if visits == "scheduled" or not periodic:
             return tuple(shifts)
-        previous = 0.0
-        for k, y in enumerate(exam_years):
-            day = float(y) * DAYS_PER_YEAR
-            trough = _trough_before(day, periodic) if k > 0 else None
-            shifts[k] = 0.0 if trough is None else trough - day
-            if k > 0 and day + shifts[k] <= previous + EPS:
-                raise ValueError(f"arm {self.name!r}: the examination at year {y:g} would move to day "
-                                 f"{day + shifts[k]:g}, not after the previous one; use visits='scheduled' "
-                                 "or examinations further apart than the dosing interval")
-            previous = day + shifts[k]
+        for k, y in enumerate(exam_years[1:], start=1):  # baseline never moves
+            trough = trough_before(float(y) * DAYS_PER_YEAR, periodic)
+            shifts[k] = 0.0 if trough is None else trough - float(y) * DAYS_PER_YEAR
+        try:
+            check_shifts(tuple(exam_years), shifts)
+        except ValueError:
+            days = [round(float(y) * DAYS_PER_YEAR + d, 3) for y, d in zip(exam_years, shifts, strict=True)]
+            raise ValueError(f"arm {self.name!r}: the examinations would move to days {days}, a visit not after "
+                             "the previous one; use visits='scheduled' or examinations further apart than the "
+                             "dosing interval") from None
         return tuple(shifts)
 
     def _metformin_events(self, model, offset: float, end: float, exam_years: Sequence[float],

@@ -32,7 +32,7 @@ from ranklsim.cli_options import (
     seed_int,
 )
 from ranklsim.cohort.analysis import json_ready, summary
-from ranklsim.cohort.arms import VISIT_TIMINGS, CohortArm, check_arm_names, resolve_arms
+from ranklsim.cohort.arms import CohortArm, check_arm_names, resolve_arms, visit_schedule
 from ranklsim.cohort.ensemble import check_ensemble, cohort_ensemble, load_ensemble
 from ranklsim.cohort.followup import CRITERIA, check_criteria, exam_schedule
 from ranklsim.cohort.plots import plot_forest, plot_incidence_by_tertile
@@ -45,6 +45,7 @@ from ranklsim.cohort.population import (
 )
 from ranklsim.cohort.replicates import ReplicateStudy, run_replicates, seeds_from, write_replicates
 from ranklsim.cohort.runner import CohortResult, run_cohort
+from ranklsim.cohort.schedule import VISIT_TIMINGS
 from ranklsim.constants import MAX_FOLLOW_UP_YEARS
 from ranklsim.errors import UsageError
 from ranklsim.parallel import Engine
@@ -317,11 +318,10 @@ def cmd_cohort(args: argparse.Namespace) -> int:
               "visits": args.visits}
     out = Path(args.out)
     arms = _resolve_arms(getattr(args, "arms", None))
-    for arm in arms or ():  # a visit schedule the dosing cannot place is refused before any work
-        try:
-            arm.visit_shifts(design["exam_years"], args.years, args.visits)
-        except ValueError as exc:
-            raise UsageError(f"--visits {args.visits}: {exc}") from exc
+    try:  # a visit schedule the dosing cannot place is refused before any work
+        visit_schedule(arms or (), design["exam_years"], args.years, args.visits)
+    except ValueError as exc:
+        raise UsageError(f"--visits {args.visits}: {exc}") from exc
     ensemble = _load_ensemble(args)
     try:
         with interruptible(), plain_warnings(), engine_from_args(args, cohort_tasks(args, spec.n)) as engine, \

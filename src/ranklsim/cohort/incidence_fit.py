@@ -123,6 +123,11 @@ class IncidenceObjective:
         self.lower = np.array([math.log10(v) if s == "log10" else v for v, s in zip(lo, self.scales, strict=True)])
         self.upper = np.array([math.log10(v) if s == "log10" else v for v, s in zip(hi, self.scales, strict=True)])
         self.x_nominal = 0.5 * (self.lower + self.upper)
+        # nll of the saturated model (p = events/n): 0.5 sum r^2 + this is the binomial nll
+        self._saturated = sum(-math.lgamma(t.n + 1) + math.lgamma(t.events + 1) + math.lgamma(t.n - t.events + 1)
+                              - (t.events * math.log(t.events / t.n) if t.events else 0.0)
+                              - ((t.n - t.events) * math.log(1 - t.events / t.n) if t.n > t.events else 0.0)
+                              for t in self.targets)
 
     def to_parameters(self, x: np.ndarray) -> dict[str, float]:
         return {k: float(10.0 ** v if s == "log10" else v)
@@ -140,11 +145,7 @@ class IncidenceObjective:
             t.statistic, p["frag_median"], p["ir_drift_mean"])) for t in self.targets])
 
     def __call__(self, x: np.ndarray) -> float:
-        saturated = sum(-math.lgamma(t.n + 1) + math.lgamma(t.events + 1) + math.lgamma(t.n - t.events + 1)
-                        - (t.events * math.log(t.events / t.n) if t.events else 0.0)
-                        - ((t.n - t.events) * math.log(1 - t.events / t.n) if t.n > t.events else 0.0)
-                        for t in self.targets)
-        return float(0.5 * np.sum(self.residuals(x) ** 2) + saturated)
+        return float(0.5 * np.sum(self.residuals(x) ** 2) + self._saturated)
 
 
 @dataclass

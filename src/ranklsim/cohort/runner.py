@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ranklsim.cohort.arms import CohortArm, check_visits, resolve_arms
+from ranklsim.cohort.arms import CohortArm, resolve_arms, visit_schedule
 from ranklsim.cohort.chunks import (
     ChunkKey,
     as_bool,
@@ -106,6 +106,7 @@ class RunContext:
     criteria: str = "fpg"  #: diagnostic criteria (followup.CRITERIA); the 2-h ones run an OGTT per exam
     arms: tuple[CohortArm, ...] = ()
     visits: str = "trough"  #: examinations of dosed arms relative to the injections (arms.VISIT_TIMINGS)
+    visit_shifts: tuple[tuple[float, ...], ...] = ()  #: per arm, days each examination moves (arms.visit_schedule)
 
     @property
     def ogtt(self) -> bool:
@@ -159,13 +160,13 @@ def _error_text(exc: Exception) -> str:
 
 
 def _follow_row(model: Model, acute: Model | None, context: RunContext, arm: CohortArm | None,
-                exams: tuple[float, ...], row: Mapping) -> dict:
+                exams: tuple[float, ...], row: Mapping, shifts: tuple[float, ...] = ()) -> dict:
     ov = {**context.model_overrides, **person_overrides(row)}
     extra: dict = {}
     if arm is not None:
         extra = {"extra_overrides": arm.baseline_overrides(ov, model),
                  "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov),
-                 "visit_shifts": arm.visit_shifts(exams, context.years, context.visits)}
+                 "visit_shifts": shifts}
     drift = float(row[IR_DRIFT]) if IR_DRIFT in row and np.isfinite(row[IR_DRIFT]) else context.ir_drift
     return follow_person(model, ov, context.years, exams, ir_drift=drift, ogtt_model=acute,
                          criteria=context.criteria, **extra)
@@ -174,6 +175,7 @@ def _follow_row(model: Model, acute: Model | None, context: RunContext, arm: Coh
 def run_chunk(context: RunContext, task: ChunkTask) -> list[dict]:
     """Engine task: follow every person of one chunk; failures are recorded (``error``), not raised."""
     arm = context.arms[task.arm_index] if task.arm_index is not None else None
+    shifts = context.visit_shifts[task.arm_index] if task.arm_index is not None else ()
     model = worker_model()
     exams = exam_schedule(context.years, context.exam_years)
     empty = {c: np.nan for c in result_columns(exams, context.ogtt)}
@@ -182,7 +184,7 @@ def run_chunk(context: RunContext, task: ChunkTask) -> list[dict]:
     for row in task.rows:
         rec: dict = {"person_id": int(row["person_id"])}
         try:
-            rec.update(_follow_row(model, acute, context, arm, exams, row))
+            rec.update(_follow_row(model, acute, context, arm, exams, row, shifts))
             rec["error"] = None
         except Exception as exc:  # any failure: recorded per person by design
             rec.update(empty)
@@ -219,12 +221,10 @@ def _run_context(spec: PopulationSpec, years: float, exam_years: Sequence[float]
     if max_chunks is not None and max_chunks < 0:
         raise ValueError(f"max_chunks must be >= 0, got {max_chunks!r}")
     arm_specs = tuple(resolve_arms(arms)) if arms is not None else ()
-    check_visits(visits)
-    for arm in arm_specs:  # a schedule the dosing cannot place is refused before any work
-        arm.visit_shifts(exams, years, visits)
+    shifts = visit_schedule(arm_specs, exams, years, visits)  # refused before any work
     return RunContext(years=float(years), exam_years=exams, ir_drift=float(spec.ir_drift_mean),
                       model_overrides=check_model_overrides(model_overrides), criteria=criteria, arms=arm_specs,
-                      visits=visits)
+                      visits=visits, visit_shifts=shifts)
 
 
 def _chunk_tasks(population: pd.DataFrame, chunk_size: int, n_arms: int) -> list[ChunkTask]:

@@ -14,7 +14,22 @@ DEFAULT_EXAM_INTERVAL = 5.0
 #: most examinations per person (each is an output row; with an OGTT, an acute run)
 MAX_EXAMS = 400
 
-__all__ = ["DEFAULT_EXAM_INTERVAL", "MAX_EXAMS", "check_shifts", "exam_schedule"]
+#: where follow-up examinations sit relative to an arm's repeated injections: "trough" (default) moves a
+#: visit that falls on a dosing visit to just before that injection, where trials sample (pre-dose, e.g.
+#: FREEDOM's 6-monthly visits before the next denosumab injection); "scheduled" keeps the schedule
+VISIT_TIMINGS = ("trough", "scheduled")
+#: days before the dose at which a trough visit samples
+PRE_DOSE_DAYS = 1.0
+#: a scheduled visit is a dosing visit when an injection was due at most this many days before it (a
+#: trial's visit window); visits between injections (e.g. month 3 of a 6-monthly regimen) keep their day
+VISIT_WINDOW_DAYS = 30.0
+
+
+#: round-off tolerance of dose and visit days
+_EPS = 1e-9
+
+__all__ = ["DEFAULT_EXAM_INTERVAL", "MAX_EXAMS", "PRE_DOSE_DAYS", "VISIT_TIMINGS", "VISIT_WINDOW_DAYS", "check_shifts",
+           "check_visits", "exam_schedule", "trough_before"]
 
 
 def exam_schedule(years: float, exam_years: Sequence[float] | None = None,
@@ -84,3 +99,19 @@ def check_shifts(exams: tuple[float, ...], shifts: Sequence[float]) -> tuple[flo
         raise ValueError(f"visit shifts must be one finite value <= 0 days per examination, 0 at baseline, "
                          f"keeping the visits in order; got {list(shifts)} for examinations {list(exams)}")
     return shifts
+
+
+def check_visits(visits: str) -> str:
+    if visits not in VISIT_TIMINGS:
+        raise ValueError(f"visits must be one of {VISIT_TIMINGS}, got {visits!r}")
+    return visits
+
+
+def trough_before(day: float, periodic: Sequence) -> float | None:
+    """The trough sampling day of a dosing visit on ``day`` (:data:`PRE_DOSE_DAYS` before the latest
+    injection after baseline due at most :data:`VISIT_WINDOW_DAYS` before it), or None.  ``periodic``:
+    repeated treatments (``start_day``, ``interval_days``), e.g. a scenario's ``Treatment``."""
+    due = [t.start_day + math.floor((day - t.start_day) / t.interval_days + _EPS) * t.interval_days
+           for t in periodic if day >= t.start_day - _EPS]
+    due = [d for d in due if d - PRE_DOSE_DAYS > 0.0 and day - d <= VISIT_WINDOW_DAYS]
+    return max(due) - PRE_DOSE_DAYS if due else None
