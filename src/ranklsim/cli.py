@@ -30,7 +30,7 @@ MAX_HOURS = MAX_DURATION_DAYS * 24.0
 #: what ``--out`` names, per command: a file (an existing one needs ``--force``) or a folder
 OUT_KINDS = {"simulate": "file", "export-sbml": "file", "export-omex": "file", "params": "file", "run": "folder", "demo": "folder",
              "fit": "folder", "profile": "folder", "sample": "folder", "gsa": "folder", "cohort": "folder",
-             "replicates": "folder"}
+             "replicates": "folder", "uncertainty": "folder"}
 #: file names suggested when a file output is given a folder
 _EXAMPLE = {"simulate": "timecourse.csv", "export-sbml": "model.xml", "export-omex": "scenario.omex",
             "params": "parameters.csv"}

@@ -109,9 +109,13 @@ def _add_schedule_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub) -> None:
-    """Add the ``cohort`` and ``replicates`` sub-commands to an ``argparse`` sub-parsers object."""
+    """Add the ``cohort``, ``replicates`` and ``uncertainty`` sub-commands to an ``argparse`` sub-parsers
+    object."""
+    from ranklsim.cohort import uncertainty_cli  # lazy: keeps --help fast
+
     _add_cohort_parser(sub)
     _add_replicates_parser(sub)
+    uncertainty_cli.add_parser(sub)
 
 
 def _add_cohort_parser(sub) -> None:

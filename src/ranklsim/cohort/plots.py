@@ -139,3 +139,24 @@ def plot_arm_replicates(table: pd.DataFrame, n: int, years: float, path: str | P
     ax.set_ylabel(f"incidence per 1,000 PY ({years:g} y)")
     ax.set_title(f"Intervention arms over {table['seed'].nunique()} replicate cohorts of {n}", fontsize=9)
     return _finish(fig, path)
+
+
+def plot_ensemble_bands(table: pd.DataFrame, rr_columns: list[str], path: str | Path | None = None) -> Figure:
+    """Histograms over parameter-ensemble members (:func:`~ranklsim.cohort.uncertainty.ensemble`): cases,
+    the sRANKL tertile OR and each arm's risk ratio vs control (log columns shown as ratios), with the
+    median and the 95 % band; Bruneck's cases and OR marked."""
+    panels = [("cases", "incident cases", False, BRUNECK_CASES), ("log_or_rankl", "sRANKL tertile OR", True, BRUNECK_OR[0]),
+              *((c, f"RR {c.removeprefix('log_rr_')}", True, 1.0) for c in rr_columns)]
+    fig = _figure((3.2 * len(panels), 2.8))
+    for k, (col, label, is_log, mark) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        v = pd.to_numeric(table.get(col, pd.Series(dtype=float)), errors="coerce").dropna().to_numpy(float)
+        v = np.exp(v) if is_log else v
+        if len(v):
+            ax.hist(v, bins=min(20, max(5, len(v) // 3)), color="#9ecae1", edgecolor="white")
+            for q, style in ((0.5, "-"), (0.025, ":"), (0.975, ":")):
+                ax.axvline(float(np.quantile(v, q)), color="#08519c", ls=style, lw=1)
+        ax.axvline(mark, color="#d62728", lw=1)
+        ax.set_xlabel(label, fontsize=8)
+        ax.set_title(f"n = {len(v)} members", fontsize=8)
+    return _finish(fig, path)

@@ -111,6 +111,11 @@ TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "frag_mult", "z_com
 #: optional in a population table (body weight, a parameter column, carries the physiology)
 COVARIATE_COLUMNS = ("age", "sex", "bmi", "height")
 _OPTIONAL = ("height", *TRAIT_COLUMNS)
+#: 95 % profile-likelihood intervals of the spec fields fitted to Bruneck's case counts
+#: (tools/calibrate_cohort.py --fit, 2026-12-06; docs/figures/cohort_calibration.json); the defaults
+#: of :class:`PopulationSpec` are the maximum-likelihood values, the uncertainty analysis
+#: (:mod:`ranklsim.cohort.uncertainty`) samples these intervals
+FITTED_INTERVALS = {"frag_median": (0.450, 0.596), "ir_drift_mean": (0.0019, 0.0222)}
 #: the most people one population (and one cohort command) may hold (100,000 take ~10 min on 2
 #: workers; more is a cluster job split over seeds or chunks)
 MAX_PEOPLE = 10_000_000

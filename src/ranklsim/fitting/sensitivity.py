@@ -1,4 +1,6 @@
-"""Global sensitivity: Sobol indices (SALib, Saltelli sampling) of scalar model outputs."""
+"""Global sensitivity of scalar model outputs (SALib): Morris screening (elementary effects) and Sobol
+indices (Saltelli sampling).  Both take ``model_fn(params) -> {output: value}``, linear-scale bounds,
+optional log10 sampling per parameter and an engine of :mod:`ranklsim.parallel`."""
 
 from __future__ import annotations
 
@@ -18,13 +20,16 @@ from ranklsim.parallel import Engine, SerialEngine
 ModelFn = Callable[[dict[str, float]], Mapping[str, float]]
 
 
-def _import_salib():
+def _import_salib(method: str = "sobol"):
+    """SALib's sampler and analyser modules of ``method`` ("sobol" or "morris")."""
     try:
-        from SALib.analyze import sobol as analyze  # optional: SALib is the fitting extra
+        from SALib.analyze import morris as m_analyze  # optional: SALib is the fitting extra
+        from SALib.analyze import sobol as analyze  # optional: as above
+        from SALib.sample import morris as m_sample  # optional: as above
         from SALib.sample import sobol as sample  # optional: as above
     except ImportError as exc:
-        raise ImportError(f"Sobol indices need SALib: {FITTING_EXTRA_HINT}") from exc
-    return sample, analyze
+        raise ImportError(f"global sensitivity analysis needs SALib: {FITTING_EXTRA_HINT}") from exc
+    return (m_sample, m_analyze) if method == "morris" else (sample, analyze)
 
 
 def _chunk_task(model_fn: ModelFn, chunk: list[dict[str, float]]) -> list[dict[str, float] | str]:
@@ -95,18 +100,82 @@ def sobol_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]], 
     X[:, is_log] = 10.0 ** X[:, is_log]
     params = [dict(zip(names, map(float, row), strict=True)) for row in X]
     evals = _evaluate(model_fn, params, engine, chunk_size)
-    outputs = list(dict.fromkeys(o for e in evals if isinstance(e, dict) for o in e))
-    if not outputs:
-        raise RuntimeError(f"every model evaluation failed; first error: {evals[0]}")
     rows = []
-    for o in outputs:
-        y = np.array([e.get(o, math.nan) if isinstance(e, dict) else math.nan for e in evals], float)
+    for o in _outputs_of(evals):
+        y = _column(evals, o)
         s1, s1c, st, stc = _indices(analyze, problem, y, num_resamples, seed)
         rows.extend({"output": o, "parameter": n, "S1": s1[j], "S1_conf": s1c[j], "ST": st[j],
                      "ST_conf": stc[j], "n_failed": int((~np.isfinite(y)).sum())} for j, n in enumerate(names))
     df = pd.DataFrame(rows)
     df.attrs["n_evaluations"] = len(params)
+    df.attrs["n_errors"] = sum(isinstance(e, str) for e in evals)
     return df
+
+
+def _outputs_of(evals: list[dict[str, float] | str]) -> list[str]:
+    outputs = list(dict.fromkeys(o for e in evals if isinstance(e, dict) for o in e))
+    if not outputs:
+        raise RuntimeError(f"every model evaluation failed; first error: {evals[0]}")
+    return outputs
+
+
+def _column(evals: list[dict[str, float] | str], output: str) -> np.ndarray:
+    return np.array([e.get(output, math.nan) if isinstance(e, dict) else math.nan for e in evals], float)
+
+
+def morris_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]], *, trajectories: int = 10,
+                   levels: int = 4, seed: int = 0, log_scale: Mapping[str, bool] | None = None,
+                   engine: Engine | None = None, chunk_size: int = 1, num_resamples: int = 1000) -> pd.DataFrame:
+    """Morris screening (Campolongo 2007 mu*) of every output of ``model_fn``.
+
+    ``trajectories`` one-at-a-time paths through a ``levels``-level grid, ``trajectories * (d + 1)``
+    evaluations.  An elementary effect is the output change per unit of a parameter's normalised
+    range (log10 range for ``log_scale`` parameters), so ``mu_star`` compares parameters directly.
+    Failed evaluations and undefined outputs are NaN (``n_failed`` per output; ``attrs['n_errors']``:
+    evaluations that raised) and imputed with the output mean.  Returns a tidy frame:
+    output, parameter, mu, mu_star, mu_star_conf (bootstrap 95 %), sigma, n_failed.
+    """
+    if trajectories < 2:
+        raise ValueError(f"Morris screening needs at least 2 trajectories, got {trajectories}")
+    sample, analyze = _import_salib("morris")
+    problem, is_log = _saltelli_problem(bounds, log_scale)
+    X = sample.sample(problem, int(trajectories), num_levels=int(levels), seed=seed)
+    X_lin = X.copy()
+    X_lin[:, is_log] = 10.0 ** X_lin[:, is_log]
+    names = problem["names"]
+    evals = _evaluate(model_fn, [dict(zip(names, map(float, row), strict=True)) for row in X_lin], engine,
+                      chunk_size)
+    rows = []
+    for o in _outputs_of(evals):
+        y = _column(evals, o)
+        bad = ~np.isfinite(y)
+        y = np.where(bad, y[~bad].mean() if (~bad).any() else 0.0, y)
+        r = analyze.analyze(problem, X, y, num_resamples=num_resamples, num_levels=int(levels), seed=seed)
+        rows.extend({"output": o, "parameter": n, "mu": float(r["mu"][j]), "mu_star": float(r["mu_star"][j]),
+                     "mu_star_conf": float(r["mu_star_conf"][j]), "sigma": float(r["sigma"][j]),
+                     "n_failed": int(bad.sum())} for j, n in enumerate(names))
+    df = pd.DataFrame(rows)
+    df.attrs["n_evaluations"] = len(X)
+    df.attrs["n_errors"] = sum(isinstance(e, str) for e in evals)
+    df.attrs["samples"] = pd.DataFrame(X_lin, columns=names)
+    df.attrs["evaluations"] = evals
+    return df
+
+
+def plot_morris(df: pd.DataFrame, path: str | Path) -> Path:
+    """mu* (with its bootstrap interval) against sigma per output, parameters labelled."""
+    outputs = list(dict.fromkeys(df["output"]))
+    fig, axes = new_figure(len(outputs), size=(4.2, 3.4))
+    for ax, o in zip(axes, outputs, strict=False):
+        sub = df[df["output"] == o]
+        ax.errorbar(sub["mu_star"], sub["sigma"], xerr=sub["mu_star_conf"], fmt="o", ms=4, capsize=2)
+        for _, r in sub.iterrows():
+            ax.annotate(str(r["parameter"]), (r["mu_star"], r["sigma"]), fontsize=6, xytext=(2, 2),
+                        textcoords="offset points")
+        ax.set_xlabel("mu* (per normalised range)", fontsize=8)
+        ax.set_ylabel("sigma", fontsize=8)
+        ax.set_title(o, fontsize=9)
+    return save(fig, path)
 
 
 def plot_sobol(df: pd.DataFrame, path: str | Path) -> Path:

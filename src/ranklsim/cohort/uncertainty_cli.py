@@ -1,0 +1,158 @@
+"""``ranklsim uncertainty``: Morris screening, Sobol indices and a parameter ensemble of the cohort's
+headline numbers (:mod:`ranklsim.cohort.uncertainty`).
+
+    ranklsim uncertainty --study all --n 844 --trajectories 8 --top 3 --n-base 32 --members 40 --vary-seed --out docs/figures
+
+Writes ``cohort_morris.{csv,png}``, ``cohort_sobol.{csv,png}``, ``cohort_ensemble_bands.csv``,
+``cohort_ensemble_members.csv``, ``cohort_ensemble.png`` and ``cohort_uncertainty.json`` (factors with
+their sources, design, wall times, failures); each study's files are written as soon as it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ranklsim.cli_options import add_engine_options, bounded, engine_from_args, positive_int, seed_int
+from ranklsim.cohort.analysis import json_ready
+from ranklsim.cohort.arms import check_arm_names
+from ranklsim.cohort.population import PopulationSpec
+from ranklsim.cohort.uncertainty import (
+    LOG_RR,
+    CohortReadouts,
+    default_factors,
+    draw_ensemble,
+    ensemble,
+    screen,
+    sobol,
+    top_factors,
+)
+from ranklsim.errors import UsageError
+from ranklsim.rundir import atomic_write_text, folder_lock, interruptible
+
+STUDIES = ("screen", "sobol", "ensemble", "all")
+#: arms of the screen and the Sobol study (hepatocyte RANK knockout protection) and of the ensemble
+SCREEN_ARMS, ENSEMBLE_ARMS = ("rank_blockade",), ("rank_blockade", "metformin_mean", "lifestyle")
+META = "cohort_uncertainty.json"
+
+
+def _ids(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def add_parser(sub) -> None:
+    u = sub.add_parser("uncertainty", help="Morris screening, Sobol indices and a parameter ensemble of the "
+                       "cohort's cases, sRANKL OR and arm risk ratios over the assumed and fitted parameters")
+    u.add_argument("--study", choices=STUDIES, default="all", help="which study (default all: the screen, the "
+                   "ensemble, then Sobol over the --top factors of the screen)")
+    u.add_argument("--n", type=positive_int, default=844, help="people per cohort (default 844)")
+    u.add_argument("--seed", type=seed_int, default=1, help="population seed (common to every evaluation)")
+    u.add_argument("--years", type=bounded(float, low=1.0, high=30.0), default=15.0, help="follow-up years")
+    u.add_argument("--factors", type=_ids, default=None, help="subset of the default factors (comma-separated)")
+    u.add_argument("--arms", type=_ids, default=None, help="arms besides control (default: rank_blockade for "
+                   "screen/Sobol, rank_blockade,metformin_mean,lifestyle for the ensemble)")
+    u.add_argument("--trajectories", type=bounded(int, low=2, high=1000), default=6, help="Morris trajectories")
+    u.add_argument("--top", type=bounded(int, low=1, high=50), default=4, help="factors kept for Sobol (all)")
+    u.add_argument("--n-base", type=bounded(int, low=2, high=4096), default=16, help="Saltelli base sample")
+    u.add_argument("--members", type=bounded(int, low=2, high=10000), default=40, help="ensemble members")
+    u.add_argument("--vary-seed", action="store_true", help="one population seed per ensemble member "
+                   "(seed, seed+1, ...): sampling and parameter uncertainty together")
+    u.add_argument("--out", required=True, help="output folder")
+    add_engine_options(u)
+    u.set_defaults(func=cmd_uncertainty)
+
+
+def _factors(args: argparse.Namespace):
+    factors = default_factors()
+    if args.factors is None:
+        return factors
+    by_id = {f.id: f for f in factors}
+    unknown = [i for i in args.factors if i not in by_id]
+    if unknown:
+        raise UsageError(f"--factors: unknown {unknown}; known: {', '.join(by_id)}")
+    return tuple(by_id[i] for i in args.factors)
+
+
+def _arms(args: argparse.Namespace, default: tuple[str, ...]) -> tuple[str, ...]:
+    arms = tuple(args.arms) if args.arms is not None else default
+    check_arm_names(["control", *arms])
+    return tuple(a for a in arms if a != "control")
+
+
+def cmd_uncertainty(args: argparse.Namespace) -> int:
+    factors = _factors(args)
+    spec = PopulationSpec(n=args.n, seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"date": datetime.date.today().isoformat(), "machine": f"{platform.platform()}, {platform.processor()}",
+            "n": args.n, "seed": args.seed, "years": args.years,
+            "factors": [{"id": f.id, "kind": f.kind, "low": f.low, "high": f.high, "log": f.log, "source": f.source}
+                        for f in factors], "studies": {}}
+    screen_arms, ens_arms = _arms(args, SCREEN_ARMS), _arms(args, ENSEMBLE_ARMS)
+    with interruptible(), engine_from_args(args, 64) as engine, folder_lock(out):
+        if args.study in ("screen", "all"):
+            readout = CohortReadouts(spec, args.years, screen_arms)
+            t0 = time.perf_counter()
+            df = screen(readout, factors, args.trajectories, engine=engine)
+            _write_table(df, out, "cohort_morris", meta, "screen", t0, trajectories=args.trajectories, arms=screen_arms)
+            if args.study == "all":
+                factors = top_factors(df, factors, args.top)
+        if args.study in ("ensemble", "all"):
+            _ensemble(args, spec, ens_arms, out, meta, engine)
+        if args.study in ("sobol", "all"):
+            readout = CohortReadouts(spec, args.years, screen_arms)
+            t0 = time.perf_counter()
+            df = sobol(readout, factors, args.n_base, engine=engine)
+            _write_table(df, out, "cohort_sobol", meta, "sobol", t0, n_base=args.n_base, arms=screen_arms,
+                         factors=[f.id for f in factors])
+    return 1 if any(s.get("n_failed") for s in meta["studies"].values()) else 0
+
+
+def _save_meta(out: Path, meta: dict) -> None:
+    atomic_write_text(out / META, json.dumps(json_ready(meta), indent=2))
+
+
+def _write_table(df: pd.DataFrame, out: Path, stem: str, meta: dict, study: str, t0: float, **info) -> None:
+    from ranklsim.fitting.sensitivity import plot_morris, plot_sobol  # lazy: matplotlib
+
+    df.to_csv(out / f"{stem}.csv", index=False)
+    (plot_morris if study == "screen" else plot_sobol)(df, out / f"{stem}.png")
+    undefined = {o: int(g["n_failed"].max()) for o, g in df.groupby("output")}
+    meta["studies"][study] = {"evaluations": int(df.attrs.get("n_evaluations", 0)),
+                              "n_failed": int(df.attrs.get("n_errors", 0)), "undefined_readouts": undefined,
+                              "wall_s": round(time.perf_counter() - t0, 1), **info}
+    _save_meta(out, meta)
+    print(f"{study}: {meta['studies'][study]['evaluations']} cohorts in {meta['studies'][study]['wall_s']} s; "
+          f"wrote {out / stem}.csv/.png")
+
+
+def _ensemble(args, spec, arms, out: Path, meta: dict, engine) -> None:
+    from ranklsim.cohort.plots import plot_ensemble_bands  # lazy: matplotlib
+
+    factors = _factors(args)
+    members = draw_ensemble(factors, args.members, seed=args.seed)
+    seeds = list(range(args.seed, args.seed + args.members)) if args.vary_seed else None
+    t0 = time.perf_counter()
+    bands, table, failures = ensemble(CohortReadouts(spec, args.years, arms), members, seeds=seeds, engine=engine)
+    bands.to_csv(out / "cohort_ensemble_bands.csv", index=False)
+    table.to_csv(out / "cohort_ensemble_members.csv", index=False)
+    plot_ensemble_bands(table, [LOG_RR + a for a in arms], out / "cohort_ensemble.png")
+    ratio = {r["readout"]: {"median": float(np.exp(r["median"])), "low": float(np.exp(r["low"])),
+                            "high": float(np.exp(r["high"])), **({"share_lower": r["share_lower"]}
+                                                                  if r["readout"].startswith(LOG_RR) else {})}
+             for r in bands.to_dict("records") if r["readout"] != "cases"}
+    meta["studies"]["ensemble"] = {"members": args.members, "vary_seed": bool(args.vary_seed), "arms": arms,
+                                   "n_failed": len(failures), "failures": failures,
+                                   "wall_s": round(time.perf_counter() - t0, 1), "bands_ratio_scale": ratio,
+                                   "cases": bands[bands["readout"] == "cases"].to_dict("records")}
+    _save_meta(out, meta)
+    print(bands.to_string(index=False))
+    print(f"ensemble: {len(table)}/{args.members} members in {meta['studies']['ensemble']['wall_s']} s; wrote "
+          f"{out}/cohort_ensemble_*")
