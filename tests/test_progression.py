@@ -122,7 +122,7 @@ def progressors(chronic):
     for _, row in pop.iterrows():
         plan = plan_follow_up(chronic, person_overrides(row), exams, float(row[IR_DRIFT]))
         rows, _ = simulate_plan(chronic, plan, _SELECTIONS)
-        g, ins = rows[V.G_mM].to_numpy(), rows[V.I].to_numpy()
+        g, ins = rows[V.G_mM], rows[V.I]
         if g[0] < DIABETES and (g[1:] >= DIABETES).any():
             onset = 1 + int(np.argmax(g[1:] >= DIABETES))
             cases.append((g[:onset + 1], ins[:onset + 1] / ins[0]))

@@ -146,7 +146,7 @@ def ogtt_2h(acute_model: Model, state: Mapping[str, float], overrides: Mapping[s
     the chronic run at an examination) with the person's parameter values ``overrides``."""
     res = acute_model.simulate(times=[0.0, OGTT_READ_MIN], overrides=dict(overrides), initial=dict(state),
                                events=OralGlucose().events("human"), selections=[V.G_mM])
-    return float(res.frame[V.G_mM].iloc[-1])
+    return float(res[V.G_mM][-1])
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -234,21 +234,26 @@ def _run_once(model: Model, plan: FollowUpPlan, attempt: SolverAttempt, selectio
 
 
 def simulate_plan(model: Model, plan: FollowUpPlan, selections: list[str],
-                  attempts: Sequence[SolverAttempt] = SOLVER_ATTEMPTS) -> tuple[pd.DataFrame, int]:
+                  attempts: Sequence[SolverAttempt] = SOLVER_ATTEMPTS) -> tuple[SimulationResult, int]:
     """The examination rows (t = 0 dropped) of ``plan``'s run and the index of the solver attempt
     that passed; the attempts are tried in order and the last one's failure is raised.  The solver's
     own log stays quiet throughout: the raised error carries CVODE's message, and the cohort keeps it
-    in the person's record, so the log would only repeat it on the console."""
+    in the person's record, so the log would only repeat it on the console.
+
+    The rows are a :class:`SimulationResult` (``rows[id]`` is a NumPy array, ``rows.frame`` a
+    DataFrame): the per-person path stays in NumPy (no DataFrame is built unless asked for)."""
     for index, attempt in enumerate(attempts):
         try:  # quiet: a failure is either retried or raised with CVODE's message (and recorded)
-            frame = _run_once(model, plan, attempt, selections, quiet=True).frame
+            res = _run_once(model, plan, attempt, selections, quiet=True)
             break
         except SimulationError:
             if index == len(attempts) - 1:
                 raise
-    if len(frame) != len(plan.times):  # keep the examination rows of a gridded run
-        frame = frame[np.isin(frame["time"].to_numpy(), plan.times)]
-    return frame.iloc[1:].reset_index(drop=True), index
+    array = res.array
+    if len(array) != len(plan.times):  # keep the examination rows of a gridded run
+        array = array[np.isin(array[:, 0], plan.times)]
+    return SimulationResult(None, res.units, res.time_unit, res.species, res.view, res.overrides,
+                            array=array[1:], columns=res.columns), index
 
 
 # ----------------------------------------------------------------------------- the record
@@ -274,11 +279,11 @@ def check_criteria(criteria: str | None, ogtt: bool) -> str:
     return criteria
 
 
-def _record(exams: tuple[float, ...], rows: pd.DataFrame, attempt: int, g2h: np.ndarray | None,
+def _record(exams: tuple[float, ...], rows: SimulationResult, attempt: int, g2h: np.ndarray | None,
             criteria: str = "fpg") -> dict:
     """The study record from the examination rows (and the 2-h OGTT glucose, if run); ``criteria``
     says which readings diagnose (:data:`CRITERIA`; the 2-h ones need ``g2h``)."""
-    fpg = rows[V.G_mM].to_numpy() >= DIABETES_FPG_MMOL
+    fpg = rows[V.G_mM] >= DIABETES_FPG_MMOL
     by_fpg = fpg if criteria != "ogtt" else np.zeros_like(fpg)
     by_ogtt = g2h >= DIABETES_2H_MMOL if g2h is not None and criteria != "fpg" else np.zeros_like(fpg)
     dm = by_fpg | by_ogtt
@@ -291,13 +296,13 @@ def _record(exams: tuple[float, ...], rows: pd.DataFrame, attempt: int, g2h: np.
         "onset_year": float(onset) if onset is not None and not base_dm else float("nan"),
         "followup_years": float(exams[-1]),
         "solver_attempt": attempt,
-        "homa_ir0": float(rows[V.HOMA_IR].iloc[0]),
-        "insulin0": float(rows[V.I].iloc[0]),
-        "rankl_free0": float(rows[V.L].iloc[0]),
-        "rankl_total0": float(rows[V.L_total].iloc[0]),
+        "homa_ir0": float(rows[V.HOMA_IR][0]),
+        "insulin0": float(rows[V.I][0]),
+        "rankl_free0": float(rows[V.L][0]),
+        "rankl_total0": float(rows[V.L_total][0]),
     }
     for prefix, col in _EXAM_COLUMNS:
-        for y, v in zip(exams, rows[col].to_numpy(), strict=True):
+        for y, v in zip(exams, rows[col], strict=True):
             out[f"{prefix}_y{y:g}"] = float(v)
     if g2h is not None:
         out["onset_criterion"] = _onset_criterion(0 if base_dm else first, by_fpg, by_ogtt)
@@ -340,6 +345,6 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
     rows, attempt = simulate_plan(model, plan, list(dict.fromkeys([*_SELECTIONS, *states])), attempts)
     g2h = None
     if ogtt_model is not None:
-        g2h = np.array([ogtt_2h(ogtt_model, {s: float(rows[s].iloc[k]) for s in states}, plan.exam_overrides(k))
+        g2h = np.array([ogtt_2h(ogtt_model, {s: float(rows[s][k]) for s in states}, plan.exam_overrides(k))
                         for k in range(len(exams))])
     return _record(exams, rows, attempt, g2h, criteria)

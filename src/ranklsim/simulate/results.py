@@ -97,6 +97,10 @@ class SimulationResult:
     def __contains__(self, key: object) -> bool:
         return key in self._index
 
+    def __len__(self) -> int:
+        """Number of output times."""
+        return len(self.array)
+
     @property
     def time(self) -> np.ndarray:
         return self.array[:, 0]
