@@ -20,9 +20,11 @@ from ranklsim.cohort.uncertainty import (
     Factor,
     bands,
     check_factors,
+    consistent_with_cases,
     default_factors,
     draw_ensemble,
     ensemble,
+    ensemble_bands,
     readouts,
     screen,
     split,
@@ -92,6 +94,10 @@ def test_readouts_and_bands_from_summaries():
     b = bands(table, [CASES, LOG_RR + "x"]).set_index("readout")
     assert b.loc[CASES, "median"] == 20 and b.loc[CASES, "low"] == pytest.approx(1.0)
     assert b.loc[LOG_RR + "x", "share_lower"] == pytest.approx(32 / 41)  # members where the arm protects
+    kept = consistent_with_cases(pd.DataFrame({CASES: [60.0, 62.0, 78.0, 94.0, 95.0]}))
+    assert kept[CASES].tolist() == [62.0, 78.0, 94.0]  # Bruneck 78 of 844: 61.4-94.6
+    both = ensemble_bands(table.assign(**{CASES: 78.0}), [CASES])
+    assert both["members"].tolist() == ["all", "consistent_with_cases"] and (both["n"] == 41).all()
 
 
 def test_top_factors_ranks_by_relative_mu_star():
@@ -128,7 +134,7 @@ def test_ensemble_keeps_members_when_one_fails_and_varies_seeds():
     b, table, failures = ensemble(readout, members, seeds=[5, 6, 7])
     assert list(failures) == [1] and "simulated solver failure" in failures[1]
     assert table["member"].tolist() == [0, 2] and table["seed"].tolist() == [5, 7]
-    assert b.set_index("readout").loc[CASES, "n"] == 2
+    assert b[b["members"] == "all"].set_index("readout").loc[CASES, "n"] == 2
     with pytest.raises(ValueError, match="member 0"):
         ensemble(readout, pd.DataFrame({"no_such_id": [1.0]}))
     with pytest.raises(ValueError, match="one seed per member"):
@@ -143,5 +149,12 @@ def test_uncertainty_command(tmp_path, capsys):
     assert [f["id"] for f in meta["factors"]] == ["f_rank_stim", "frag_median"]
     assert all(f["source"] for f in meta["factors"]) and meta["studies"]["screen"]["evaluations"] == 6
     assert (out / "cohort_morris.csv").exists() and (out / "cohort_morris.png").exists()
+    pd.DataFrame({"member": [0, 1], CASES: [70.0, 80.0], LOG_OR: [0.1, 0.3], LOG_RR + "a": [-0.2, 0.1]}).to_csv(
+        out / "m.csv", index=False)
+    assert main(["uncertainty", "--study", "ensemble", "--members-file", str(out / "m.csv"), "--out", str(out)]) == 0
+    meta = json.loads((out / "cohort_uncertainty.json").read_text())
+    assert set(meta["studies"]) == {"screen", "ensemble"}  # the screen's record is kept
+    rr = meta["studies"]["ensemble"]["bands_ratio_scale"]["consistent_with_cases"]["rr_a"]
+    assert rr["median"] == pytest.approx(math.exp(-0.05)) and rr["share_lower"] == 0.5
     assert main(["uncertainty", "--factors", "nope", "--out", str(tmp_path / "v")]) == 2
     assert "unknown ['nope']" in capsys.readouterr().err

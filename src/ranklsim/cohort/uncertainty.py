@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from ranklsim.cohort.analysis import summary
+from ranklsim.cohort.analysis import BRUNECK_CASES, summary
 from ranklsim.cohort.population import FITTED_INTERVALS, PopulationSpec
 from ranklsim.cohort.runner import check_model_overrides, run_cohort
 from ranklsim.models.ids import P
@@ -47,6 +47,8 @@ CASES, LOG_OR, LOG_RR = "cases", "log_or_rankl", "log_rr_"
 POPULATION_FIELDS = frozenset(f.name for f in fields(PopulationSpec)) - {"n", "seed"}
 #: quantiles of the ensemble bands
 BAND = (0.025, 0.975)
+#: Bruneck's cohort: people followed (Kiechl 2013), for the case-count check of ensemble members
+BRUNECK_N = 844
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,8 @@ def ensemble(readout: CohortReadouts, members: pd.DataFrame, *, seeds: Sequence[
     ``seeds``: one population seed per member (sampling and parameter uncertainty together); None:
     every member on ``readout.spec.seed`` (parameter uncertainty only).  Returns ``(bands, table,
     failures)``: per readout the median, the :data:`BAND` quantiles, ``n`` and, for the arms' log
-    risk ratios, the share of members below 0 (the arm lowers incidence); the per-member table
+    risk ratios, the share of members below 0 (the arm lowers incidence), over all members and over
+    those consistent with Bruneck's case count (:func:`ensemble_bands`); the per-member table
     (factor values and readouts); failed members with their errors (the others are kept).
     """
     rows = [{k: float(v) for k, v in r.items()} for r in members.to_dict("records")]
@@ -254,7 +257,7 @@ def ensemble(readout: CohortReadouts, members: pd.DataFrame, *, seeds: Sequence[
     if not out:
         raise RuntimeError(f"every ensemble member failed; first: {next(iter(failures.values()))}")
     table = pd.DataFrame(out).sort_values("member").reset_index(drop=True)
-    return bands(table, readout.outputs()), table, failures
+    return ensemble_bands(table, readout.outputs()), table, failures
 
 
 def bands(table: pd.DataFrame, outputs: Sequence[str]) -> pd.DataFrame:
@@ -269,3 +272,22 @@ def bands(table: pd.DataFrame, outputs: Sequence[str]) -> pd.DataFrame:
             row["share_lower"] = float(np.mean(v < 0)) if len(v) else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def consistent_with_cases(table: pd.DataFrame, events: int = BRUNECK_CASES, n: int = BRUNECK_N,
+                          z: float = 1.96) -> pd.DataFrame:
+    """The members whose case count lies in the binomial ``z``-interval of ``events`` among ``n``
+    (Bruneck: 78 of 844, 61.4-94.6): rejection sampling (ABC) of the prior ensemble on the one
+    calibration target its factors move most, so that the bands of the other readouts are conditioned on
+    a cohort that reproduces the observed incidence."""
+    half = z * math.sqrt(events * (1.0 - events / n))
+    cases = pd.to_numeric(table[CASES], errors="coerce")
+    return table[(cases >= events - half) & (cases <= events + half)]
+
+
+def ensemble_bands(table: pd.DataFrame, outputs: Sequence[str]) -> pd.DataFrame:
+    """:func:`bands` of every member and of the members :func:`consistent_with_cases`, stacked
+    (column ``members``: "all" or "consistent_with_cases")."""
+    return pd.concat([bands(table, outputs).assign(members="all"),
+                      bands(consistent_with_cases(table), outputs).assign(members="consistent_with_cases")],
+                     ignore_index=True)

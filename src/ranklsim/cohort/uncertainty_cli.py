@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from ranklsim.cohort.uncertainty import (
     default_factors,
     draw_ensemble,
     ensemble,
+    ensemble_bands,
     screen,
     sobol,
     top_factors,
@@ -64,6 +66,8 @@ def add_parser(sub) -> None:
     u.add_argument("--members", type=bounded(int, low=2, high=10000), default=40, help="ensemble members")
     u.add_argument("--vary-seed", action="store_true", help="one population seed per ensemble member "
                    "(seed, seed+1, ...): sampling and parameter uncertainty together")
+    u.add_argument("--members-file", default=None, help="with --study ensemble: re-summarise a saved "
+                   "cohort_ensemble_members.csv (no simulation)")
     u.add_argument("--out", required=True, help="output folder")
     add_engine_options(u)
     u.set_defaults(func=cmd_uncertainty)
@@ -91,10 +95,10 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     spec = PopulationSpec(n=args.n, seed=args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": datetime.date.today().isoformat(), "machine": f"{platform.platform()}, {platform.processor()}",
+    meta = {"date": datetime.date.today().isoformat(), "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
             "n": args.n, "seed": args.seed, "years": args.years,
             "factors": [{"id": f.id, "kind": f.kind, "low": f.low, "high": f.high, "log": f.log, "source": f.source}
-                        for f in factors], "studies": {}}
+                        for f in factors], "studies": _earlier_studies(out)}
     screen_arms, ens_arms = _arms(args, SCREEN_ARMS), _arms(args, ENSEMBLE_ARMS)
     with interruptible(), engine_from_args(args, 64) as engine, folder_lock(out):
         if args.study in ("screen", "all"):
@@ -113,6 +117,14 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
             _write_table(df, out, "cohort_sobol", meta, "sobol", t0, n_base=args.n_base, arms=screen_arms,
                          factors=[f.id for f in factors])
     return 1 if any(s.get("n_failed") for s in meta["studies"].values()) else 0
+
+
+def _earlier_studies(out: Path) -> dict:
+    """The studies recorded in ``out``'s metadata by earlier runs (a study run now replaces its entry)."""
+    try:
+        return dict(json.loads((out / META).read_text()).get("studies") or {})
+    except (OSError, ValueError):
+        return {}
 
 
 def _save_meta(out: Path, meta: dict) -> None:
@@ -134,25 +146,45 @@ def _write_table(df: pd.DataFrame, out: Path, stem: str, meta: dict, study: str,
 
 
 def _ensemble(args, spec, arms, out: Path, meta: dict, engine) -> None:
-    from ranklsim.cohort.plots import plot_ensemble_bands  # lazy: matplotlib
-
-    factors = _factors(args)
-    members = draw_ensemble(factors, args.members, seed=args.seed)
-    seeds = list(range(args.seed, args.seed + args.members)) if args.vary_seed else None
     t0 = time.perf_counter()
-    bands, table, failures = ensemble(CohortReadouts(spec, args.years, arms), members, seeds=seeds, engine=engine)
-    bands.to_csv(out / "cohort_ensemble_bands.csv", index=False)
-    table.to_csv(out / "cohort_ensemble_members.csv", index=False)
-    plot_ensemble_bands(table, [LOG_RR + a for a in arms], out / "cohort_ensemble.png")
-    ratio = {r["readout"]: {"median": float(np.exp(r["median"])), "low": float(np.exp(r["low"])),
-                            "high": float(np.exp(r["high"])), **({"share_lower": r["share_lower"]}
-                                                                  if r["readout"].startswith(LOG_RR) else {})}
-             for r in bands.to_dict("records") if r["readout"] != "cases"}
-    meta["studies"]["ensemble"] = {"members": args.members, "vary_seed": bool(args.vary_seed), "arms": arms,
-                                   "n_failed": len(failures), "failures": failures,
-                                   "wall_s": round(time.perf_counter() - t0, 1), "bands_ratio_scale": ratio,
-                                   "cases": bands[bands["readout"] == "cases"].to_dict("records")}
+    if args.members_file:  # re-summarise a saved ensemble
+        table = pd.read_csv(args.members_file)
+        arms = tuple(c.removeprefix(LOG_RR) for c in table.columns if c.startswith(LOG_RR))
+        bands = ensemble_bands(table, CohortReadouts(spec, args.years, arms).outputs())
+        failures: dict[int, str] = {}
+        earlier = meta["studies"].get("ensemble") or {}
+        info = {**{k: earlier[k] for k in ("members", "vary_seed", "wall_s") if k in earlier},
+                "members_file": str(args.members_file)}
+    else:
+        members = draw_ensemble(_factors(args), args.members, seed=args.seed)
+        seeds = list(range(args.seed, args.seed + args.members)) if args.vary_seed else None
+        bands, table, failures = ensemble(CohortReadouts(spec, args.years, arms), members, seeds=seeds,
+                                          engine=engine)
+        table.to_csv(out / "cohort_ensemble_members.csv", index=False)
+        info = {"members": args.members, "vary_seed": bool(args.vary_seed), "wall_s": round(time.perf_counter() - t0, 1)}
+    _write_ensemble(bands, table, arms, out)
+    meta["studies"]["ensemble"] = {**info, "arms": arms, "n_failed": len(failures), "failures": failures,
+                                   "bands_ratio_scale": _ratio_bands(bands)}
     _save_meta(out, meta)
     print(bands.to_string(index=False))
-    print(f"ensemble: {len(table)}/{args.members} members in {meta['studies']['ensemble']['wall_s']} s; wrote "
-          f"{out}/cohort_ensemble_*")
+    print(f"ensemble: {len(table)} members; wrote {out}/cohort_ensemble_*")
+
+
+def _write_ensemble(bands: pd.DataFrame, table: pd.DataFrame, arms, out: Path) -> None:
+    from ranklsim.cohort.plots import plot_ensemble_bands  # lazy: matplotlib
+
+    bands.to_csv(out / "cohort_ensemble_bands.csv", index=False)
+    plot_ensemble_bands(table, [LOG_RR + a for a in arms], out / "cohort_ensemble.png")
+
+
+def _ratio_bands(bands: pd.DataFrame) -> dict:
+    """The bands per member set, log readouts back on the ratio scale."""
+    out: dict[str, dict] = {}
+    for r in bands.to_dict("records"):
+        log = r["readout"] != "cases"
+        f = np.exp if log else float
+        entry = {"n": int(r["n"]), **{k: float(f(r[k])) for k in ("median", "low", "high")}}
+        if r["readout"].startswith(LOG_RR):
+            entry["share_lower"] = r["share_lower"]
+        out.setdefault(r["members"], {})[r["readout"].removeprefix("log_")] = entry
+    return out
