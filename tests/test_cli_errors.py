@@ -89,6 +89,7 @@ OUT_CASES = [
     (["cohort", "--n", "2", "--workers", "1"], "file", "is a file; give a folder"),
     (["cohort", "--n", "2", "--workers", "1"], "below-file", "is a file, not a folder"),
     (["replicates", "--replicates", "1"], "file", "is a file; give a folder"),
+    (["uncertainty", "--study", "screen"], "file", "is a file; give a folder"),
 ]
 
 
@@ -110,7 +111,7 @@ def test_unwritable_out_is_one_line(argv, capsys):
 
 def test_every_command_with_out_is_checked():
     assert set(OUT_KINDS) == {"simulate", "export-sbml", "export-omex", "params", "run", "demo", "fit", "profile",
-                              "sample", "gsa", "cohort", "replicates"}
+                              "sample", "gsa", "cohort", "replicates", "uncertainty"}
 
 
 def test_force_overwrites_a_file_and_nothing_is_created_by_a_refusal(places, capsys):
