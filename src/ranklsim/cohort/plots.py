@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ranklsim.cohort.analysis import BRUNECK_CASES, BRUNECK_HOMA_IR_CUTOFF, BRUNECK_OR
+from ranklsim.cohort.uncertainty import CASES, LOG_OR, LOG_RR
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -145,8 +146,8 @@ def plot_ensemble_bands(table: pd.DataFrame, rr_columns: list[str], path: str | 
     """Histograms over parameter-ensemble members (:func:`~ranklsim.cohort.uncertainty.ensemble`): cases,
     the sRANKL tertile OR and each arm's risk ratio vs control (log columns shown as ratios), with the
     median and the 95 % band; Bruneck's cases and OR marked."""
-    panels = [("cases", "incident cases", False, BRUNECK_CASES), ("log_or_rankl", "sRANKL tertile OR", True, BRUNECK_OR[0]),
-              *((c, f"RR {c.removeprefix('log_rr_')}", True, 1.0) for c in rr_columns)]
+    panels = [(CASES, "incident cases", False, BRUNECK_CASES), (LOG_OR, "sRANKL tertile OR", True, BRUNECK_OR[0]),
+              *((c, f"RR {c.removeprefix(LOG_RR)}", True, 1.0) for c in rr_columns)]
     fig = _figure((3.2 * len(panels), 2.8))
     for k, (col, label, is_log, mark) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), k + 1)

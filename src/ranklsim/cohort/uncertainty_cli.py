@@ -26,6 +26,7 @@ from ranklsim.cohort.analysis import json_ready
 from ranklsim.cohort.arms import check_arm_names
 from ranklsim.cohort.population import PopulationSpec
 from ranklsim.cohort.uncertainty import (
+    CASES,
     LOG_RR,
     CohortReadouts,
     default_factors,
@@ -181,7 +182,7 @@ def _ratio_bands(bands: pd.DataFrame) -> dict:
     """The bands per member set, log readouts back on the ratio scale."""
     out: dict[str, dict] = {}
     for r in bands.to_dict("records"):
-        log = r["readout"] != "cases"
+        log = r["readout"] != CASES
         f = np.exp if log else float
         entry = {"n": int(r["n"]), **{k: float(f(r[k])) for k in ("median", "low", "high")}}
         if r["readout"].startswith(LOG_RR):
