@@ -31,6 +31,7 @@ from ranklsim.cohort.followup import DIABETES_2H_MMOL, DIABETES_FPG_MMOL, IGT_2H
 TERTILE_LABELS = ("T1", "T2", "T3")
 #: Kiechl et al. 2013 (Bruneck): people without diabetes at baseline, incident cases over 15 years,
 #: and the OR for incident diabetes, top vs bottom tertile of baseline sRANKL, with its 95 % CI
+BRUNECK_N = 844
 BRUNECK_CASES = 78
 BRUNECK_OR = (4.06, 2.01, 8.20)
 RANKL_COLUMN = "rankl_free0"

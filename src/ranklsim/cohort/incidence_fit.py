@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.interpolate import PchipInterpolator, RegularGridInterpolator
 from scipy.special import expit, logit
 
-from ranklsim.cohort.analysis import is_false, is_true
+from ranklsim.cohort.analysis import BRUNECK_CASES, BRUNECK_N, is_false, is_true
 from ranklsim.cohort.population import PopulationSpec
 from ranklsim.cohort.runner import run_cohort
 from ranklsim.fitting.multistart import MultistartResult, run_multistart
@@ -52,7 +52,7 @@ class CountTarget:
 COUNT_TARGETS = (
     CountTarget("baseline", 82, 919, "Bruneck 1990 (Bonora et al. 2004 Diabetes 53:1782): 82 of 919 aged "
                                      "40-79 with diabetes by fasting or 2-h OGTT glucose, excluded"),
-    CountTarget("incidence", 78, 844, "Kiechl et al. 2013 Nat Med 19:358: 78 incident cases among 844 in "
+    CountTarget("incidence", BRUNECK_CASES, BRUNECK_N, "Kiechl et al. 2013 Nat Med 19:358: 78 incident cases among 844 in "
                                       "15 years (fasting glucose, 5-yearly examinations)"),
 )
 #: fitted spec fields: optimisation scale and bounds (linear)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from ranklsim.cohort.analysis import BRUNECK_CASES, summary
+from ranklsim.cohort.analysis import BRUNECK_CASES, BRUNECK_N, summary
 from ranklsim.cohort.population import FITTED_INTERVALS, PopulationSpec
 from ranklsim.cohort.runner import check_model_overrides, run_cohort
 from ranklsim.models.ids import P
@@ -47,8 +47,6 @@ CASES, LOG_OR, LOG_RR = "cases", "log_or_rankl", "log_rr_"
 POPULATION_FIELDS = frozenset(f.name for f in fields(PopulationSpec)) - {"n", "seed"}
 #: quantiles of the ensemble bands
 BAND = (0.025, 0.975)
-#: Bruneck's cohort: people followed (Kiechl 2013), for the case-count check of ensemble members
-BRUNECK_N = 844
 
 
 @dataclass(frozen=True)

@@ -69,13 +69,18 @@ def _evaluate(model_fn: ModelFn, params: list[dict[str, float]], engine: Engine 
     return evals
 
 
+def _imputed(y: np.ndarray) -> np.ndarray | None:
+    """``y`` with failed (non-finite) evaluations replaced by the mean of the others; None if all failed."""
+    bad = ~np.isfinite(y)
+    return None if bad.all() else np.where(bad, y[~bad].mean(), y)
+
+
 def _indices(analyze: Any, problem: dict[str, Any], y: np.ndarray, num_resamples: int,
              seed: int) -> tuple[np.ndarray, ...]:
     """S1, S1_conf, ST, ST_conf of one output (failed evaluations imputed with the mean)."""
-    bad = ~np.isfinite(y)
-    if bad.all():
+    y = _imputed(y)
+    if y is None:
         return tuple(np.full(problem["num_vars"], np.nan) for _ in range(4))
-    y = np.where(bad, y[~bad].mean(), y)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = analyze.analyze(problem, y, calc_second_order=False, num_resamples=num_resamples, seed=seed)
     return tuple(np.asarray(r[k], float) for k in ("S1", "S1_conf", "ST", "ST_conf"))
@@ -148,12 +153,12 @@ def morris_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]],
     rows = []
     for o in _outputs_of(evals):
         y = _column(evals, o)
-        bad = ~np.isfinite(y)
-        y = np.where(bad, y[~bad].mean() if (~bad).any() else 0.0, y)
-        r = analyze.analyze(problem, X, y, num_resamples=num_resamples, num_levels=int(levels), seed=seed)
-        rows.extend({"output": o, "parameter": n, "mu": float(r["mu"][j]), "mu_star": float(r["mu_star"][j]),
-                     "mu_star_conf": float(r["mu_star_conf"][j]), "sigma": float(r["sigma"][j]),
-                     "n_failed": int(bad.sum())} for j, n in enumerate(names))
+        filled = _imputed(y)
+        keys = ("mu", "mu_star", "mu_star_conf", "sigma")
+        r = {k: np.full(len(names), np.nan) for k in keys} if filled is None else analyze.analyze(
+            problem, X, filled, num_resamples=num_resamples, num_levels=int(levels), seed=seed)
+        rows.extend({"output": o, "parameter": n, **{k: float(r[k][j]) for k in keys},
+                     "n_failed": int((~np.isfinite(y)).sum())} for j, n in enumerate(names))
     df = pd.DataFrame(rows)
     df.attrs["n_evaluations"] = len(X)
     df.attrs["n_errors"] = sum(isinstance(e, str) for e in evals)
