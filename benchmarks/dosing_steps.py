@@ -11,7 +11,7 @@ whether the hepatic NF-κB response to the falling RANK signal sets the step siz
 Step counts do not depend on the machine's load, so the ratios are exact; wall times are shown
 for orientation only.  The slowest-damped oscillatory eigenvalues of the finite-difference
 Jacobian (of the SBML right-hand side, ``sbml_to_scipy``) are reported at the reference and at
-the drug's plateau (day 60), with the sector half-angle of BDF-q's A(α)-stability for comparison.
+the drug's plateau (day 60), with the sector half-angle of BDF-q's A(alpha)-stability for comparison.
 
 Run:  python benchmarks/dosing_steps.py [--orders 5,4,3,2] [--rtols 1e-6,1e-4] [--out results/dosing_steps.json]
 """
@@ -19,6 +19,7 @@ Run:  python benchmarks/dosing_steps.py [--orders 5,4,3,2] [--rtols 1e-6,1e-4] [
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import platform
@@ -60,8 +61,14 @@ class Interval:
         self.model.steady_state(overrides)
         self.x0 = {s: self.rr[s] for s in self.model.state_ids}
 
-    def run(self, order: int, rtol: float, dose: float, end_days: float = INTERVAL_DAYS,
-            selections: tuple[str, ...] = ("time",)) -> tuple[np.ndarray, float]:
+    def run(
+        self,
+        order: int,
+        rtol: float,
+        dose: float,
+        end_days: float = INTERVAL_DAYS,
+        selections: tuple[str, ...] = ("time",),
+    ) -> tuple[np.ndarray, float]:
         rr = self.rr
         rr.resetAll()
         for k, v in self.overrides.items():
@@ -84,7 +91,9 @@ class Interval:
 def _windows(t_min: np.ndarray) -> dict[str, int]:
     edges = np.asarray(WINDOWS_DAYS) * MINUTES_PER_DAY
     counts = np.histogram(t_min[1:], edges)[0]
-    return {f"{a:g}-{b:g} d": int(c) for a, b, c in zip(WINDOWS_DAYS[:-1], WINDOWS_DAYS[1:], counts, strict=True)}
+    return {
+        f"{a:g}-{b:g} d": int(c) for a, b, c in zip(WINDOWS_DAYS[:-1], WINDOWS_DAYS[1:], counts, strict=True)
+    }
 
 
 def _slowest_oscillations(interval: Interval, n: int = 2) -> list[dict]:
@@ -92,10 +101,8 @@ def _slowest_oscillations(interval: Interval, n: int = 2) -> list[dict]:
     sm = ScipyModel.from_sbml(rr.getCurrentSBML())
     _, params = sm.initial_state()
     for k in params:
-        try:
+        with contextlib.suppress(RuntimeError):  # ids roadrunner does not hold
             params[k] = rr[k]
-        except RuntimeError:
-            pass
     y = np.array([rr[k] for k in sm.state_ids])
     rhs = sm.make_rhs(params)
     f0 = np.asarray(rhs(0.0, y))
@@ -108,9 +115,16 @@ def _slowest_oscillations(interval: Interval, n: int = 2) -> list[dict]:
     ev, vec = np.linalg.eig(jac)
     osc = [(e, sm.state_ids[int(np.argmax(abs(vec[:, i])))]) for i, e in enumerate(ev) if e.imag > 1e-9]
     osc.sort(key=lambda p: -p[0].real / p[0].imag)
-    return [{"eigenvalue_per_min": [float(e.real), float(e.imag)], "period_min": 2 * math.pi / e.imag,
-             "damping_ratio": float(-e.real / abs(e)), "angle_deg": math.degrees(math.atan2(e.imag, -e.real)),
-             "largest_component": s} for e, s in osc[:n]]
+    return [
+        {
+            "eigenvalue_per_min": [float(e.real), float(e.imag)],
+            "period_min": 2 * math.pi / e.imag,
+            "damping_ratio": float(-e.real / abs(e)),
+            "angle_deg": math.degrees(math.atan2(e.imag, -e.real)),
+            "largest_component": s,
+        }
+        for e, s in osc[:n]
+    ]
 
 
 def study(orders: list[int], rtols: list[float], no_rank: bool) -> dict:
@@ -129,32 +143,54 @@ def study(orders: list[int], rtols: list[float], no_rank: bool) -> dict:
             for rtol in rtols:
                 rest, t_rest = iv.run(order, rtol, 0.0)
                 dosed, t_dosed = iv.run(order, rtol, dose)
-                out["runs"].append({
-                    "variant": label, "max_order": order, "rtol": rtol, "atol": 1e-12,
-                    "steps_restart_no_dose": len(rest) - 1, "steps_dosed": len(dosed) - 1,
-                    "ratio": (len(dosed) - 1) / max(len(rest) - 1, 1), "steps_by_window": _windows(dosed[:, 0]),
-                    "wall_s_restart": t_rest, "wall_s_dosed": t_dosed})
+                out["runs"].append(
+                    {
+                        "variant": label,
+                        "max_order": order,
+                        "rtol": rtol,
+                        "atol": 1e-12,
+                        "steps_restart_no_dose": len(rest) - 1,
+                        "steps_dosed": len(dosed) - 1,
+                        "ratio": (len(dosed) - 1) / max(len(rest) - 1, 1),
+                        "steps_by_window": _windows(dosed[:, 0]),
+                        "wall_s_restart": t_rest,
+                        "wall_s_dosed": t_dosed,
+                    }
+                )
                 print(json.dumps(out["runs"][-1]), flush=True)
     return out
 
 
 def markdown(res: dict) -> str:
-    lines = ["| variant | max order | rtol | steps, restart without dose | steps, injection | ratio | "
-             + " | ".join(res["runs"][0]["steps_by_window"]) + " |",
-             "|---|---|---|---|---|---|" + "---|" * len(res["runs"][0]["steps_by_window"])]
+    lines = [
+        "| variant | max order | rtol | steps, restart without dose | steps, injection | ratio | "
+        + " | ".join(res["runs"][0]["steps_by_window"])
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(res["runs"][0]["steps_by_window"]),
+    ]
     for r in res["runs"]:
-        lines.append(f"| {r['variant']} | {r['max_order']} | {r['rtol']:g} | {r['steps_restart_no_dose']} | "
-                     f"{r['steps_dosed']} | {r['ratio']:.1f} | "
-                     + " | ".join(str(v) for v in r["steps_by_window"].values()) + " |")
-    lines += ["", "| state | slowest-damped oscillation | period | damping ratio | angle from the negative real axis |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['variant']} | {r['max_order']} | {r['rtol']:g} | {r['steps_restart_no_dose']} | "
+            f"{r['steps_dosed']} | {r['ratio']:.1f} | "
+            + " | ".join(str(v) for v in r["steps_by_window"].values())
+            + " |"
+        )
+    lines += [
+        "",
+        "| state | slowest-damped oscillation | period | damping ratio | angle from the negative real axis |",
+        "|---|---|---|---|---|",
+    ]
     for where, modes in res["eigen"].items():
         for m in modes:
             re, im = m["eigenvalue_per_min"]
-            lines.append(f"| {where} | {re:.3g} ± {im:.3g}i /min ({m['largest_component']}) | "
-                         f"{m['period_min']:.0f} min | {m['damping_ratio']:.3f} | {m['angle_deg']:.1f}° |")
+            lines.append(
+                f"| {where} | {re:.3g} ± {im:.3g}i /min ({m['largest_component']}) | "
+                f"{m['period_min']:.0f} min | {m['damping_ratio']:.3f} | {m['angle_deg']:.1f}° |"
+            )
     lines.append("")
-    lines.append("BDF A(α) sectors: " + ", ".join(f"order {q}: {a:g}°" for q, a in BDF_ALPHA_DEG.items() if q <= 5))
+    lines.append(
+        "BDF A(alpha) sectors: " + ", ".join(f"order {q}: {a:g}°" for q, a in BDF_ALPHA_DEG.items() if q <= 5)
+    )
     return "\n".join(lines)
 
 
@@ -162,12 +198,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", default="5,4,3,2")
     ap.add_argument("--rtols", default="1e-6,1e-4")
-    ap.add_argument("--no-rank", action="store_true", help="also run with RANK's share of the IKK drive removed")
+    ap.add_argument(
+        "--no-rank", action="store_true", help="also run with RANK's share of the IKK drive removed"
+    )
     ap.add_argument("--out", default=str(HERE / "results" / "dosing_steps.json"))
     args = ap.parse_args(argv)
-    res = study([int(x) for x in args.orders.split(",")], [float(x) for x in args.rtols.split(",")], args.no_rank)
-    res["stamp"] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
-                    "python": platform.python_version()}
+    res = study(
+        [int(x) for x in args.orders.split(",")], [float(x) for x in args.rtols.split(",")], args.no_rank
+    )
+    res["stamp"] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1))
     print(markdown(res))
