@@ -20,6 +20,8 @@ from ranklsim.errors import UsageError, unknown_name_message
 from ranklsim.rundir import folder_lock
 
 SHIPPED = ("human", "mouse")
+#: objective simulators (``--backend``)
+BACKENDS = ("roadrunner", "amici")
 #: upper bounds of the numeric options (each far above a sensible run, below one that never ends)
 MAX_STARTS = 10_000
 MAX_NFEV = 1_000_000
@@ -30,11 +32,17 @@ MAX_CHUNK = 100_000
 MAX_RESAMPLES = 100_000
 
 
-def _objective(problem: str):
+def _objective(problem: str, backend: str = "roadrunner"):
     from ranklsim.fitting.objective import PetabObjective  # lazy: petab and libsbml cost ~1 s of import
     from ranklsim.fitting.problems import shipped_problem  # lazy: as above
 
     path = shipped_problem(problem) if problem in SHIPPED else Path(problem)
+    if backend == "amici":
+        from ranklsim.fitting.amici_backend import AMICI_EXTRA_HINT, AmiciObjective, amici_available
+
+        if not amici_available():
+            raise UsageError(f"--backend amici needs AMICI: {AMICI_EXTRA_HINT}")
+        return AmiciObjective(path)
     return PetabObjective(path)
 
 
@@ -64,7 +72,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from ranklsim.fitting.multistart import run_multistart  # lazy: scipy.optimize
     from ranklsim.fitting.plots import plot_fit, plot_waterfall  # lazy: matplotlib at use
 
-    obj = _objective(args.problem)  # validated before anything runs
+    obj = _objective(args.problem, args.backend)  # validated before anything runs
     out = Path(args.out)
     with folder_lock(out), engine_from_args(args, args.starts) as engine:  # one writer per --out folder
         res = run_multistart(obj, args.starts, seed=args.seed, optimizer=args.optimizer, engine=engine,
@@ -85,7 +93,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from ranklsim.fitting.plots import plot_profiles  # lazy: matplotlib at use
     from ranklsim.fitting.profile import profile_all, profile_table  # lazy: scipy.optimize
 
-    obj = _objective(args.problem)
+    obj = _objective(args.problem, args.backend)
     x = _best_x(obj, getattr(args, "from"))
     params = _parameter_list(args.parameters, obj.parameter_ids)
     n_tasks = 2 * len(params or obj.parameter_ids)  # one task per side of each profile
@@ -104,7 +112,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from ranklsim.fitting.sampling import sample_posterior  # optional: emcee is the fitting extra
 
-    obj = _objective(args.problem)
+    obj = _objective(args.problem, args.backend)
     x = _best_x(obj, getattr(args, "from"))
     out = Path(args.out)
     with folder_lock(out):  # one writer per --out folder
@@ -155,6 +163,9 @@ def add_parsers(sub) -> None:
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     problem = argparse.ArgumentParser(add_help=False)
     problem.add_argument("problem", help="PEtab YAML file, or 'human' / 'mouse' for the shipped problems")
+    problem.add_argument("--backend", choices=BACKENDS, default="roadrunner",
+                         help="simulator of the objective: roadrunner (finite-difference derivatives) or amici "
+                              "(exact forward-sensitivity gradients; the optional amici extra)")
     engine = argparse.ArgumentParser(add_help=False)
     add_engine_options(engine)
     fit_folder = argparse.ArgumentParser(add_help=False)

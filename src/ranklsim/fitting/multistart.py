@@ -30,6 +30,7 @@ __all__ = [
     "CHI2_DELTA_95",
     "MultistartResult",
     "ObjectiveLike",
+    "has_gradients",
     "latin_hypercube_starts",
     "local_optimize",
     "run_multistart",
@@ -69,26 +70,53 @@ class _Counted:
             r = np.where(np.isfinite(r), r, big)
         return r
 
+    def fun_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Value and exact gradient (objectives with ``fun_and_grad``, e.g. the AMICI backend)."""
+        self.n += 1
+        f, g = self.objective.fun_and_grad(x)
+        g = np.asarray(g, dtype=float)
+        ok = math.isfinite(f) and bool(np.all(np.isfinite(g)))
+        return (float(f), g) if ok else (FAILED_VALUE, np.zeros_like(g))
+
+    def jac(self, x: np.ndarray) -> np.ndarray:
+        """Exact residual Jacobian (objectives with ``residuals_and_jacobian``)."""
+        self.n += 1
+        _, j = self.objective.residuals_and_jacobian(x)
+        j = np.asarray(j, dtype=float)
+        return np.where(np.isfinite(j), j, 0.0)
+
+
+def has_gradients(objective: Any) -> bool:
+    """True when ``objective`` gives exact derivatives (``fun_and_grad`` and ``residuals_and_jacobian``)."""
+    return callable(getattr(objective, "fun_and_grad", None)) and \
+        callable(getattr(objective, "residuals_and_jacobian", None))
+
 
 def local_optimize(objective: Any, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                    optimizer: str = "least_squares", max_nfev: int | None = None) -> dict[str, Any]:
     """One bounded local optimisation; never raises (failures give ``fval = FAILED_VALUE``).
 
-    Returns ``x``, ``fval`` (nll incl. constants), ``n_fev`` (all objective calls), ``converged``,
-    ``message``.
+    With an objective that gives exact derivatives (:func:`has_gradients`, e.g.
+    :class:`~ranklsim.fitting.amici_backend.AmiciObjective`) the optimisers use them; otherwise
+    finite differences.  Returns ``x``, ``fval`` (nll incl. constants), ``n_fev`` (all objective
+    calls, derivative calls included), ``converged``, ``message``.
     """
     from scipy.optimize import least_squares, minimize  # lazy: as scipy.stats above
 
     lo, hi = np.asarray(lower, float), np.asarray(upper, float)
     x0 = np.clip(np.asarray(x0, float), lo, hi)
     c = _Counted(objective)
+    exact = has_gradients(objective)
     try:
         if optimizer == "least_squares":
-            res = least_squares(c.resid, x0, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=max_nfev)
+            res = least_squares(c.resid, x0, jac=c.jac if exact else "2-point", bounds=(lo, hi), method="trf",
+                                x_scale="jac", max_nfev=max_nfev)
             ok, x = res.status > 0, np.clip(res.x, lo, hi)
         elif optimizer == "L-BFGS-B":
             opts = {"maxfun": max_nfev} if max_nfev else {}
-            res = minimize(c.fun, x0, method="L-BFGS-B", bounds=list(zip(lo, hi, strict=True)), options=opts)
+            fun, jac = (c.fun_and_grad, True) if exact else (c.fun, None)
+            res = minimize(fun, x0, jac=jac, method="L-BFGS-B", bounds=list(zip(lo, hi, strict=True)),
+                           options=opts)
             ok, x = bool(res.success), np.clip(res.x, lo, hi)
         else:
             raise ValueError(f"unknown optimizer {optimizer!r}; use one of {OPTIMIZERS}")

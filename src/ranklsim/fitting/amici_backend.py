@@ -1,0 +1,234 @@
+"""Exact gradients for the PEtab objective: the same negative log-likelihood, simulated by AMICI.
+
+:class:`AmiciObjective` is a :class:`~ranklsim.fitting.objective.PetabObjective` (same parameters,
+bounds, scales, fit table and pickling) whose value, residuals, gradient and residual Jacobian come
+from AMICI (``amici.sim.sundials.petab.v1.simulate_petab``) with forward sensitivities, so the
+multistart's optimisers get exact derivatives instead of finite differences
+(:func:`ranklsim.fitting.multistart.local_optimize` uses :meth:`AmiciObjective.fun_and_grad` and
+:meth:`AmiciObjective.residuals_and_jacobian` when the objective has them).
+
+AMICI is an optional extra (``pip install 'ranklsim[amici]'``); it compiles the model to C++ (a C++
+compiler, cmake and BLAS headers are needed; Debian: ``libopenblas-dev``).  The compiled model is kept
+on disk under :func:`~ranklsim.simulate.solver.cache_dir` ``/amici/<key>``, the key hashing the problem's
+SBML and the AMICI version, so a model is compiled once per machine (about 20 s for the human problem)
+and loaded in under a second afterwards, also by every worker of an engine.
+
+Same numbers as the roadrunner objective: pre-equilibration integrates to steady state (Newton's method
+is switched off for the same reason as in :func:`ranklsim.simulate.simulator.relax`: rate-rule states
+with conserved totals make the Jacobian singular), steady-state sensitivities are integrated too, and
+the tolerances are the acute view's (:data:`ranklsim.simulate.solver.TOLERANCES`).  A failed simulation
+is a failed evaluation (:data:`~ranklsim.constants.FAILED_VALUE`, zero gradient), never an exception.
+The derived normalisers are the SBML's (``recompute_reference=True`` is refused), as in any PEtab tool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ranklsim.constants import FAILED_VALUE
+from ranklsim.fitting.objective import PetabObjective
+from ranklsim.simulate.solver import TOLERANCES, cache_dir
+
+#: install hint for the optional AMICI backend
+AMICI_EXTRA_HINT = ("pip install 'ranklsim[amici]' (AMICI compiles the model: it needs a C++ compiler, cmake "
+                    "and BLAS headers, e.g. Debian's libopenblas-dev)")
+#: CVODE steps allowed per output interval (as the roadrunner objective)
+MAX_STEPS = 200_000
+#: AMICI's steady-state convergence test is scaled by this factor (its default, 100, lets a pre-equilibration
+#: without sensitivities stop after a day at some parameter vectors while the one with sensitivities runs on:
+#: the nll then jumps by up to 0.02 between neighbouring points and the gradient disagrees with finite
+#: differences; at 1e-3 both runs reach the roadrunner objective's 3-year relaxation state, nll within 1e-6)
+STEADY_STATE_TOLERANCE_FACTOR = 1e-3
+#: bump when the build settings below change (part of the cache key)
+BUILD_REVISION = 1
+
+
+def amici_available() -> bool:
+    """True when the ``amici`` package can be imported."""
+    try:
+        import amici  # noqa: F401  # optional: the amici extra
+    except ImportError:
+        return False
+    return True
+
+
+def _require_amici():
+    try:
+        import amici  # optional: the amici extra
+    except ImportError as exc:
+        raise ImportError(f"the AMICI backend needs AMICI: {AMICI_EXTRA_HINT}") from exc
+    # AMICI builds with the SWIG of its own environment (the amici extra installs it next to python)
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    return amici
+
+
+def model_key(sbml: str) -> str:
+    """Cache key of a compiled model: the SBML text, the AMICI version and :data:`BUILD_REVISION`."""
+    amici = _require_amici()
+    text = f"{sbml}\n{amici.__version__}\n{BUILD_REVISION}"
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def build_model(problem, sbml: str, root: Path | None = None):
+    """The compiled AMICI model of a PEtab ``problem`` (compiled once, then loaded from the cache).
+
+    Returns ``(model, info)``; ``info`` has the build folder, whether it was cached and the compile time.
+    Concurrent builders of the same key wait for one another (a file lock)."""
+    import fcntl
+
+    amici = _require_amici()
+    key = model_key(sbml)
+    root = Path(root) if root is not None else cache_dir() / "amici"
+    out, name = root / key, f"ranklsim_{key[:12]}"
+    marker = out / "BUILD_OK.json"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = marker.exists()
+        if not cached:
+            from amici.importers.petab.v1 import import_petab_problem  # optional: the amici extra
+
+            t0 = time.perf_counter()
+            import_petab_problem(problem, output_dir=str(out), model_name=name, compile_=True)
+            marker.write_text(json.dumps({"compile_s": time.perf_counter() - t0, "amici": amici.__version__}))
+    info = {"folder": str(out), "cached": cached, **json.loads(marker.read_text())}
+    return amici.import_model_module(name, str(out)).get_model(), info
+
+
+class AmiciObjective(PetabObjective):
+    """The PEtab objective simulated by AMICI, with exact (forward-sensitivity) gradients."""
+
+    def __init__(self, problem, name: str = "problem", *, cache_root: str | Path | None = None) -> None:
+        _require_amici()  # fail at construction, with the install hint, not in a worker
+        super().__init__(problem, name)
+        self.cache_root = None if cache_root is None else str(cache_root)
+        self._amici = None
+        self.build_info: dict | None = None
+        self._last: tuple[bytes, bool, dict] | None = None
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_amici"] = None
+        state["_last"] = None
+        return state
+
+    # ------------------------------------------------------------------ AMICI objects
+    @property
+    def amici(self):
+        """``(model, solver)``, built or loaded on first use in each process."""
+        if self._amici is None:
+            import amici.sim.sundials as asim  # optional: the amici extra
+
+            model, self.build_info = build_model(self.problem, self._sbml, self.cache_root)
+            model.set_steady_state_computation_mode(asim.SteadyStateComputationMode_integrationOnly)
+            model.set_steady_state_sensitivity_mode(asim.SteadyStateSensitivityMode_integrationOnly)
+            solver = model.create_solver()
+            rtol, atol = TOLERANCES["acute"]
+            solver.set_relative_tolerance(rtol)
+            solver.set_absolute_tolerance(atol)
+            solver.set_max_steps(MAX_STEPS)
+            solver.set_sensitivity_method(asim.SensitivityMethod_forward)
+            solver.set_steady_state_tolerance_factor(STEADY_STATE_TOLERANCE_FACTOR)
+            solver.set_steady_state_sensi_tolerance_factor(STEADY_STATE_TOLERANCE_FACTOR)
+            self._amici = (model, solver)
+        return self._amici
+
+    def _run(self, x, sensitivities: bool) -> dict | None:
+        """AMICI's PEtab result at ``x`` (cached for the last point), None when a simulation failed."""
+        import amici.sim.sundials as asim  # optional: the amici extra
+        from amici.sim.sundials.petab.v1 import RDATAS, simulate_petab  # optional: the amici extra
+
+        x = np.asarray(x, float)
+        key = x.tobytes()
+        if self._last is not None and self._last[0] == key and (self._last[1] or not sensitivities):
+            return self._last[2]
+        model, solver = self.amici
+        solver.set_sensitivity_order(asim.SensitivityOrder_first if sensitivities else asim.SensitivityOrder_none)
+        self.n_evaluations += 1
+        try:
+            res = simulate_petab(self.problem, amici_model=model, solver=solver,
+                                 problem_parameters=dict(zip(self.parameter_ids, x.tolist(), strict=True)),
+                                 scaled_parameters=True, scaled_gradients=True, log_level=40)
+        except RuntimeError:
+            res = None
+        if res is not None and any(rd["status"] != asim.AMICI_SUCCESS for rd in res[RDATAS]):
+            res = None
+        self._last = (key, sensitivities, res)
+        return res
+
+    # ------------------------------------------------------------------ objective
+    def nll(self, x) -> float:
+        from amici.sim.sundials.petab.v1 import LLH  # optional: the amici extra
+
+        res = self._run(x, sensitivities=False)
+        value = None if res is None else -float(res[LLH])
+        return value if value is not None and math.isfinite(value) else FAILED_VALUE
+
+    def gradient(self, x) -> np.ndarray:
+        """d nll / d x on the optimisation scale (zeros where the simulation failed)."""
+        return self.fun_and_grad(x)[1]
+
+    def fun_and_grad(self, x) -> tuple[float, np.ndarray]:
+        """``(nll, gradient)`` from one forward-sensitivity simulation."""
+        from amici.sim.sundials.petab.v1 import LLH, SLLH  # optional: the amici extra
+
+        res = self._run(x, sensitivities=True)
+        zero = np.zeros(len(self.parameter_ids))
+        if res is None or res[SLLH] is None or not math.isfinite(res[LLH]):
+            return FAILED_VALUE, zero
+        grad = -np.array([res[SLLH][p] for p in self.parameter_ids], float)
+        return (-float(res[LLH]), grad) if np.all(np.isfinite(grad)) else (FAILED_VALUE, zero)
+
+    def residuals(self, x) -> np.ndarray:
+        return self.residuals_and_jacobian(x, jacobian=False)[0]
+
+    def residuals_and_jacobian(self, x, jacobian: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """Weighted residuals (``nll = 0.5 * sum(r**2) + constant``, in AMICI's condition order) and
+        their Jacobian on the optimisation scale (``jacobian=False``: None)."""
+        from amici.sim.sundials.petab.v1 import RDATAS  # optional: the amici extra
+
+        res = self._run(x, sensitivities=jacobian)
+        n = len(self.y)
+        if res is None:
+            return np.full(n, math.sqrt(2 * FAILED_VALUE / n)), (np.zeros((n, len(x))) if jacobian else None)
+        rows, jac = [], []
+        for rd in res[RDATAS]:
+            ok = np.isfinite(np.asarray(rd["y"]))  # AMICI's residuals are 0 where nothing was measured;
+            r = np.asarray(rd["res"]).reshape(ok.shape)  # the measured entries are taken from edata below
+            rows.append(r)
+            if jacobian:
+                jac.append(np.asarray(rd["sres"]).reshape(*ok.shape, -1))
+        r, measured = self._measured(res, rows)
+        if not jacobian:
+            return r, None
+        j = np.concatenate([s[m] for s, m in zip(jac, measured, strict=True)])
+        return r, self._columns(j, res)
+
+    def _measured(self, res, rows) -> tuple[np.ndarray, list[np.ndarray]]:
+        from amici.sim.sundials.petab.v1 import EDATAS  # optional: the amici extra
+
+        masks = [np.isfinite(np.asarray(ed.get_measurements(), float)).reshape(r.shape)
+                 for ed, r in zip(res[EDATAS], rows, strict=True)]
+        return np.concatenate([r[m] for r, m in zip(rows, masks, strict=True)]), masks
+
+    def _columns(self, jac: np.ndarray, res) -> np.ndarray:
+        """The Jacobian's columns in :attr:`parameter_ids` order.  AMICI's residual sensitivities are
+        w.r.t. the parameters of its sensitivity list (indices into the model's free parameters), on
+        the scales the PEtab import gives them: the PEtab scales."""
+        from amici.sim.sundials.petab.v1 import EDATAS  # optional: the amici extra
+
+        model, _ = self.amici
+        free = list(model.get_free_parameter_ids())
+        plist = list(res[EDATAS][0].plist) or list(model.get_parameter_list())
+        order = [free[i] for i in plist]
+        return jac[:, [order.index(p) for p in self.parameter_ids]]

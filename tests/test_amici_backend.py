@@ -1,0 +1,87 @@
+"""The AMICI backend (optional extra ``amici``): the same objective, with exact gradients.
+
+Skipped without AMICI (it compiles the model: ``pip install 'ranklsim[amici]'`` plus a C++ compiler,
+cmake and BLAS headers).  The first run compiles the human problem's model into the cache (~20 s).
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+
+pytest.importorskip("amici")
+pytest.importorskip("petab")
+
+from ranklsim.cli import main
+from ranklsim.constants import FAILED_VALUE
+from ranklsim.fitting.amici_backend import AmiciObjective
+from ranklsim.fitting.multistart import has_gradients, local_optimize, run_multistart
+from ranklsim.fitting.objective import PetabObjective
+from ranklsim.fitting.problems import shipped_problem
+
+pytestmark = pytest.mark.amici
+
+#: the human problem's best nll (benchmarks/README.md, fitting section; docs/fitting.md)
+HUMAN_BEST_NLL = 3.9768417
+
+
+@pytest.fixture(scope="module")
+def objectives():
+    path = shipped_problem("human")
+    return AmiciObjective(path), PetabObjective(path)
+
+
+def _points(obj, n=3, seed=3):
+    rng = np.random.default_rng(seed)
+    return [obj.x_nominal, *(obj.lower + rng.random(len(obj.lower)) * (obj.upper - obj.lower) for _ in range(n))]
+
+
+def test_same_nll_and_residuals_as_the_roadrunner_objective(objectives):
+    amici_obj, rr_obj = objectives
+    for x in _points(amici_obj):
+        f_rr = rr_obj(x)
+        if f_rr >= FAILED_VALUE:  # a point the roadrunner objective cannot simulate says nothing here
+            continue
+        assert amici_obj(x) == pytest.approx(f_rr, rel=1e-6, abs=1e-6)
+        r_a, r_rr = amici_obj.residuals(x), rr_obj.residuals(x)
+        assert np.sort(np.abs(r_a)) == pytest.approx(np.sort(np.abs(r_rr)), rel=1e-5, abs=1e-6)
+        # the same constant: nll = 0.5 * sum(r^2) + const for both
+        assert amici_obj(x) - 0.5 * np.sum(r_a**2) == pytest.approx(f_rr - 0.5 * np.sum(r_rr**2), abs=1e-6)
+
+
+def test_gradient_and_jacobian_match_finite_differences(objectives):
+    amici_obj, _ = objectives
+    assert has_gradients(amici_obj)
+    h = 1e-5
+    for x in _points(amici_obj, n=2, seed=7)[1:]:
+        f, g = amici_obj.fun_and_grad(x)
+        assert f < FAILED_VALUE
+        fd = np.array([(amici_obj(x + h * e) - amici_obj(x - h * e)) / (2 * h) for e in np.eye(len(x))])
+        assert g == pytest.approx(fd, rel=2e-3, abs=2e-3 * max(1.0, np.max(np.abs(fd))))
+        r, jac = amici_obj.residuals_and_jacobian(x)
+        assert jac.shape == (len(r), len(x))
+        assert jac.T @ r == pytest.approx(g, rel=1e-6, abs=1e-8)  # d(0.5 r.r)/dx = J^T r
+
+
+def test_pickled_objective_rebuilds_from_the_cache(objectives):
+    amici_obj, _ = objectives
+    x = amici_obj.x_nominal
+    copy = pickle.loads(pickle.dumps(amici_obj))
+    assert copy._amici is None
+    assert copy(x) == pytest.approx(amici_obj(x), rel=1e-7)
+    assert copy.build_info["cached"]
+
+
+def test_gradient_multistart_reaches_the_best_nll(objectives):
+    amici_obj, _ = objectives
+    res = run_multistart(amici_obj, 3, seed=0, optimizer="L-BFGS-B", progress=False)
+    assert res.best_fval == pytest.approx(HUMAN_BEST_NLL, abs=1e-4)
+    out = local_optimize(amici_obj, amici_obj.x_nominal + 0.3, amici_obj.lower, amici_obj.upper, "least_squares")
+    assert out["fval"] == pytest.approx(HUMAN_BEST_NLL, abs=1e-4)
+    assert out["converged"]
+
+
+def test_cli_fit_with_the_amici_backend(tmp_path, capsys):
+    assert main(["fit", "human", "--backend", "amici", "--starts", "2", "--out", str(tmp_path), "--quiet"]) == 0
+    assert "best nll 3.9768" in capsys.readouterr().out
+    assert (tmp_path / "best.json").exists()
