@@ -85,3 +85,24 @@ def test_cli_fit_with_the_amici_backend(tmp_path, capsys):
     assert main(["fit", "human", "--backend", "amici", "--starts", "2", "--out", str(tmp_path), "--quiet"]) == 0
     assert "best nll 3.9768" in capsys.readouterr().out
     assert (tmp_path / "best.json").exists()
+
+
+def test_failed_sensitivities_fall_back_to_differences_of_values(objectives, monkeypatch):
+    """Where AMICI's sensitivities fail at a point whose value it computes, the derivatives come from
+    forward differences (never a zero Jacobian at a valid point, which stalls least squares)."""
+    amici_obj, _ = objectives
+    x = _points(amici_obj, n=1, seed=7)[1]
+    f, g = amici_obj.fun_and_grad(x)
+    r, jac = amici_obj.residuals_and_jacobian(x)
+    real_run = type(amici_obj)._run
+    monkeypatch.setattr(amici_obj, "_run", lambda z, sensitivities: None if sensitivities else
+                        real_run(amici_obj, z, sensitivities))
+    before = amici_obj.n_fd_fallbacks
+    f2, g2 = amici_obj.fun_and_grad(x)
+    r2, jac2 = amici_obj.residuals_and_jacobian(x)
+    assert amici_obj.n_fd_fallbacks == before + 2
+    assert f2 == pytest.approx(f, rel=1e-6)
+    assert g2 == pytest.approx(g, rel=1e-2, abs=1e-2 * np.max(np.abs(g)))
+    assert r2 == pytest.approx(r, rel=1e-5, abs=1e-6)
+    assert jac2 == pytest.approx(jac, rel=1e-2, abs=1e-2 * np.max(np.abs(jac)))
+    assert np.all(np.abs(jac2).sum(axis=0) > 0)

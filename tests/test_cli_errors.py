@@ -356,3 +356,15 @@ def test_a_solver_failure_in_a_run_logs_nothing_on_stderr(tmp_path, capfd, monke
     assert list(res.failures) == ["broken"] and "solver" in res.failures["broken"]
     err = capfd.readouterr().err
     assert "CVODE" not in err, err
+
+
+def test_amici_backend_without_amici_is_one_line(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("petab")
+    import ranklsim.fitting.amici_backend as backend
+
+    monkeypatch.setattr(backend, "amici_available", lambda: False)
+    code = main(["fit", "human", "--backend", "amici", "--starts", "1", "--out", str(tmp_path / "fit")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "--backend amici needs AMICI" in err and "pip install 'ranklsim[amici]'" in err
+    assert not (tmp_path / "fit").exists()  # refused before any work

@@ -17,12 +17,15 @@ Same numbers as the roadrunner objective: pre-equilibration integrates to steady
 is switched off for the same reason as in :func:`ranklsim.simulate.simulator.relax`: rate-rule states
 with conserved totals make the Jacobian singular), steady-state sensitivities are integrated too, and
 the tolerances are the acute view's (:data:`ranklsim.simulate.solver.TOLERANCES`).  A failed simulation
-is a failed evaluation (:data:`~ranklsim.constants.FAILED_VALUE`, zero gradient), never an exception.
+is a failed evaluation (:data:`~ranklsim.constants.FAILED_VALUE`, zero gradient), never an exception; where
+only the sensitivities fail, the derivatives of that point come from forward differences of the values
+(counted in ``n_fd_fallbacks``), so an optimiser never sees a zero Jacobian at a valid point.
 The derived normalisers are the SBML's (``recompute_reference=True`` is refused), as in any PEtab tool.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
@@ -47,6 +50,8 @@ MAX_STEPS = 200_000
 #: the nll then jumps by up to 0.02 between neighbouring points and the gradient disagrees with finite
 #: differences; at 1e-3 both runs reach the roadrunner objective's 3-year relaxation state, nll within 1e-6)
 STEADY_STATE_TOLERANCE_FACTOR = 1e-3
+#: forward-difference step (optimisation scale) of the fallback where the sensitivities fail
+FD_STEP = 1e-6
 #: bump when the build settings below change (part of the cache key)
 BUILD_REVISION = 1
 
@@ -84,8 +89,6 @@ def build_model(problem, sbml: str, root: Path | None = None):
 
     Returns ``(model, info)``; ``info`` has the build folder, whether it was cached and the compile time.
     Concurrent builders of the same key wait for one another (a file lock)."""
-    import fcntl
-
     amici = _require_amici()
     key = model_key(sbml)
     root = Path(root) if root is not None else cache_dir() / "amici"
@@ -115,6 +118,8 @@ class AmiciObjective(PetabObjective):
         self._amici = None
         self.build_info: dict | None = None
         self._last: tuple[bytes, bool, dict] | None = None
+        #: evaluations whose derivatives came from forward differences (AMICI's sensitivities failed)
+        self.n_fd_fallbacks = 0
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -149,9 +154,15 @@ class AmiciObjective(PetabObjective):
         from amici.sim.sundials.petab.v1 import RDATAS, simulate_petab  # optional: the amici extra
 
         x = np.asarray(x, float)
+        if not np.all(np.isfinite(x)):
+            return None
         key = x.tobytes()
-        if self._last is not None and self._last[0] == key and (self._last[1] or not sensitivities):
-            return self._last[2]
+        if self._last is not None and self._last[0] == key:
+            cached_sens, cached = self._last[1], self._last[2]
+            # a run answers a request for less (values from a sensitivity run), never for more; a failed
+            # sensitivity run does not answer a request for values (those may still succeed)
+            if cached_sens == sensitivities or (cached_sens and cached is not None):
+                return cached
         model, solver = self.amici
         solver.set_sensitivity_order(asim.SensitivityOrder_first if sensitivities else asim.SensitivityOrder_none)
         self.n_evaluations += 1
@@ -183,11 +194,29 @@ class AmiciObjective(PetabObjective):
         from amici.sim.sundials.petab.v1 import LLH, SLLH  # optional: the amici extra
 
         res = self._run(x, sensitivities=True)
-        zero = np.zeros(len(self.parameter_ids))
-        if res is None or res[SLLH] is None or not math.isfinite(res[LLH]):
-            return FAILED_VALUE, zero
-        grad = -np.array([res[SLLH][p] for p in self.parameter_ids], float)
-        return (-float(res[LLH]), grad) if np.all(np.isfinite(grad)) else (FAILED_VALUE, zero)
+        grad = None
+        if res is not None and res[SLLH] is not None and math.isfinite(res[LLH]):
+            grad = -np.array([res[SLLH][p] for p in self.parameter_ids], float)
+        if grad is not None and np.all(np.isfinite(grad)):
+            return -float(res[LLH]), grad
+        f = self.nll(x)  # the sensitivities failed: the value alone may still be computable
+        if f >= FAILED_VALUE:
+            return FAILED_VALUE, np.zeros(len(self.parameter_ids))
+        self.n_fd_fallbacks += 1
+        return f, self._forward_differences(x, lambda z: np.array([self.nll(z)]), np.array([f]))[0]
+
+    def _forward_differences(self, x, fn, f0: np.ndarray) -> np.ndarray:
+        """Forward-difference Jacobian of ``fn`` (rows: outputs), the fallback where AMICI's
+        sensitivities fail at a point whose value it can compute (step :data:`FD_STEP` on the
+        optimisation scale, taken towards the interior of the bounds)."""
+        x = np.asarray(x, float)
+        jac = np.zeros((len(f0), len(x)))
+        for j in range(len(x)):
+            h = FD_STEP if x[j] + FD_STEP <= self.upper[j] else -FD_STEP
+            step = x.copy()
+            step[j] += h
+            jac[:, j] = (fn(step) - f0) / h
+        return jac
 
     def residuals(self, x) -> np.ndarray:
         return self.residuals_and_jacobian(x, jacobian=False)[0]
@@ -199,8 +228,14 @@ class AmiciObjective(PetabObjective):
 
         res = self._run(x, sensitivities=jacobian)
         n = len(self.y)
+        if res is None and jacobian:  # the sensitivities failed: the residuals alone may still be computable
+            r = self.residuals_and_jacobian(x, jacobian=False)[0]
+            if self._last is not None and self._last[2] is not None:
+                self.n_fd_fallbacks += 1
+                return r, self._forward_differences(x, self.residuals, r)
+            return r, np.zeros((n, len(x)))
         if res is None:
-            return np.full(n, math.sqrt(2 * FAILED_VALUE / n)), (np.zeros((n, len(x))) if jacobian else None)
+            return np.full(n, math.sqrt(2 * FAILED_VALUE / n)), None
         rows, jac = [], []
         for rd in res[RDATAS]:
             ok = np.isfinite(np.asarray(rd["y"]))  # AMICI's residuals are 0 where nothing was measured;
@@ -213,6 +248,17 @@ class AmiciObjective(PetabObjective):
             return r, None
         j = np.concatenate([s[m] for s, m in zip(jac, measured, strict=True)])
         return r, self._columns(j, res)
+
+    def residual_jacobian(self, x) -> np.ndarray:
+        """The Jacobian of :meth:`residuals` on the optimisation scale."""
+        return self.residuals_and_jacobian(x)[1]
+
+    def to_pypesto(self):
+        """This objective as a ``pypesto.Objective`` with exact gradient and residual Jacobian."""
+        import pypesto  # optional: the pypesto extra
+
+        return pypesto.Objective(fun=self.nll, grad=self.gradient, res=self.residuals, sres=self.residual_jacobian,
+                                 x_names=list(self.parameter_ids))
 
     def _measured(self, res, rows) -> tuple[np.ndarray, list[np.ndarray]]:
         from amici.sim.sundials.petab.v1 import EDATAS  # optional: the amici extra

@@ -38,6 +38,7 @@ def _objective(problem: str, backend: str = "roadrunner"):
 
     path = shipped_problem(problem) if problem in SHIPPED else Path(problem)
     if backend == "amici":
+        # lazy: the backend module is only needed with --backend amici
         from ranklsim.fitting.amici_backend import AMICI_EXTRA_HINT, AmiciObjective, amici_available
 
         if not amici_available():
