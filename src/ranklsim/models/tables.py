@@ -74,8 +74,12 @@ def format_value(value: float) -> str:
 
 
 def same_value(stored: str, value: float) -> bool:
-    """True if ``value`` equals the stored text ``stored`` to solver precision."""
-    return math.isclose(float(stored), float(value), rel_tol=SOLVER_RTOL, abs_tol=SOLVER_ATOL)
+    """True if ``value`` equals the stored text ``stored`` to solver precision; an exact zero replaces a
+    stored nonzero remnant (a state that is zero in exact arithmetic must be stored as 0: it stays 0)."""
+    old = float(stored)
+    if float(value) == 0.0 and old != 0.0:
+        return False
+    return math.isclose(old, float(value), rel_tol=SOLVER_RTOL, abs_tol=SOLVER_ATOL)
 
 
 def _valued(row: Row, value: float) -> Row:

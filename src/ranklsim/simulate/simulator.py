@@ -310,6 +310,7 @@ class Model:
             while pending and pending[0].time * f <= t0:
                 self._apply(pending.pop(0))
             if t1 > t0:
+                self._states.flush(self._rr)  # remnants (solver.UNDERFLOW) restart as 0
                 pieces.append(self._segment(t_model, t0, t1, t1 == bounds[-1], overrides))
         for ev in pending:  # events at the final time
             self._apply(ev)
