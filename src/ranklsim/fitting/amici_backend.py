@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ranklsim.constants import FAILED_VALUE
+from ranklsim.fitting import problems as C
 from ranklsim.fitting.objective import PetabObjective
 from ranklsim.simulate.solver import TOLERANCES, cache_dir
 
@@ -77,11 +78,16 @@ def _require_amici():
     return amici
 
 
-def model_key(sbml: str) -> str:
-    """Cache key of a compiled model: the SBML text, the AMICI version and :data:`BUILD_REVISION`."""
+def model_key(problem, sbml: str) -> str:
+    """Cache key of a compiled model: what AMICI's PEtab import compiles into it (the SBML, the observable
+    and condition tables, which parameters are estimated: the others become constants), the AMICI
+    version and :data:`BUILD_REVISION`.  Measurements are data, passed at run time."""
     amici = _require_amici()
-    text = f"{sbml}\n{amici.__version__}\n{BUILD_REVISION}"
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    par = problem.parameter_df
+    estimated = sorted(par.index[par[C.ESTIMATE].astype(int) == 1])
+    parts = [sbml, problem.observable_df.to_csv(), problem.condition_df.to_csv(), ",".join(estimated),
+             amici.__version__, str(BUILD_REVISION)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
 def build_model(problem, sbml: str, root: Path | None = None):
@@ -90,7 +96,7 @@ def build_model(problem, sbml: str, root: Path | None = None):
     Returns ``(model, info)``; ``info`` has the build folder, whether it was cached and the compile time.
     Concurrent builders of the same key wait for one another (a file lock)."""
     amici = _require_amici()
-    key = model_key(sbml)
+    key = model_key(problem, sbml)
     root = Path(root) if root is not None else cache_dir() / "amici"
     out, name = root / key, f"ranklsim_{key[:12]}"
     marker = out / "BUILD_OK.json"
@@ -111,9 +117,17 @@ def build_model(problem, sbml: str, root: Path | None = None):
 class AmiciObjective(PetabObjective):
     """The PEtab objective simulated by AMICI, with exact (forward-sensitivity) gradients."""
 
-    def __init__(self, problem, name: str = "problem", *, cache_root: str | Path | None = None) -> None:
+    def __init__(self, problem, name: str = "problem", *, cache_root: str | Path | None = None,
+                 rtol: float | None = None, atol: float | None = None) -> None:
+        """``rtol``, ``atol``: CVODE tolerances (default: the acute view's,
+        :data:`~ranklsim.simulate.solver.TOLERANCES`); ``cache_root``: where compiled models are kept."""
         _require_amici()  # fail at construction, with the install hint, not in a worker
         super().__init__(problem, name)
+        default_rtol, default_atol = TOLERANCES["acute"]
+        self.rtol = float(default_rtol if rtol is None else rtol)
+        self.atol = float(default_atol if atol is None else atol)
+        if not (0.0 < self.rtol < 1.0 and self.atol > 0.0):
+            raise ValueError(f"need 0 < rtol < 1 and atol > 0, got rtol={self.rtol!r}, atol={self.atol!r}")
         self.cache_root = None if cache_root is None else str(cache_root)
         self._amici = None
         self.build_info: dict | None = None
@@ -138,9 +152,8 @@ class AmiciObjective(PetabObjective):
             model.set_steady_state_computation_mode(asim.SteadyStateComputationMode_integrationOnly)
             model.set_steady_state_sensitivity_mode(asim.SteadyStateSensitivityMode_integrationOnly)
             solver = model.create_solver()
-            rtol, atol = TOLERANCES["acute"]
-            solver.set_relative_tolerance(rtol)
-            solver.set_absolute_tolerance(atol)
+            solver.set_relative_tolerance(self.rtol)
+            solver.set_absolute_tolerance(self.atol)
             solver.set_max_steps(MAX_STEPS)
             solver.set_sensitivity_method(asim.SensitivityMethod_forward)
             solver.set_steady_state_tolerance_factor(STEADY_STATE_TOLERANCE_FACTOR)
