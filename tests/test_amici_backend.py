@@ -12,6 +12,8 @@ import pytest
 pytest.importorskip("amici")
 pytest.importorskip("petab")
 
+from conftest import synthetic_human_problem
+
 from ranklsim.cli import main
 from ranklsim.constants import FAILED_VALUE
 from ranklsim.fitting.amici_backend import AmiciObjective
@@ -103,25 +105,11 @@ def test_known_parameters_are_recovered_with_exact_gradients():
     """tests/test_fitting_recovery.py's synthetic problem (data simulated at known gi_kp3, gi_Vmx plus
     noise), fitted with the AMICI backend's exact derivatives (its own compiled model: two parameters are
     constants in it) and profiled."""
-    import petab.v1 as petab
-
-    from ranklsim.fitting import problems as C
     from ranklsim.fitting.multistart import CHI2_DELTA_95
     from ranklsim.fitting.profile import profile_all
     from ranklsim.models.ids import P
 
-    prob = petab.Problem.from_yaml(str(shipped_problem("human")))
-    par = prob.parameter_df.copy()
-    par.loc[[P.gi_kp1, P.gi_Vm0], C.ESTIMATE] = 0
-    prob.parameter_df = par
-    truth_obj = PetabObjective(prob)
-    x_true = truth_obj.x_nominal + np.array([0.15, -0.12])
-    h = truth_obj.simulate(x_true)
-    rng = np.random.default_rng(3)
-    meas = prob.measurement_df.copy()
-    meas[C.MEASUREMENT] = np.where(truth_obj.transform == "log", h * np.exp(rng.normal(0, truth_obj.sigma)),
-                                   h + rng.normal(0, truth_obj.sigma))
-    prob.measurement_df = meas
+    prob, x_true = synthetic_human_problem()
     obj = AmiciObjective(prob)
     assert obj.parameter_ids == (P.gi_kp3, P.gi_Vmx) and has_gradients(obj)
     res = run_multistart(obj, 4, seed=2, progress=False)

@@ -9,8 +9,9 @@ import pytest
 
 petab = pytest.importorskip("petab.v1", reason="the fitting extra (petab) is not installed")
 
+from conftest import synthetic_human_problem
+
 from ranklsim.cli import main
-from ranklsim.fitting import problems as C
 from ranklsim.fitting.multistart import CHI2_DELTA_95, run_multistart
 from ranklsim.fitting.objective import PetabObjective
 from ranklsim.fitting.problems import shipped_problem
@@ -21,19 +22,8 @@ from ranklsim.models.ids import P
 @pytest.fixture(scope="module")
 def synthetic():
     """The human problem with data simulated at known values of gi_kp3 and gi_Vmx plus noise
-    (several conditions: basal, two clamps, metformin), the other parameters fixed."""
-    prob = petab.Problem.from_yaml(str(shipped_problem("human")))
-    par = prob.parameter_df.copy()
-    par.loc[[P.gi_kp1, P.gi_Vm0], C.ESTIMATE] = 0
-    prob.parameter_df = par
-    obj = PetabObjective(prob)
-    x_true = obj.x_nominal + np.array([0.15, -0.12])
-    h = obj.simulate(x_true)
-    rng = np.random.default_rng(3)
-    meas = prob.measurement_df.copy()
-    meas[C.MEASUREMENT] = np.where(obj.transform == "log", h * np.exp(rng.normal(0, obj.sigma)),
-                                   h + rng.normal(0, obj.sigma))
-    prob.measurement_df = meas
+    (conftest.synthetic_human_problem), the other parameters fixed."""
+    prob, x_true = synthetic_human_problem()
     return PetabObjective(prob), x_true
 
 
