@@ -8,9 +8,9 @@ multistart's optimisers get exact derivatives instead of finite differences
 :meth:`AmiciObjective.residuals_and_jacobian` when the objective has them).
 
 AMICI is an optional extra (``pip install 'ranklsim[amici]'``); it compiles the model to C++ (a C++
-compiler, cmake and BLAS headers are needed; Debian: ``libopenblas-dev``).  The compiled model is kept
-on disk under :func:`~ranklsim.simulate.solver.cache_dir` ``/amici/<key>``, the key hashing the problem's
-SBML and the AMICI version, so a model is compiled once per machine (about 20 s for the human problem)
+compiler is needed; pip brings cmake and SWIG).  The compiled model is kept
+on disk under :func:`~ranklsim.simulate.solver.cache_dir` ``/amici/<key>``, the key hashing what the PEtab
+import compiles in (:func:`model_key`) and the AMICI version, so a model is compiled once per machine (about 20 s for the human problem)
 and loaded in under a second afterwards, also by every worker of an engine.
 
 Same numbers as the roadrunner objective: pre-equilibration integrates to steady state (Newton's method
@@ -42,8 +42,8 @@ from ranklsim.fitting.objective import PetabObjective
 from ranklsim.simulate.solver import TOLERANCES, cache_dir
 
 #: install hint for the optional AMICI backend
-AMICI_EXTRA_HINT = ("pip install 'ranklsim[amici]' (AMICI compiles the model: it needs a C++ compiler, cmake "
-                    "and BLAS headers, e.g. Debian's libopenblas-dev)")
+AMICI_EXTRA_HINT = ("pip install 'ranklsim[amici]' (AMICI compiles from source at install, about 2 minutes; it "
+                    "needs a C++ compiler)")
 #: CVODE steps allowed per output interval (as the roadrunner objective)
 MAX_STEPS = 200_000
 #: AMICI's steady-state convergence test is scaled by this factor (its default, 100, lets a pre-equilibration
