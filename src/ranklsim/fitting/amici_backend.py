@@ -8,10 +8,10 @@ multistart's optimisers get exact derivatives instead of finite differences
 :meth:`AmiciObjective.residuals_and_jacobian` when the objective has them).
 
 AMICI is an optional extra (``pip install 'ranklsim[amici]'``); it compiles the model to C++ (a C++
-compiler is needed; pip brings cmake and SWIG).  The compiled model is kept
-on disk under :func:`~ranklsim.simulate.solver.cache_dir` ``/amici/<key>``, the key hashing what the PEtab
-import compiles in (:func:`model_key`) and the AMICI version, so a model is compiled once per machine (about 20 s for the human problem)
-and loaded in under a second afterwards, also by every worker of an engine.
+compiler is needed; pip brings cmake and SWIG).  The compiled model is kept on disk under
+:func:`~ranklsim.simulate.solver.cache_dir` ``/amici/<key>``, the key hashing what the PEtab import
+compiles in (:func:`model_key`) and the AMICI version, so a model is compiled once per machine (about
+20 s for the human problem) and loaded in under a second afterwards, also by every engine worker.
 
 Same numbers as the roadrunner objective: pre-equilibration integrates to steady state (Newton's method
 is switched off for the same reason as in :func:`ranklsim.simulate.simulator.relax`: rate-rule states
@@ -20,7 +20,7 @@ the tolerances are the acute view's (:data:`ranklsim.simulate.solver.TOLERANCES`
 is a failed evaluation (:data:`~ranklsim.constants.FAILED_VALUE`, zero gradient), never an exception; where
 only the sensitivities fail, the derivatives of that point come from forward differences of the values
 (counted in ``n_fd_fallbacks``), so an optimiser never sees a zero Jacobian at a valid point.
-The derived normalisers are the SBML's (``recompute_reference=True`` is refused), as in any PEtab tool.
+The derived normalisers are the SBML's, as in any PEtab tool (``recompute_reference`` is not offered).
 """
 
 from __future__ import annotations
@@ -237,30 +237,33 @@ class AmiciObjective(PetabObjective):
     def residuals_and_jacobian(self, x, jacobian: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Weighted residuals (``nll = 0.5 * sum(r**2) + constant``, in AMICI's condition order) and
         their Jacobian on the optimisation scale (``jacobian=False``: None)."""
-        from amici.sim.sundials.petab.v1 import RDATAS  # optional: the amici extra
-
-        res = self._run(x, sensitivities=jacobian)
         n = len(self.y)
-        if res is None and jacobian:  # the sensitivities failed: the residuals alone may still be computable
-            r = self.residuals_and_jacobian(x, jacobian=False)[0]
-            if self._last is not None and self._last[2] is not None:
-                self.n_fd_fallbacks += 1
-                return r, self._forward_differences(x, self.residuals, r)
-            return r, np.zeros((n, len(x)))
-        if res is None:
-            return np.full(n, math.sqrt(2 * FAILED_VALUE / n)), None
-        rows, jac = [], []
-        for rd in res[RDATAS]:
-            ok = np.isfinite(np.asarray(rd["y"]))  # AMICI's residuals are 0 where nothing was measured;
-            r = np.asarray(rd["res"]).reshape(ok.shape)  # the measured entries are taken from edata below
-            rows.append(r)
+        res = self._run(x, sensitivities=jacobian)
+        if res is not None:
+            return self._residuals(res, jacobian)
+        plain = self._run(x, sensitivities=False) if jacobian else None
+        if plain is None:  # the simulation failed
+            return np.full(n, math.sqrt(2 * FAILED_VALUE / n)), (np.zeros((n, len(x))) if jacobian else None)
+        r = self._residuals(plain, jacobian=False)[0]  # only the sensitivities failed
+        self.n_fd_fallbacks += 1
+        return r, self._forward_differences(x, self.residuals, r)
+
+    def _residuals(self, res, jacobian: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The measured entries of AMICI's residuals (0 where nothing was measured) and, with
+        ``jacobian``, of their sensitivities, from one PEtab result."""
+        from amici.sim.sundials.petab.v1 import EDATAS, RDATAS  # optional: the amici extra
+
+        r_all, s_all, masks = [], [], []
+        for rd, ed in zip(res[RDATAS], res[EDATAS], strict=True):
+            shape = np.asarray(rd["y"]).shape
+            r_all.append(np.asarray(rd["res"]).reshape(shape))
+            masks.append(np.isfinite(np.asarray(ed.get_measurements(), float)).reshape(shape))
             if jacobian:
-                jac.append(np.asarray(rd["sres"]).reshape(*ok.shape, -1))
-        r, measured = self._measured(res, rows)
+                s_all.append(np.asarray(rd["sres"]).reshape(*shape, -1))
+        r = np.concatenate([v[m] for v, m in zip(r_all, masks, strict=True)])
         if not jacobian:
             return r, None
-        j = np.concatenate([s[m] for s, m in zip(jac, measured, strict=True)])
-        return r, self._columns(j, res)
+        return r, self._columns(np.concatenate([v[m] for v, m in zip(s_all, masks, strict=True)]), res)
 
     def residual_jacobian(self, x) -> np.ndarray:
         """The Jacobian of :meth:`residuals` on the optimisation scale."""
@@ -272,13 +275,6 @@ class AmiciObjective(PetabObjective):
 
         return pypesto.Objective(fun=self.nll, grad=self.gradient, res=self.residuals, sres=self.residual_jacobian,
                                  x_names=list(self.parameter_ids))
-
-    def _measured(self, res, rows) -> tuple[np.ndarray, list[np.ndarray]]:
-        from amici.sim.sundials.petab.v1 import EDATAS  # optional: the amici extra
-
-        masks = [np.isfinite(np.asarray(ed.get_measurements(), float)).reshape(r.shape)
-                 for ed, r in zip(res[EDATAS], rows, strict=True)]
-        return np.concatenate([r[m] for r, m in zip(rows, masks, strict=True)]), masks
 
     def _columns(self, jac: np.ndarray, res) -> np.ndarray:
         """The Jacobian's columns in :attr:`parameter_ids` order.  AMICI's residual sensitivities are
