@@ -133,7 +133,10 @@ import os, sys, time
 from ranklsim.parallel import ProcessPoolEngine
 
 def task(context, item):
-    print(os.getpid(), flush=True)
+    # one write per line: print() writes the value and the newline separately, so two workers'
+    # lines could interleave ("12" "34" "\\n" "\\n"); a short write to a pipe is atomic
+    sys.stdout.write(f"{os.getpid()}\\n")
+    sys.stdout.flush()
     time.sleep(120)
 
 if __name__ == "__main__":
