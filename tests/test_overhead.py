@@ -88,18 +88,36 @@ def test_simulate_is_bit_identical_to_the_plain_roadrunner_call(species, view, t
 
 
 def test_one_segment_path_equals_the_segmented_path():
-    """A run without events (one segment, evenly spaced grid) equals the same run forced through the
-    segment loop by an event that changes nothing, and an explicit list of the same times."""
+    """A run without events (one segment, evenly spaced grid) equals an explicit list of the same
+    times and the same run with a do-nothing event at t = 0 (applied before the one segment); a
+    do-nothing event mid-run restarts the solver there (the segment loop), which changes the numbers
+    only at solver tolerance."""
     model = ranklsim.load_model("human")
     fast = model.simulate(720, n_points=97)
     same_value = model.parameter_value(P.diet_fat)
-    segmented = model.simulate(720, n_points=97, events=[Event(0.0, P.diet_fat, same_value)])
+    at_zero = model.simulate(720, n_points=97, events=[Event(0.0, P.diet_fat, same_value)])
     listed = model.simulate(times=list(np.linspace(0.0, 720.0, 97)))
-    np.testing.assert_array_equal(fast.array, segmented.array)
+    np.testing.assert_array_equal(fast.array, at_zero.array)
     np.testing.assert_array_equal(fast.array, listed.array)
-    # and an OGTT at 0 (events: the segment path) still moves glucose
+    segmented = model.simulate(720, n_points=97, events=[Event(302.5, P.diet_fat, same_value)])
+    np.testing.assert_array_equal(segmented.time, fast.time)
+    np.testing.assert_allclose(segmented.array, fast.array, rtol=1e-5, atol=1e-9)
+    # an OGTT at 0 (events at t = 0: one segment) moves glucose, and equals the OGTT whose meal is
+    # given as the initial stomach content
     ogtt = model.simulate(240, n_points=49, events=OralGlucose().events("human"))
     assert ogtt[V.G].max() > 1.3 * ogtt[V.G][0]
+    meal = {ev.target: ev.value for ev in OralGlucose().events("human")}
+    as_initial = model.simulate(240, n_points=49, initial={V.Qsto1: meal[V.Qsto1]},
+                                overrides={k: v for k, v in meal.items() if k != V.Qsto1})
+    np.testing.assert_array_equal(ogtt.array, as_initial.array)
+
+
+@pytest.mark.parametrize("t_end", [1440.0, 5475.0, 123.456, 1e-3, 1.0 / 3.0, 803.0])
+@pytest.mark.parametrize("n", [2, 3, 7, 181, 241, 1001])
+def test_output_grid_is_numpys_linspace_bit_for_bit(t_end, n):
+    from ranklsim.simulate.solver import output_times
+
+    np.testing.assert_array_equal(output_times(t_end, None, n), np.linspace(0.0, t_end, n))
 
 
 def test_selections_follow_every_call_after_a_relaxation():

@@ -86,7 +86,11 @@ class Model:
         self._table_values: dict[str, float] = {k: p.value for k, p in self.parameters.items()}
         self._references = ReferenceCache(self._rr, self._table_values)
         self._slate = CleanSlate(self._rr)
-        self._tiny = roundoff(self._rr)
+        #: held: each ``rr.integrator`` makes a new proxy, and the shared runner's integrator is never replaced
+        self._integrator = self._rr.integrator
+        self._tiny = roundoff(self._rr, self._integrator)
+        #: per selection: the column indices of its non-negative quantities and its units (:meth:`_selection`)
+        self._selections: dict[tuple[str, ...], tuple[list[int], dict[str, str]]] = {}
 
     # ------------------------------------------------------------------ properties
     @property
@@ -155,14 +159,17 @@ class Model:
         evs = sorted(events, key=lambda e: e.time)
         if not evs:
             return evs, {}
-        values = self._table_values | overrides
+        values: dict[str, float] = {}  # parameter values set so far by the events
         outside: dict[str, float] = {}
         for ev in evs:
             if ev.target not in self.parameters:
                 if ev.target not in self.state_ids:
                     raise unknown_id_error("event target", ev.target, self.ids)
                 continue
-            value = ev.value if ev.op == "set" else values[ev.target] + ev.value
+            if ev.op == "set":
+                value = ev.value
+            else:
+                value = values.get(ev.target, overrides.get(ev.target, self._table_values[ev.target])) + ev.value
             values[ev.target] = value
             if value < 0 or out_of_bounds(self.parameters, {ev.target: value}):
                 if not allow_out_of_bounds:
@@ -175,19 +182,20 @@ class Model:
     def _prepare(self, overrides: dict[str, float], initial: dict[str, float]) -> None:
         self._prepared = (overrides, initial)  # for a second attempt of a failed relaxation
         rr = self._rr
-        self._tiny = roundoff(rr)  # solver round-off at this run's tolerances (read once per run)
+        self._tiny = roundoff(rr, self._integrator)  # solver round-off at this run's tolerances (read once per run)
         self._slate.restore(rr, overrides)  # table values, overrides, states reset under them
         for key, value in initial.items():
             rr[key] = value
 
-    def _integrate(self, t0: float, t1: float, times: np.ndarray, overrides, uniform: bool = False) -> np.ndarray:
+    def _integrate(self, t0: float, t1: float, times: np.ndarray | list[float], overrides,
+                   uniform: bool = False) -> np.ndarray:
         """Rows at ``times`` (model minutes, ``times[0]`` the current time); ``uniform``: evenly spaced
         (passed to roadrunner as start, end and count, which gives the same times as ``np.linspace``)."""
         rr = self._rr
         try:
             if uniform:
                 return np.asarray(rr.simulate(float(times[0]), float(times[-1]), len(times)))
-            return np.asarray(rr.simulate(times=list(times)))
+            return np.asarray(rr.simulate(times=times if isinstance(times, list) else times.tolist()))
         except RuntimeError as exc:
             reached = rr.model.getTime() / _TIME_FACTOR[self.view]
             raise SimulationError(
@@ -243,11 +251,12 @@ class Model:
         else:  # repeated output times: integrate to each once, report it as often as asked
             distinct, repeat = np.unique(t_model, return_inverse=True)
             rows = self._run_segments(distinct, evs, sel, ov)[repeat]
-        if len(rows) != len(out_t) or not np.abs(rows[:, 0] - t_model).max() <= 1e-9 * (f + np.abs(t_model).max()):
-            raise SimulationError(f"internal error: expected {len(out_t)} output times, got {len(rows)}")
+        if len(rows) != len(out_t) or not abs(rows[-1, 0] - t_model[-1]) <= 1e-9 * (f + abs(t_model[-1])):
+            raise SimulationError(f"internal error: expected {len(out_t)} output times to t={t_model[-1]:g}, got "
+                                  f"{len(rows)} to t={rows[-1, 0]:g}")
         self._check_rows(rows, sel, ov)
         rows[:, 0] = out_t  # the requested times, in the view's unit
-        units = {k: self.units.get(k, "dimensionless") for k in sel}
+        units = self._selection(sel)[1]
         return SimulationResult(None, units, self.time_unit, self.species, self.view, ov, outside, ref.derived,
                                 array=rows, columns=columns)
 
@@ -266,26 +275,38 @@ class Model:
             f"{t_model / _TIME_FACTOR[self.view]:g} {self.time_unit}: it must be >= 0, so the run left the "
             f"model's valid domain (docs/model.md Section 15); parameters changed: {overrides or 'none'}")
 
-    def _check_state(self, overrides: dict[str, float]) -> None:
-        """Raise :class:`OutOfDomainError` if a non-negative state is negative beyond round-off now."""
+    def _check_state(self, overrides: dict[str, float], restart: bool = False) -> None:
+        """Raise :class:`OutOfDomainError` if a non-negative state is negative beyond round-off now.
+        ``restart``: an integration starts from here, so set remnants (magnitude below
+        :data:`~ranklsim.simulate.solver.UNDERFLOW`) to 0 (one read of the states serves both)."""
         values = self._states.values(self._rr)
         if not values.min() >= -self._tiny:  # also catches NaN
             i = int(np.argmin(np.nan_to_num(values, nan=-np.inf)))
             raise self._domain_error(self._states.ids[i], float(values[i]), self._rr.model.getTime(), overrides)
+        if restart:
+            self._states.flush(self._rr, values)
 
     def _check_rows(self, rows: np.ndarray, sel: list[str], overrides: dict[str, float]) -> None:
         """Raise :class:`OutOfDomainError` if a selected non-negative quantity is negative beyond
         round-off (``rows``: model time, then the ``sel`` columns)."""
-        cols = [j for j, k in enumerate(sel) if k in self.nonnegative]
+        cols = self._selection(sel)[0]
         if not cols:
             return
-        values = rows[:, [j + 1 for j in cols]]
+        values = rows[:, 1:] if len(cols) == len(sel) else rows[:, [j + 1 for j in cols]]
         tiny = self._tiny
         if values.min() >= -tiny:
             return
         bad_rows, bad_cols = np.nonzero(~(values >= -tiny))
         r, c = bad_rows[0], bad_cols[0]  # the first time
         raise self._domain_error(sel[cols[c]], float(values[r, c]), float(rows[r, 0]), overrides)
+
+    def _selection(self, sel: list[str]) -> tuple[list[int], dict[str, str]]:
+        """The indices in ``sel`` of its non-negative quantities, and its units (cached per selection)."""
+        key = tuple(sel)
+        if key not in self._selections:
+            self._selections[key] = ([j for j, k in enumerate(sel) if k in self.nonnegative],
+                                     {k: self.units.get(k, "dimensionless") for k in sel})
+        return self._selections[key]
 
     def _run_segments(self, t_model: np.ndarray, evs: list[Event], sel: list[str],
                       overrides: dict[str, float], uniform: bool = False) -> np.ndarray:
@@ -298,19 +319,19 @@ class Model:
         there is one segment).
         """
         f = _TIME_FACTOR[self.view]
-        in_range = [e for e in evs if e.time * f <= t_model[-1]]
-        if not in_range and len(t_model) > 1 and t_model[0] == 0.0:
-            rows = self._integrate(0.0, t_model[-1], t_model, overrides, uniform=uniform)  # one segment
+        pending = [e for e in evs if e.time * f <= t_model[-1]]
+        if len(t_model) > 1 and t_model[0] == 0.0 and all(e.time <= 0.0 for e in pending):
+            for ev in pending:  # events at t = 0 (doses, test meals): applied before the one segment
+                self._apply(ev)
+            rows = self._integrate(0.0, t_model[-1], t_model, overrides, uniform=uniform)
             self._check_state(overrides)
             return rows  # events after the last output time are not applied, as below
-        bounds = [0.0, *(e.time * f for e in in_range), t_model[-1]]
+        bounds = [0.0, *(e.time * f for e in pending), t_model[-1]]
         pieces = []
-        pending = list(in_range)
         for t0, t1 in pairwise(bounds):
             while pending and pending[0].time * f <= t0:
                 self._apply(pending.pop(0))
-            if t1 > t0:
-                self._states.flush(self._rr)  # remnants (solver.UNDERFLOW) restart as 0
+            if t1 > t0:  # each segment starts remnant-free: the state check at the end of the last one
                 pieces.append(self._segment(t_model, t0, t1, t1 == bounds[-1], overrides))
         for ev in pending:  # events at the final time
             self._apply(ev)
@@ -323,15 +344,15 @@ class Model:
         """Rows of the output times in [t0, t1) (and t1 if ``last``) from one integration t0 -> t1; t0
         is reported here (after the events at t0), t1 by the next segment unless this is the last."""
         lo, hi = np.searchsorted(t_model, t0, "right"), np.searchsorted(t_model, t1, "left")
-        seg_t = np.concatenate([[t0], t_model[lo:hi], [t1]])
+        seg_t = [t0, *t_model[lo:hi].tolist(), t1]
         rows = self._integrate(t0, t1, seg_t, overrides)
-        self._check_state(overrides)
+        self._check_state(overrides, restart=not last)
         first = 0 if lo > 0 and t_model[lo - 1] == t0 else 1
         return rows[first:len(seg_t) if last else len(seg_t) - 1]
 
     def _apply(self, ev: Event) -> None:
         rr = self._rr
-        rr[ev.target] = ev.value if ev.op == "set" else rr[ev.target] + ev.value
+        rr[ev.target] = flush_underflow(ev.value if ev.op == "set" else rr[ev.target] + ev.value)
 
     def _relax(self, overrides: dict[str, float]) -> None:
         """Relax to steady state; if CVODE fails (corrector failures near rest in the stiff NF-kB
@@ -348,7 +369,7 @@ class Model:
             raise SimulationError(
                 f"{self.species}/{self.view} relaxation to steady state failed; parameters changed: "
                 f"{overrides or 'none'}; solver said: {str(exc).splitlines()[0]}") from exc
-        self._check_state(overrides)
+        self._check_state(overrides, restart=True)  # a run starts from the relaxed state
 
     def steady_state(self, overrides: Mapping[str, float] | None = None,
                      selections: Iterable[str] | None = None, *,
