@@ -22,9 +22,7 @@ from ranklsim.models.parameters import (
     OutOfBoundsError,
     OutOfBoundsWarning,
     Parameter,
-    bounds_error,
     check_species,
-    check_value,
     out_of_bounds,
     parameter_table,
     warn_out_of_bounds,
@@ -43,6 +41,7 @@ from ranklsim.simulate.solver import (
     silence_sundials_loggers,
     solver_settings,
 )
+from ranklsim.simulate.validation import DEFAULT_SELECTIONS, InputChecks
 
 #: the public names (``TOLERANCES``, ``relax`` and ``silence_sundials_loggers`` live in :mod:`.solver`)
 __all__ = ["DEFAULT_SELECTIONS", "SIGNED_STATES", "TIME_UNIT", "TOLERANCES", "Event", "Model", "OutOfBoundsError",
@@ -52,16 +51,13 @@ __all__ = ["DEFAULT_SELECTIONS", "SIGNED_STATES", "TIME_UNIT", "TOLERANCES", "Ev
 #: time unit of the public API per view (the model itself runs in minutes)
 TIME_UNIT = {"acute": "min", "chronic": "day"}
 _TIME_FACTOR = {"acute": 1.0, "chronic": MINUTES_PER_DAY}
-#: fasting readouts reported by default
-DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "gng_index",
-                      "irs_avail", "HOMA_IR", "beta", "M_hep", "A_diet")
 
 
 #: solver settings of the second attempt of a failed relaxation (stricter)
 RELAX_RETRY = {"rtol": 1e-8, "max_order": 5}
 
 
-class Model:
+class Model(InputChecks):
     """The composite model for one species and view, with a reused RoadRunner.
 
     Use :func:`ranklsim.load_model` to get one.
@@ -110,73 +106,6 @@ class Model:
     def __repr__(self) -> str:
         return (f"Model(species={self.species!r}, view={self.view!r}, "
                 f"{len(self.state_ids)} states, {len(self.parameters)} parameters)")
-
-    # ------------------------------------------------------------------ validation
-    def check_overrides(self, overrides: Mapping[str, float] | None, *,
-                        allow_out_of_bounds: bool = False) -> dict[str, float]:
-        """Validated parameter overrides: unknown ids and bad values raise ValueError, values outside
-        the table bounds raise :class:`OutOfBoundsError` unless ``allow_out_of_bounds``."""
-        out: dict[str, float] = {}
-        for key, value in (overrides or {}).items():
-            if key not in self.parameters:
-                raise unknown_id_error("parameter", key, self.parameters)
-            # negative values only for parameters whose table lower bound is negative (shifts, e.g. dG_set)
-            out[key] = check_value(key, value, allow_negative=self.parameters[key].lower < 0)
-        if not allow_out_of_bounds and (outside := out_of_bounds(self.parameters, out)):
-            key, value = next(iter(outside.items()))
-            raise bounds_error(self.parameters, key, value)
-        return out
-
-    def check_initial(self, initial: Mapping[str, float] | None) -> dict[str, float]:
-        """Validated initial states; negatives of non-negative states within solver round-off
-        (:func:`~ranklsim.simulate.solver.roundoff`, 1e-9 at the default tolerances) are set to 0, and
-        so are underflow remnants of decayed states (:func:`~ranklsim.simulate.solver.flush_underflow`)."""
-        out: dict[str, float] = {}
-        if not initial:
-            return out
-        tiny = roundoff(self._rr)
-        for key, value in initial.items():
-            if key not in self.state_ids:
-                raise unknown_id_error("state", key, self.state_ids)
-            signed = key in SIGNED_STATES
-            if not signed and isinstance(value, int | float | np.floating) and -tiny <= value < 0.0:
-                value = 0.0  # solver round-off of a state that is zero in exact arithmetic
-            value = flush_underflow(value)
-            out[key] = check_value(key, value, allow_negative=signed)
-        return out
-
-    def check_selections(self, selections: Iterable[str] | None) -> list[str]:
-        sel = list(DEFAULT_SELECTIONS if selections is None else selections)
-        for key in sel:
-            if key not in self._known:
-                raise unknown_id_error("output", key, self._known)
-        return sel
-
-    def _check_events(self, events: Iterable[Event], overrides: dict[str, float],
-                      allow_out_of_bounds: bool) -> tuple[list[Event], dict[str, float]]:
-        """``events`` sorted by time (unknown targets raise ValueError) and the parameter values
-        they set outside the table bounds (which raise :class:`OutOfBoundsError` unless allowed)."""
-        evs = sorted(events, key=lambda e: e.time)
-        if not evs:
-            return evs, {}
-        values: dict[str, float] = {}  # parameter values set so far by the events
-        outside: dict[str, float] = {}
-        for ev in evs:
-            if ev.target not in self.parameters:
-                if ev.target not in self.state_ids:
-                    raise unknown_id_error("event target", ev.target, self.ids)
-                continue
-            if ev.op == "set":
-                value = ev.value
-            else:
-                value = values.get(ev.target, overrides.get(ev.target, self._table_values[ev.target])) + ev.value
-            values[ev.target] = value
-            if value < 0 or out_of_bounds(self.parameters, {ev.target: value}):
-                if not allow_out_of_bounds:
-                    raise bounds_error(self.parameters, ev.target, value,
-                                       f"event at t={ev.time:g} {self.time_unit}:")
-                outside.setdefault(ev.target, value)
-        return evs, outside
 
     # ------------------------------------------------------------------ simulation
     def _prepare(self, overrides: dict[str, float], initial: dict[str, float]) -> None:
@@ -321,11 +250,7 @@ class Model:
         f = _TIME_FACTOR[self.view]
         pending = [e for e in evs if e.time * f <= t_model[-1]]
         if len(t_model) > 1 and t_model[0] == 0.0 and all(e.time <= 0.0 for e in pending):
-            for ev in pending:  # events at t = 0 (doses, test meals): applied before the one segment
-                self._apply(ev)
-            rows = self._integrate(0.0, t_model[-1], t_model, overrides, uniform=uniform)
-            self._check_state(overrides)
-            return rows  # events after the last output time are not applied, as below
+            return self._one_segment(t_model, pending, overrides, uniform)
         bounds = [0.0, *(e.time * f for e in pending), t_model[-1]]
         pieces = []
         for t0, t1 in pairwise(bounds):
@@ -338,6 +263,16 @@ class Model:
         if not pieces:  # a single output time: report the state there
             return np.array([[t_model[-1], *(self._rr[k] for k in sel)]])
         return np.vstack(pieces)
+
+    def _one_segment(self, t_model: np.ndarray, events: list[Event], overrides: dict[str, float],
+                     uniform: bool) -> np.ndarray:
+        """Rows at ``t_model`` (from 0) of one integration after ``events`` (all at t <= 0: doses, test
+        meals); events after the last output time are not applied, as in the segment loop."""
+        for ev in events:
+            self._apply(ev)
+        rows = self._integrate(0.0, t_model[-1], t_model, overrides, uniform=uniform)
+        self._check_state(overrides)
+        return rows
 
     def _segment(self, t_model: np.ndarray, t0: float, t1: float, last: bool,
                  overrides: dict[str, float]) -> np.ndarray:
