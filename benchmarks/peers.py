@@ -181,6 +181,40 @@ def python_side_ms(case: Case, reps: int) -> tuple[float, float]:
     return 1e3 * statistics.median(outside), 1e3 * min(outside)
 
 
+def after_study(reps: int) -> dict[str, float]:
+    """Median ``Model.simulate`` time outside RoadRunner (ms) of a short and a long human chronic call
+    (15 y at the reference: 9 CVODE steps; on a high-fat diet: ~1,000 steps), each measured right after
+    a short or a long call: the same Python work costs more after a long integration, which has
+    evicted it from the CPU caches.  Keys ``"<measured> after <preceding>"``."""
+    import ranklsim
+    from ranklsim.models.ids import P
+
+    model = ranklsim.load_model("human", "chronic")
+    real = model._rr
+    clocked = _ClockedRoadRunner(real)
+    model._rr = clocked
+    calls = {"reference": {}, "high-fat diet": {"overrides": {P.diet_fat: 1.0}}}
+
+    def outside(kw: dict) -> float:
+        object.__setattr__(clocked, "spent", 0.0)
+        t0 = time.perf_counter()
+        model.simulate(15 * 365.0, n_points=181, **kw)
+        return time.perf_counter() - t0 - clocked.spent
+
+    out = {}
+    try:
+        for measured, kw in calls.items():
+            for before, kw_before in calls.items():
+                times = []
+                for _ in range(reps):
+                    outside(kw_before)
+                    times.append(outside(kw))
+                out[f"{measured} after {before}"] = 1e3 * statistics.median(times)
+    finally:
+        model._rr = real
+    return out
+
+
 def _plain_roadrunner(path: Path, tol: tuple[float, float], max_steps: int):
     """A plain RoadRunner of the SBML file ``path`` with ranklsim's CVODE settings ``tol``, ``max_steps``."""
     import roadrunner
@@ -434,7 +468,12 @@ def main(argv=None) -> int:
     ap.add_argument("--agree-rtol", type=float, default=1e-8)
     ap.add_argument("--agree-atol", type=float, default=1e-12)
     ap.add_argument("--out", default="", help="write every number as JSON here")
+    ap.add_argument("--readme", default="", metavar="JSON",
+                    help="print the README's table from a JSON written by --out, and run nothing")
     args = ap.parse_args(argv)
+    if args.readme:
+        print(readme_table(json.loads(Path(args.readme).read_text())))
+        return 0
 
     import roadrunner
 
@@ -455,10 +494,44 @@ def main(argv=None) -> int:
                 continue
             out["cases"][f"{species}/{case.name}"] = run_case(case, sims, args, tmp, out["builds"])
             print(f"# {species}/{case.name}: done", file=sys.stderr, flush=True)
+    if "ranklsim" in sims and (not args.species or "human" in args.species.split(",")):
+        out["after_study_ms"] = after_study(5 * args.reps)
     print(markdown(out))
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=1, default=float))
     return 0
+
+
+CASE_LABELS = {"acute_fasting": "24 h fasting", "acute_ogtt0": "OGTT at 0",
+               "acute_ogtt_ev": "OGTT at 123 min (SBML event)", "chronic_ref": "15 y reference",
+               "chronic_rankl5": "15 y sRANKL x5", "chronic_hfd": "15 y high-fat diet"}
+
+
+def readme_table(res: dict) -> str:
+    """The README's table of a run (``--out`` JSON): one row per case, peers' agreement compacted."""
+    head = ("| case | worst rel. diff: roadrunner / COPASI / AMICI | ranklsim ms | plain roadrunner ms | "
+            "ranklsim outside roadrunner, ms median (min) | ranklsim - plain ms | COPASI / ranklsim | "
+            "ranklsim / AMICI core | ranklsim / AMICI dense core |")
+    lines = [f"Run {res['date']} ({res['machine']['cpu_count']} cores, Python {res['machine']['python']}, "
+             f"libRoadRunner {res['machine']['roadrunner']}).", "", head, "|" + "---|" * 9]
+    for name, row in res["cases"].items():
+        species, case = name.split("/")
+        agree = " / ".join(_f(row["agree"][p][0], "{:.0e}") if p in row["agree"] else "-"
+                           for p in ("roadrunner", "copasi", "amici"))
+        ms, core = row["ms"], row["core_ms"]
+        r, plain = ms.get("ranklsim"), ms.get("roadrunner")
+        dense = row.get("integrator", {}).get("amici_dense", {}).get("core_ms")
+        lines.append(
+            f"| {species} {CASE_LABELS.get(case, case)} | {agree} | {_f(r, '{:.2f}')} | {_f(plain, '{:.2f}')} | "
+            f"{_f(row.get('python_side_ms'), '{:.2f}')} ({_f(row.get('python_side_min_ms'), '{:.2f}')}) | "
+            f"{_f(r - plain if r and plain else None, '{:+.2f}')} | "
+            f"{_f(ms['copasi'] / r if r and ms.get('copasi') else None, '{:.1f}')} | "
+            f"{_f(r / core['amici'] if r and core.get('amici') else None, '{:.2f}')} | "
+            f"{_f(r / dense if r and dense else None, '{:.2f}')} |")
+    if res.get("after_study_ms"):
+        lines += ["", "Outside RoadRunner (median, ms) of a human 15-year call by the call before it: "
+                  + "; ".join(f"{k} {v:.3f}" for k, v in res["after_study_ms"].items()) + "."]
+    return "\n".join(lines)
 
 
 def _f(x, fmt="{:.3g}") -> str:
@@ -505,6 +578,9 @@ def markdown(res: dict) -> str:
             lines.append(f"| {name} | {st.get('roadrunner_steps', '-')} | {work(k)} | {work(d)} | "
                          f"{_f(r / k['core_ms'] if r else None, '{:.2f}')} | "
                          f"{_f(r / d['core_ms'] if r else None, '{:.2f}')} |")
+    if res.get("after_study_ms"):
+        lines += ["", "ranklsim's time outside RoadRunner (median, ms) of a human 15-year call, by the call before it: "
+                  + "; ".join(f"{k} {v:.3f}" for k, v in res["after_study_ms"].items())]
     if res["builds"]:
         lines += ["", "AMICI builds: " + ", ".join(f"{k} {v['compile_s']:.0f} s" for k, v in res["builds"].items())]
     return "\n".join(lines)

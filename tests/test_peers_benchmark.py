@@ -34,3 +34,10 @@ def test_peers_benchmark_runs_and_agrees(tmp_path):
         assert 0 < row["python_side_min_ms"] <= row["python_side_ms"]
         assert row["integrator"]["roadrunner_steps"] > 0
     assert "ranklsim outside roadrunner" in proc.stdout
+    # the study of the time outside RoadRunner by the preceding call, and the README table from the JSON
+    assert set(res["after_study_ms"]) == {f"{a} after {b}" for a in ("reference", "high-fat diet")
+                                          for b in ("reference", "high-fat diet")}
+    assert all(v > 0 for v in res["after_study_ms"].values())
+    table = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "peers.py"), "--readme", str(out)],
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "| human OGTT at 123 min (SBML event) |" in table and "| human 15 y high-fat diet |" in table
