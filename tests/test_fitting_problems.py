@@ -78,6 +78,9 @@ def test_pypesto_roadrunner_objective_agrees():
     # Away from nominal ours recomputes the derived normalisers of the changed constants
     # (docs/model.md Section 13), which a generic PEtab tool cannot know; with that switched off the
     # two must agree, and with it on they differ
+    # PetabImporterRR is deprecated, but its suggested replacement fails in pyPESTO 0.7.0:
+    # PetabImporter(prob, simulator_type="roadrunner").create_objective() raises TypeError
+    # (create_objective() got an unexpected keyword argument 'model'; checked 2026-12-06)
     theirs = PetabImporterRR(prob).create_objective()
     frozen = PetabObjective(prob)  # recompute_reference=False, the default
     # the two objectives integrate with different solver settings: at x + 0.05 they differed by
