@@ -153,3 +153,22 @@ def test_result_construction_is_validated():
         SimulationResult(pd.DataFrame({"time": [0.0]}), array=np.zeros((1, 1)), columns=["time"])
     with pytest.raises(ValueError, match="one column per entry"):
         SimulationResult(array=np.zeros((2, 3)), columns=["time", "G"])
+
+
+def test_results_share_no_mutable_state():
+    """``Model.simulate`` builds its result without ``SimulationResult.__init__``'s checks and copies: the
+    result equals one built the checked way, and changing one result's dicts leaves the next one alone."""
+    model = ranklsim.load_model("human")
+    first = model.simulate(60, n_points=7, selections=[V.G, V.I], overrides={P.diet_fat: 0.5})
+    checked = SimulationResult(None, first.units, first.time_unit, first.species, first.view, first.overrides,
+                               first.out_of_bounds, first.derived, array=first.array.copy(), columns=first.columns)
+    for attr in ("columns", "units", "time_unit", "species", "view", "overrides", "out_of_bounds", "derived"):
+        assert getattr(first, attr) == getattr(checked, attr), attr
+    np.testing.assert_array_equal(first.array, checked.array)
+    assert first[V.G][0] == checked[V.G][0] and V.I in first and "X" not in first
+    first.units[V.G] = "changed"
+    first.overrides["x"] = 1.0
+    first.derived["y"] = 2.0
+    second = model.simulate(60, n_points=7, selections=[V.G, V.I], overrides={P.diet_fat: 0.5})
+    assert second.units[V.G] == "mg_per_dL" and "x" not in second.overrides and "y" not in second.derived
+    assert second.frame.columns.tolist() == ["time", V.G, V.I]

@@ -77,6 +77,20 @@ class SimulationResult:
         #: derived normalisers recomputed for the changed model constants (:mod:`.reference`); empty if none
         self.derived: dict[str, float] = dict(derived or {})
 
+    @classmethod
+    def _of_run(cls, array: np.ndarray, columns: tuple[str, ...], index: dict[str, int], units: dict[str, str],
+                time_unit: str, species: str, view: str, overrides: dict[str, float],
+                out_of_bounds: dict[str, float], derived: dict[str, float]) -> SimulationResult:
+        """A result of :meth:`Model.simulate`, without the checks and copies of ``__init__`` (its inner
+        loop): ``array`` is a fresh 2-D float array with one column per entry of ``columns``, ``index``
+        maps each column id to its position (shared between results: never mutated), and the dicts are
+        the result's own."""
+        res = cls.__new__(cls)
+        res.array, res.columns, res._index, res._frame = array, columns, index, None
+        res.units, res.time_unit, res.species, res.view = units, time_unit, species, view
+        res.overrides, res.out_of_bounds, res.derived = overrides, out_of_bounds, derived
+        return res
+
     def __repr__(self) -> str:
         return (f"SimulationResult({self.species}/{self.view}, {len(self.array)} times, "
                 f"columns={list(self.columns)})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,6 +54,16 @@ TIME_UNIT = {"acute": "min", "chronic": "day"}
 _TIME_FACTOR = {"acute": 1.0, "chronic": MINUTES_PER_DAY}
 
 
+class _Selection(NamedTuple):
+    """The columns of a run's output (``time``, then the selected ids) and what the run needs about them."""
+
+    columns_list: list[str]  # for RoadRunner's timeCourseSelections (never mutated)
+    columns: tuple[str, ...]
+    index: dict[str, int]  # column id -> position
+    nonnegative: list[int]  # positions in the selection (without time) of the non-negative quantities
+    units: dict[str, str]
+
+
 #: solver settings of the second attempt of a failed relaxation (stricter)
 RELAX_RETRY = {"rtol": 1e-8, "max_order": 5}
 
@@ -85,8 +96,8 @@ class Model(InputChecks):
         #: held: each ``rr.integrator`` makes a new proxy, and the shared runner's integrator is never replaced
         self._integrator = self._rr.integrator
         self._tiny = roundoff(self._rr, self._integrator)
-        #: per selection: the column indices of its non-negative quantities and its units (:meth:`_selection`)
-        self._selections: dict[tuple[str, ...], tuple[list[int], dict[str, str]]] = {}
+        #: per selection: its columns, their positions, its non-negative quantities and units (:meth:`_selection`)
+        self._selections: dict[tuple[str, ...], _Selection] = {}
 
     # ------------------------------------------------------------------ properties
     @property
@@ -170,9 +181,9 @@ class Model(InputChecks):
         self._prepare(*ref.apply(ov, ini))
         if equilibrate:
             self._relax(ov)
-        columns = ["time", *sel]
-        if self._rr.timeCourseSelections != columns:  # reading costs 1 us, setting 30 us
-            self._rr.timeCourseSelections = columns
+        picked = self._selection(sel)
+        if self._rr.timeCourseSelections != picked.columns_list:  # reading costs 1 us, setting 30 us
+            self._rr.timeCourseSelections = picked.columns_list
         f = _TIME_FACTOR[self.view]
         t_model = out_t * f
         if times is None or len(out_t) < 2 or np.all(np.diff(out_t) > 0):
@@ -185,9 +196,8 @@ class Model(InputChecks):
                                   f"{len(rows)} to t={rows[-1, 0]:g}")
         self._check_rows(rows, sel, ov)
         rows[:, 0] = out_t  # the requested times, in the view's unit
-        units = self._selection(sel)[1]
-        return SimulationResult(None, units, self.time_unit, self.species, self.view, ov, outside, ref.derived,
-                                array=rows, columns=columns)
+        return SimulationResult._of_run(rows, picked.columns, picked.index, dict(picked.units), self.time_unit,
+                                        self.species, self.view, ov, outside, dict(ref.derived))
 
     def reference(self, overrides: Mapping[str, float]) -> Reference:
         """The reference person of validated ``overrides``: derived normalisers and reference state
@@ -218,7 +228,7 @@ class Model(InputChecks):
     def _check_rows(self, rows: np.ndarray, sel: list[str], overrides: dict[str, float]) -> None:
         """Raise :class:`OutOfDomainError` if a selected non-negative quantity is negative beyond
         round-off (``rows``: model time, then the ``sel`` columns)."""
-        cols = self._selection(sel)[0]
+        cols = self._selection(sel).nonnegative
         if not cols:
             return
         values = rows[:, 1:] if len(cols) == len(sel) else rows[:, [j + 1 for j in cols]]
@@ -229,12 +239,15 @@ class Model(InputChecks):
         r, c = bad_rows[0], bad_cols[0]  # the first time
         raise self._domain_error(sel[cols[c]], float(values[r, c]), float(rows[r, 0]), overrides)
 
-    def _selection(self, sel: list[str]) -> tuple[list[int], dict[str, str]]:
-        """The indices in ``sel`` of its non-negative quantities, and its units (cached per selection)."""
+    def _selection(self, sel: list[str]) -> _Selection:
+        """What a run with output ids ``sel`` needs about them (cached per selection)."""
         key = tuple(sel)
         if key not in self._selections:
-            self._selections[key] = ([j for j, k in enumerate(sel) if k in self.nonnegative],
-                                     {k: self.units.get(k, "dimensionless") for k in sel})
+            columns = ("time", *sel)
+            self._selections[key] = _Selection(
+                list(columns), columns, {k: j for j, k in enumerate(columns)},
+                [j for j, k in enumerate(sel) if k in self.nonnegative],
+                {k: self.units.get(k, "dimensionless") for k in sel})
         return self._selections[key]
 
     def _run_segments(self, t_model: np.ndarray, evs: list[Event], sel: list[str],
