@@ -6,6 +6,7 @@ run compiles the human problem's model into the cache (~20 s).
 """
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,28 @@ def test_failed_sensitivities_fall_back_to_differences_of_values(objectives, mon
     assert r2 == pytest.approx(r, rel=1e-5, abs=1e-6)
     assert jac2 == pytest.approx(jac, rel=1e-2, abs=1e-2 * np.max(np.abs(jac)))
     assert np.all(np.abs(jac2).sum(axis=0) > 0)
+
+
+def test_a_failed_compile_is_a_clear_error_and_leaves_no_half_built_model(tmp_path, monkeypatch):
+    """AMICI imports but its compiler step fails (as when AMICI was built against an HDF5 that has since
+    been removed): the error names AMICI, the folder and what to try, and the next attempt starts clean."""
+    import subprocess
+
+    import amici.importers.petab.v1 as importer
+    import petab.v1 as petab
+
+    from ranklsim.fitting.amici_backend import AmiciBuildError, build_model
+
+    def broken(problem, output_dir, model_name, compile_):
+        (tmp_path / "half").mkdir(exist_ok=True)
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(output_dir) / "model.cpp").write_text("partial")
+        raise subprocess.CalledProcessError(1, ["cmake", "--build", str(output_dir)])
+
+    monkeypatch.setattr(importer, "import_petab_problem", broken)
+    problem = petab.Problem.from_yaml(str(shipped_problem("human")))
+    sbml = shipped_problem("human").parent.joinpath("ranklsim_human.xml").read_text()
+    with pytest.raises(AmiciBuildError, match=r"AMICI could not compile the model .*cmake.*--force-reinstall"):
+        build_model(problem, sbml, root=tmp_path / "cache")
+    assert (tmp_path / "half").exists()  # the broken build did run
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.is_dir()] == []

@@ -368,3 +368,20 @@ def test_amici_backend_without_amici_is_one_line(tmp_path, monkeypatch, capsys):
     assert code != 0
     assert "--backend amici needs AMICI" in err and "pip install 'ranklsim[amici]'" in err
     assert not (tmp_path / "fit").exists()  # refused before any work
+
+
+def test_amici_backend_that_cannot_compile_is_one_line(tmp_path, monkeypatch, capsys):
+    """AMICI imports but cannot compile the model: one error line with what to try, before any fitting."""
+    pytest.importorskip("amici")
+    pytest.importorskip("petab")
+    import ranklsim.fitting.amici_backend as backend
+
+    def broken(problem, sbml, root=None):
+        raise backend.AmiciBuildError(f"AMICI could not compile the model (test); {backend.AMICI_REBUILD_HINT}")
+
+    monkeypatch.setattr(backend, "build_model", broken)
+    code = main(["fit", "human", "--backend", "amici", "--starts", "1", "--out", str(tmp_path / "fit")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "AMICI could not compile the model" in err and "--force-reinstall" in err and "Traceback" not in err
+    assert not (tmp_path / "fit").exists()  # refused before any work

@@ -30,6 +30,8 @@ import hashlib
 import json
 import math
 import os
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,6 +46,10 @@ from ranklsim.simulate.solver import TOLERANCES, cache_dir
 #: install hint for the optional AMICI backend
 AMICI_EXTRA_HINT = ("pip install 'ranklsim[amici]' (AMICI compiles from source at install, about 2 minutes; it "
                     "needs a C++ compiler)")
+#: what to do when a model does not compile although AMICI imports (e.g. AMICI was built against a library,
+#: such as HDF5, that has since been removed: CMake then stops with "Could NOT find HDF5")
+AMICI_REBUILD_HINT = ("if CMake could not find a library that AMICI was built with, rebuild AMICI in this "
+                      "environment: pip install --force-reinstall --no-deps --no-cache-dir amici")
 #: CVODE steps allowed per output interval (as the roadrunner objective)
 MAX_STEPS = 200_000
 #: AMICI's steady-state convergence test is scaled by this factor (its default, 100, lets a pre-equilibration
@@ -90,11 +96,16 @@ def model_key(problem, sbml: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
+class AmiciBuildError(RuntimeError):
+    """AMICI is installed but could not compile a model (its message says what to try)."""
+
+
 def build_model(problem, sbml: str, root: Path | None = None):
     """The compiled AMICI model of a PEtab ``problem`` (compiled once, then loaded from the cache).
 
     Returns ``(model, info)``; ``info`` has the build folder, whether it was cached and the compile time.
-    Concurrent builders of the same key wait for one another (a file lock)."""
+    Concurrent builders of the same key wait for one another (a file lock).  A failed compile raises
+    :class:`AmiciBuildError` and leaves no half-built folder behind."""
     amici = _require_amici()
     key = model_key(problem, sbml)
     root = Path(root) if root is not None else cache_dir() / "amici"
@@ -108,7 +119,12 @@ def build_model(problem, sbml: str, root: Path | None = None):
             from amici.importers.petab.v1 import import_petab_problem  # optional: the amici extra
 
             t0 = time.perf_counter()
-            import_petab_problem(problem, output_dir=str(out), model_name=name, compile_=True)
+            try:
+                import_petab_problem(problem, output_dir=str(out), model_name=name, compile_=True)
+            except (subprocess.CalledProcessError, RuntimeError, OSError) as exc:
+                shutil.rmtree(out, ignore_errors=True)  # the next attempt starts from an empty folder
+                raise AmiciBuildError(f"AMICI could not compile the model (AMICI {amici.__version__}, folder {out}; "
+                                      f"the compiler's output is above): {exc}; {AMICI_REBUILD_HINT}") from exc
             marker.write_text(json.dumps({"compile_s": time.perf_counter() - t0, "amici": amici.__version__}))
     info = {"folder": str(out), "cached": cached, **json.loads(marker.read_text())}
     return amici.import_model_module(name, str(out)).get_model(), info
@@ -142,6 +158,12 @@ class AmiciObjective(PetabObjective):
         return state
 
     # ------------------------------------------------------------------ AMICI objects
+    def build(self) -> dict:
+        """Compile (or load from the cache) the model in this process now; returns :attr:`build_info`.
+        A failed compile raises :class:`AmiciBuildError` (otherwise the first evaluation builds it)."""
+        _model, _solver = self.amici
+        return self.build_info
+
     @property
     def amici(self):
         """``(model, solver)``, built or loaded on first use in each process."""

@@ -39,11 +39,21 @@ def _objective(problem: str, backend: str = "roadrunner"):
     path = shipped_problem(problem) if problem in SHIPPED else Path(problem)
     if backend == "amici":
         # lazy: the backend module is only needed with --backend amici
-        from ranklsim.fitting.amici_backend import AMICI_EXTRA_HINT, AmiciObjective, amici_available
+        from ranklsim.fitting.amici_backend import (
+            AMICI_EXTRA_HINT,
+            AmiciBuildError,
+            AmiciObjective,
+            amici_available,
+        )
 
         if not amici_available():
             raise UsageError(f"--backend amici needs AMICI: {AMICI_EXTRA_HINT}")
-        return AmiciObjective(path)
+        objective = AmiciObjective(path)
+        try:
+            objective.build()  # compiled (or loaded) here, once: a failure is one clear error, not one per worker
+        except AmiciBuildError as exc:
+            raise UsageError(str(exc)) from exc
+        return objective
     return PetabObjective(path)
 
 
