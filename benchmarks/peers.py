@@ -32,6 +32,7 @@ AMICI the ``amici`` extra (it compiles each model once, ~1 min, cached under
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -157,6 +158,26 @@ class _ClockedRoadRunner:
         self._rr[key] = value
 
 
+@contextlib.contextmanager
+def _outside_timer(model):
+    """Yields ``outside(t_end, n, **kw)``: the seconds one ``model.simulate`` call spends outside RoadRunner's
+    ``simulate``/``reset``/``resetAll`` (the model runs on a :class:`_ClockedRoadRunner` meanwhile)."""
+    real = model._rr
+    clocked = _ClockedRoadRunner(real)
+    model._rr = clocked
+
+    def outside(t_end: float, n: int, **kw) -> float:
+        object.__setattr__(clocked, "spent", 0.0)
+        t0 = time.perf_counter()
+        model.simulate(t_end, n_points=n, **kw)
+        return time.perf_counter() - t0 - clocked.spent
+
+    try:
+        yield outside
+    finally:
+        model._rr = real
+
+
 def python_side_ms(case: Case, reps: int) -> tuple[float, float]:
     """Median and minimum time (ms) of a default ``Model.simulate`` call of ``case`` spent outside
     RoadRunner's ``simulate``/``reset``/``resetAll`` (validation, reference lookup, segmenting, checks,
@@ -164,21 +185,11 @@ def python_side_ms(case: Case, reps: int) -> tuple[float, float]:
     import ranklsim
 
     model = ranklsim.load_model(case.species, case.view)
-    real = model._rr
-    clocked = _ClockedRoadRunner(real)
-    model._rr = clocked
-    try:
-        kw = {"overrides": dict(case.overrides), "events": _events(case)}
-        model.simulate(case.t_end, n_points=case.n, **kw)  # warm-up
-        outside = []
-        for _ in range(reps):
-            object.__setattr__(clocked, "spent", 0.0)
-            t0 = time.perf_counter()
-            model.simulate(case.t_end, n_points=case.n, **kw)
-            outside.append(time.perf_counter() - t0 - clocked.spent)
-    finally:
-        model._rr = real
-    return 1e3 * statistics.median(outside), 1e3 * min(outside)
+    kw = {"overrides": dict(case.overrides), "events": _events(case)}
+    with _outside_timer(model) as outside:
+        outside(case.t_end, case.n, **kw)  # warm-up
+        times = [outside(case.t_end, case.n, **kw) for _ in range(reps)]
+    return 1e3 * statistics.median(times), 1e3 * min(times)
 
 
 def after_study(reps: int) -> dict[str, float]:
@@ -190,28 +201,16 @@ def after_study(reps: int) -> dict[str, float]:
     from ranklsim.models.ids import P
 
     model = ranklsim.load_model("human", "chronic")
-    real = model._rr
-    clocked = _ClockedRoadRunner(real)
-    model._rr = clocked
     calls = {"reference": {}, "high-fat diet": {"overrides": {P.diet_fat: 1.0}}}
-
-    def outside(kw: dict) -> float:
-        object.__setattr__(clocked, "spent", 0.0)
-        t0 = time.perf_counter()
-        model.simulate(15 * 365.0, n_points=181, **kw)
-        return time.perf_counter() - t0 - clocked.spent
-
     out = {}
-    try:
+    with _outside_timer(model) as outside:
         for measured, kw in calls.items():
             for before, kw_before in calls.items():
                 times = []
                 for _ in range(reps):
-                    outside(kw_before)
-                    times.append(outside(kw))
+                    outside(15 * 365.0, 181, **kw_before)
+                    times.append(outside(15 * 365.0, 181, **kw))
                 out[f"{measured} after {before}"] = 1e3 * statistics.median(times)
-    finally:
-        model._rr = real
     return out
 
 

@@ -194,7 +194,7 @@ class Model(InputChecks):
         if len(rows) != len(out_t) or not abs(rows[-1, 0] - t_model[-1]) <= 1e-9 * (f + abs(t_model[-1])):
             raise SimulationError(f"internal error: expected {len(out_t)} output times to t={t_model[-1]:g}, got "
                                   f"{len(rows)} to t={rows[-1, 0]:g}")
-        self._check_rows(rows, sel, ov)
+        self._check_rows(rows, sel, ov, picked.nonnegative)
         rows[:, 0] = out_t  # the requested times, in the view's unit
         return SimulationResult._of_run(rows, picked.columns, picked.index, dict(picked.units), self.time_unit,
                                         self.species, self.view, ov, outside, dict(ref.derived))
@@ -225,10 +225,12 @@ class Model(InputChecks):
         if restart:
             self._states.flush(self._rr, values)
 
-    def _check_rows(self, rows: np.ndarray, sel: list[str], overrides: dict[str, float]) -> None:
+    def _check_rows(self, rows: np.ndarray, sel: list[str], overrides: dict[str, float],
+                    cols: list[int] | None = None) -> None:
         """Raise :class:`OutOfDomainError` if a selected non-negative quantity is negative beyond
-        round-off (``rows``: model time, then the ``sel`` columns)."""
-        cols = self._selection(sel).nonnegative
+        round-off (``rows``: model time, then the ``sel`` columns; ``cols``: the positions in ``sel`` of
+        its non-negative quantities, if the caller has them)."""
+        cols = self._selection(sel).nonnegative if cols is None else cols
         if not cols:
             return
         values = rows[:, 1:] if len(cols) == len(sel) else rows[:, [j + 1 for j in cols]]
