@@ -65,3 +65,43 @@ def test_insulin_clearance_in_a_standard_clamp(standard_clamp):
 def test_standard_clamp_suppresses_egp_almost_fully(standard_clamp):
     basal, res = standard_clamp
     assert res[V.EGP_obs][-30:].mean() < 0.2 * basal[V.EGP_obs]
+
+
+#: Andrikopoulos et al. 2008 Am J Physiol Endocrinol Metab 295:E1323 (male C57BL/6J, chow or high-fat diet
+#: for 8 weeks, 6-h fast, 2 g/kg IPGTT): fasting glucose 7.9 +- 0.4 (chow) and 9.1 +- 0.3 mmol/L (HFD); glucose
+#: AUC over 120 min 1,248 +- 83 (chow) and 1,973 +- 96 mmol/L.min (HFD), mean +- SEM.  Not used in any fit.
+ANDRIKOPOULOS_2008 = {"chow": {"G_mM": 7.9, "AUC_mM_min": 1248.0}, "HFD": {"G_mM": 9.1, "AUC_mM_min": 1973.0}}
+
+
+def test_ipgtt_and_8_week_hfd_against_independent_data(mouse):
+    """Validation against a study not used in the calibration: the chow IPGTT glucose AUC within 15 % of
+    Andrikopoulos 2008 (measured 2026-12-06: 1,190 vs 1,248 mmol/L.min) and the 8-week HFD rise of fasting
+    glucose within 5-30 % (measured +17 %, observed +15 %).  The HFD rise of the IPGTT AUC has the right
+    sign but is under-predicted (+22 % vs +58 %): the diet's peripheral insulin resistance (g_periph) is
+    assumed, not calibrated (docs/model.md Section 12)."""
+    from ranklsim.simulate.runner import run_scenario
+    from ranklsim.simulate.scenario import loads_scenario
+
+    text = """
+name = "andrikopoulos-2008"
+species = "mouse"
+duration_days = 56.0
+[[tests]]
+kind = "fasting"
+[[tests]]
+kind = "ipgtt"
+glucose_g_per_kg = 2.0
+[[arms]]
+name = "chow"
+[[arms]]
+name = "HFD"
+diet = [{ diet = "hfd" }]
+"""
+    res = run_scenario(loads_scenario(text))
+    assert not res.failures
+    mgdl_per_mm = mouse.parameter_value(P.mgdl_per_mM)
+    auc = {a: res.value(a, "AUC_G", "ipgtt") / mgdl_per_mm for a in ("chow", "HFD")}
+    g = {a: res.value(a, "G") for a in ("chow", "HFD")}
+    assert auc["chow"] == pytest.approx(ANDRIKOPOULOS_2008["chow"]["AUC_mM_min"], rel=0.15)
+    assert 0.05 < g["HFD"] / g["chow"] - 1 < 0.30
+    assert auc["HFD"] > 1.1 * auc["chow"]
