@@ -29,8 +29,8 @@ from ranklsim.models.parameters import PARAMETER_TABLE, SPECIES_NAMES
 from ranklsim.regenerate import regenerate
 
 #: shared ("both") rows that become species-specific when fitted to one species' data
-#: (the mouse HFD and beta-cell parameters were shared until 2026-12-06; the mouse refit after the
-#: one-route EGP change split them, so the human keeps the values its cohort was calibrated with)
+#: (the mouse HFD and beta-cell parameters were shared until 2026-12-06; the mouse refit on the new HFD
+#: glucose datum split them, so the human keeps the values its cohort was calibrated with)
 SPLIT = {"human": {P.gi_kp3, P.gi_Vm0, P.gi_Vmx}, "mouse": {P.g_rank_diet, P.g_infl_diet, P.bf_half}}
 
 
