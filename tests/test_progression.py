@@ -48,7 +48,9 @@ def test_capacity_and_mass_stay_bounded_under_extreme_workload(chronic):
                            selections=[V.sigma, V.beta, V.G_mM])
     f = res.frame
     assert f[V.sigma].min() >= _table(chronic, P.sig_min) - 1e-9 and f[V.sigma].max() <= 1 + 1e-12
-    assert f[V.beta].min() >= _table(chronic, P.beta_floor) * _table(chronic, P.beta_ref) * (1 - 1e-9)
+    # mass approaches its floor from above; the integrator may undershoot it within its tolerance
+    # (measured 5e-8 relative, 2026-12-06), never by more
+    assert f[V.beta].min() >= _table(chronic, P.beta_floor) * _table(chronic, P.beta_ref) * (1 - 1e-6)
     assert f[V.G_mM].iloc[-1] > DIABETES  # the failure is real, and bounded
     assert np.isfinite(f[V.G_mM]).all()
 
@@ -99,18 +101,19 @@ def _day_over_fasting(acute, overrides) -> float:
 
 def test_fasting_workload_stands_for_the_day():
     """The chronic view drives the slow layer by fasting workload; a meal-resolved day (acute view)
-    scales it by nearly the same factor in every subject up to IFG (measured 2026-12-05: 1.387 in the
-    reference, 1.387 with ir_comp 2, 1.386 at 3x sRANKL, 1.43 with obese peripheral insulin
-    resistance, 1.46 in the IFG subject, 1.59 in the diabetic one), so the relative forcing is right
-    within 6 % before diabetes; in diabetes fasting understates the day's workload by ~15 %."""
+    scales it by nearly the same factor in every subject, diabetes included (measured 2026-12-06, after
+    the one-route EGP change of issue 12: 1.436 in the reference, 1.436 with ir_comp 2, 1.428 at 3x
+    sRANKL, 1.521 with obese peripheral insulin resistance, 1.453 in the IFG subject, 1.467 in the
+    diabetic one; with the double insulin route the diabetic subject's day was 1.15 x its fasting
+    workload, now its raised basal EGP keeps fasting workload in step), so the relative forcing is right
+    within 6 %."""
     acute = ranklsim.load_model("human", "acute")
     ref = _day_over_fasting(acute, {})
-    assert ref == pytest.approx(1.39, abs=0.05)  # measured 1.387
+    assert ref == pytest.approx(1.436, abs=0.05)  # measured 1.436
     L = _table(acute, P.L_prod)
     for ov in ({P.ir_comp: 2.0}, {P.L_prod: 3 * L}, {P.adiposity: 1.0, P.g_periph: 3.0},
-               SUBJECTS["prediabetic"].overrides):
+               SUBJECTS["prediabetic"].overrides, SUBJECTS["diabetic"].overrides):
         assert _day_over_fasting(acute, ov) / ref == pytest.approx(1.0, abs=0.06)
-    assert _day_over_fasting(acute, SUBJECTS["diabetic"].overrides) / ref == pytest.approx(1.15, abs=0.06)
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def test_nfkb_module_reproduces_lipniacki_peak_and_period(reference):
 
 def _dallaman_meal():
     harness = """
-    egp_gng = 1; egp_ins = 1; beta_rel = 1; sigma = 1; ir_trend = 1; si_periph = 1; beta_fn = 1; E_met_hep = 0;
+    egp_gng = 1; gi_w_portal = 1; beta_rel = 1; sigma = 1; ir_trend = 1; si_periph = 1; beta_fn = 1; E_met_hep = 0;
     glc_iv = 0; ins_iv = 0; clamp_on = 0; Q_glc_ip = 0; Q_ins_ip = 0; clamp_z = 0;
     clamp_at_basal = 0; k_pre = 0.1; G_pre = 178/1.88; EGP_pre = 2;
     f_time_G = 1; BW = 78; D = 78000;
@@ -89,7 +89,7 @@ def test_rankl_axis_reproduces_pivonka_steady_state(reference):
 def test_insulin_signalling_reproduces_kubota_g6pase(reference, dose):
     ref = reference("kubota2012_insulin_akt")["values"][f"insulin_{dose}"]
     harness = f"""
-    ins_hep = {dose}; ser_kinase = 0; is_k_proIR_syn = 0; is_k_proIR_deg = 0;
+    ins_hep = {dose}; ser_kinase = 0; is_k_proIR_syn = 0; is_k_proIR_deg = 0; is_f_rec = 0; is_foxo_multi = 0;
     proIR = 46.22225; IR = 46.22225; p1IR = 0; p2IR = 0; p1p2IR = 0; IRS1 = 1; IRS1_pY = 0;
     IRS1_pS = 0; AKT = 4.33812; pAKT = 0; mTOR = 0.09592; pmTOR = 0; FoxO1 = 0.43571; pFoxO1 = 0;
     G6Pase = 38.54029; PEPCK = 1;

@@ -17,7 +17,8 @@ Diabetologia 62:1251: no fall in FPG or EGP in non-diabetic people on 2 g/day), 
 (Hundal et al. 2000 Diabetes 49:2063: EGP -24 %, FPG -30 % from 15.5 mmol/L; the model cannot make
 a steady state above ~230 mg/dL within its beta-cell bounds, docs/model.md Section 7).
 
-Result (2026-12-05): met_n_gate 4, flat optimum at G50 185-195 mg/dL; 190 adopted (docs/model.md Section 7).
+Result (2026-12-06, after the one-route EGP law of issue 12 item 3): met_n_gate 4, flat optimum at G50
+150-170 mg/dL; 160 adopted (2026-12-05, double insulin route: 190; docs/model.md Section 7).
 
     python tools/calibrate_metformin_pd.py [--grid 170,180,190,200]
 """

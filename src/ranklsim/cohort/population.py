@@ -23,7 +23,7 @@ Assumptions and sources (each distribution is also documented on its field):
   - hepatic trait z_IR (standard normal) scales the hepatic inflammatory input ``u_infl0`` (log-SD
     ``u_infl_log_sd``), times ``hep_sex_ratio`` in men (women at the reference): obese men have the
     lower hepatic insulin sensitivity (EGP suppression 61.7 vs 72.8 % in BMI-matched women, ter Horst
-    et al. 2015 Front Endocrinol 6:182); the ratio 2.79 reproduces that difference in the model's
+    et al. 2015 Front Endocrinol 6:182); the ratio 3.40 reproduces that difference in the model's
     low-insulin (0.25 mU/kg/min) clamp (tests/test_traits.py), and gives men a higher fasting glucose
     (FPG rises with male sex, calibration-data.md s8);
   - peripheral trait z_per, correlated ``rho_hep_per`` with z_IR (assumption), scales the peripheral
@@ -149,7 +149,7 @@ class PopulationSpec:
     g_periph_log_sd: float = 1.0  #: log-SD of the peripheral IR gain per unit z_per (calibrated: isolated-IGT prevalence)
     rho_hep_per: float = 0.3  #: correlation of the peripheral trait z_per with the hepatic trait z_IR (assumption)
     u_infl_log_sd: float = 0.3  #: log-SD of the hepatic inflammatory input per unit z_IR (assumption)
-    hep_sex_ratio: float = 2.79  #: men/women hepatic inflammatory input (calibrated: clamp EGP suppression, ter Horst 2015)
+    hep_sex_ratio: float = 3.40  #: men/women hepatic inflammatory input (calibrated: clamp EGP suppression, ter Horst 2015)
     set_mean: float = 0.0  #: mean beta-cell glucose set-point shift dG_set, mg/dL (assumption: the reference person)
     set_sd: float = 14.0  #: SD of dG_set, mg/dL (calibrated: isolated-IFG prevalence)
     beta_fn_log_sd: float = 0.2  #: log-SD of beta-cell function per unit z_B (calibrated with set_sd: FPG spread, IFG/IGT)

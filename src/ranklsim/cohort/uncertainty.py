@@ -99,7 +99,7 @@ def default_factors() -> tuple[Factor, ...]:
         Factor(P.sig_min, 0.05, 0.2, False, "assumed: residual capacity; default 0.1"),
         Factor(P.beta_floor, 0.15, 0.5, False, "assumed: residual mass in T2D (Rahier 2008: 35-75 %); default 0.3"),
         _spec_span("rankl_log_sd", 0.4, 0.8, "between-person log-SD of sRANKL production"),
-        _spec_span("hep_sex_ratio", 1.5, 4.0, "men/women hepatic input (clamp-calibrated 2.79 +- the "
+        _spec_span("hep_sex_ratio", 2.0, 5.0, "men/women hepatic input (clamp-calibrated 3.40 +- the "
                    "clamp's spread)", log=True),
         _spec_span("set_sd", 10.0, 18.0, "SD of the beta-cell set point (IFG-calibrated 14)"),
         *fitted,

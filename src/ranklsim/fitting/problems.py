@@ -75,7 +75,7 @@ _PROTOCOL_KEYS = {P.clamp_on, P.clamp_at_basal, P.ins_iv, V.Met_gut}
 
 #: parameters estimated in the shipped problems (log10 scale, bounds from parameters.tsv)
 ESTIMATED: dict[str, tuple[str, ...]] = {
-    "mouse": (P.g_rank_diet, P.g_infl_diet, P.bf_max, P.bf_half, P.gi_Sb),
+    "mouse": (P.g_rank_diet, P.bf_max, P.gi_Sb, P.gi_kp1),
     "human": (P.gi_kp1, P.gi_kp3, P.gi_Vm0, P.gi_Vmx),
 }
 

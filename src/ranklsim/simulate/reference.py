@@ -8,8 +8,7 @@ against (docs/model.md Section 15, "Derived normalisers").  :data:`DERIVED` list
 * ``s_rank``: IKK drive per unit hepatic RANK occupancy, such that hepatic RANK gives the share
   ``f_rank_stim`` of the reference IKK drive (closed form; the identifiable combination of ``s_rank``,
   ``Kd_LR`` and ``L_ref`` while free sRANKL is far below ``Kd_LR``);
-* ``gng_ref``, ``irs_ref``: the hepatic modifiers ``egp_gng`` and ``egp_ins`` are 1 at the reference
-  state; ``G_bf_ref``: beta-cell function ``beta_fn`` is 1 there -- a fixed point, because each
+* ``gng_ref``: the hepatic modifier ``egp_gng`` is 1 at the reference state; ``G_bf_ref``: beta-cell function ``beta_fn`` is 1 there -- a fixed point, because each
   normaliser changes the state it is read from;
 * ``M_ref``, ``IKK_ref``: hepatic NF-kB memory and active IKK at the reference state (they scale the
   IRS1 serine kinase, so they are part of the fixed point; the NF-kB module does not depend on the
@@ -40,9 +39,9 @@ from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, reference_inputs
 from ranklsim.simulate.solver import flush_underflow, relax, solver_settings
 
 #: the derived normalisers, in the order they are computed
-DERIVED = (P.L_prod, P.O_prod, P.s_rank, P.gng_ref, P.irs_ref, P.G_bf_ref, P.S_ref, P.I_ref, P.M_ref, P.IKK_ref)
+DERIVED = (P.L_prod, P.O_prod, P.s_rank, P.gng_ref, P.G_bf_ref, P.S_ref, P.I_ref, P.M_ref, P.IKK_ref)
 #: normaliser -> the reference-state quantity it equals (fixed point: normaliser = quantity)
-FIXED_POINT = {P.gng_ref: V.gng_index, P.irs_ref: V.irs_avail, P.G_bf_ref: V.G, P.M_ref: V.M_hep, P.IKK_ref: V.IKKa}
+FIXED_POINT = {P.gng_ref: V.gng_index, P.G_bf_ref: V.G, P.M_ref: V.M_hep, P.IKK_ref: V.IKKa}
 #: fixed point: plain iterations tried first, their relative-change target, the hybrid solver's
 #: Jacobian step (log scale) and the relative residual it must reach
 PLAIN_ITERATIONS, ITERATION_TOL, JACOBIAN_STEP, SOLVE_TOL = 15, 1e-11, 1e-6, 1e-9
