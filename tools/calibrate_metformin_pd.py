@@ -14,8 +14,9 @@ identifiable.
 The other subjects are printed as predictions, not fitted: ``normoglycaemic`` (Gormsen et al. 2019
 Diabetologia 62:1251: no fall in FPG or EGP in non-diabetic people on 2 g/day), ``prediabetic`` and
 ``diabetic`` (small falls expected: DPP, Knowler 2002 NEJM 346:393) and an FPG 228 mg/dL subject
-(Hundal et al. 2000 Diabetes 49:2063: EGP -24 %, FPG -30 % from 15.5 mmol/L; the model cannot make
-a steady state above ~230 mg/dL within its beta-cell bounds, docs/model.md Section 7).
+(Hundal et al. 2000 Diabetes 49:2063: EGP -24 %, FPG -30 % from 15.5 mmol/L; with the double insulin
+route the model could not make a steady state above ~230 mg/dL within its beta-cell bounds; since the
+one-route EGP law it can (tests/test_egp_route.py: 15 mmol/L), but this subject was kept at 228 mg/dL).
 
 Result (2026-12-06, after the one-route EGP law of issue 12 item 3): met_n_gate 4, flat optimum at G50
 150-170 mg/dL; 160 adopted (2026-12-05, double insulin route: 190; docs/model.md Section 7).
@@ -38,7 +39,7 @@ from ranklsim.simulate.scenario import loads_scenario
 EGP_FALL = 0.24  # Stumvoll 1995: basal hepatic glucose output -24 %
 FPG_FALL_MG_DL = 44.0  # Stumvoll 1995: FPG -20 % of ~220 mg/dL
 STUMVOLL_FPG = 220.0  # mg/dL, baseline of the Stumvoll 1995 patients
-HUNDAL_FPG = 228.0  # mg/dL: as close to Hundal 2000's 279 mg/dL as the model's steady states reach
+HUNDAL_FPG = 228.0  # mg/dL: the double-route model's highest steady state (Hundal 2000: 279 mg/dL; not moved)
 _TREAT = 'treatments = [{ drug = "metformin", dose = 1000.0, unit = "mg", regimen = "bid", n_doses = 180 }]\n'
 
 
