@@ -15,23 +15,18 @@ chain's share, and hyperglycaemic subjects reach the basal EGP of tracer studies
 from __future__ import annotations
 
 import pytest
-from scipy.optimize import brentq
+from conftest import beta_ref_for_fpg
 
 import ranklsim
 from ranklsim.models.ids import P, V
 from ranklsim.simulate.catalog import SUBJECTS
 
-MG_DL_PER_MMOL = 18.0
-
 
 def _t2d_at(model, fpg_mmol: float) -> dict[str, float]:
     """The ``diabetic`` subject (hepatic and peripheral insulin resistance) with beta-cell function
     lowered until its steady-state FPG is ``fpg_mmol``."""
-    ov = SUBJECTS["diabetic"].overrides
-    target = fpg_mmol * MG_DL_PER_MMOL
-    beta = brentq(lambda b: model.steady_state({**ov, P.beta_ref: b}, [V.G])[V.G] - target,
-                  ov[P.beta_ref], model.parameters[P.beta_ref].upper, xtol=1e-3)
-    return model.steady_state({**ov, P.beta_ref: beta}, [V.G, V.EGP, V.I])
+    beta = beta_ref_for_fpg(fpg_mmol * model.parameter_value(P.mgdl_per_mM))
+    return model.steady_state({**SUBJECTS["diabetic"].overrides, P.beta_ref: beta}, [V.G, V.EGP, V.I])
 
 
 @pytest.mark.parametrize("fpg_mmol, low, high", [(8.1, 1.15, 1.35), (10.7, 1.20, 1.50)])
@@ -41,7 +36,7 @@ def test_basal_egp_rises_with_fasting_glucose_as_in_t2d(fpg_mmol, low, high):
     model = ranklsim.load_model("human", "chronic")
     ref = model.steady_state({}, [V.EGP])[V.EGP]
     t2d = _t2d_at(model, fpg_mmol)
-    assert t2d[V.G] == pytest.approx(fpg_mmol * MG_DL_PER_MMOL, abs=0.5)
+    assert t2d[V.G] == pytest.approx(fpg_mmol * model.parameter_value(P.mgdl_per_mM), abs=0.5)
     assert low < t2d[V.EGP] / ref < high
 
 

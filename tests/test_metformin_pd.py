@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.optimize import brentq
+from conftest import beta_ref_for_fpg
 
-from ranklsim.models.ids import P, V
+from ranklsim.models.ids import P
 from ranklsim.models.parameters import parameter_table
-from ranklsim.simulate import load_model
-from ranklsim.simulate.catalog import SUBJECTS
 from ranklsim.simulate.library import builtin_names, load_scenario
 from ranklsim.simulate.runner import ArmRunner, run_scenario
 from ranklsim.simulate.scenario import Treatment, loads_scenario
@@ -75,22 +73,13 @@ def test_effect_site_smooths_the_liver_concentration(bid):
     assert np.trapezoid(site, t[day]) == pytest.approx(np.trapezoid(liver, t[day]), rel=0.05)
 
 
-def _beta_ref_for_fpg(fpg_mg_dl: float) -> float:
-    """``beta_ref`` of the ``diabetic`` subject with a steady-state FPG of ``fpg_mg_dl`` (as in
-    tools/calibrate_metformin_pd.py)."""
-    model = load_model("human", "chronic")
-    ov = SUBJECTS["diabetic"].overrides
-    return float(brentq(lambda b: model.steady_state({**ov, P.beta_ref: b}, [V.G])[V.G] - fpg_mg_dl,
-                        ov[P.beta_ref], model.parameters[P.beta_ref].upper, xtol=1e-3))
-
-
 @pytest.fixture(scope="module")
 def by_baseline():
     """Fasting trough effects (FPG fall mg/dL, relative EGP fall) of 1000 mg bid for 90 days by
     subject, from normoglycaemia to a virtual T2D at Stumvoll's baseline FPG of 220 mg/dL."""
     subjects = [("normoglycaemic", "normoglycaemic", ""), ("prediabetic", "prediabetic", ""),
                 ("diabetic", "diabetic", ""),
-                ("fpg220", "diabetic", f"overrides = {{ beta_ref = {_beta_ref_for_fpg(220.0):.8g} }}\n")]
+                ("fpg220", "diabetic", f"overrides = {{ beta_ref = {beta_ref_for_fpg(220.0):.8g} }}\n")]
     tr = 'treatments = [{ drug = "metformin", dose = 1000.0, unit = "mg", regimen = "bid", n_doses = 180 }]\n'
     text = 'name = "m"\nspecies = "human"\nduration_days = 90.0\n[[tests]]\nkind = "fasting"\n'
     for name, subject, ov in subjects:

@@ -8,8 +8,9 @@ against (docs/model.md Section 15, "Derived normalisers").  :data:`DERIVED` list
 * ``s_rank``: IKK drive per unit hepatic RANK occupancy, such that hepatic RANK gives the share
   ``f_rank_stim`` of the reference IKK drive (closed form; the identifiable combination of ``s_rank``,
   ``Kd_LR`` and ``L_ref`` while free sRANKL is far below ``Kd_LR``);
-* ``gng_ref``: the hepatic modifier ``egp_gng`` is 1 at the reference state; ``G_bf_ref``: beta-cell function ``beta_fn`` is 1 there -- a fixed point, because each
-  normaliser changes the state it is read from;
+* ``gng_ref``: the hepatic modifier ``egp_gng`` is 1 at the reference state; ``G_bf_ref``: beta-cell
+  function ``beta_fn`` is 1 there -- a fixed point, because each normaliser changes the state it is
+  read from;
 * ``M_ref``, ``IKK_ref``: hepatic NF-kB memory and active IKK at the reference state (they scale the
   IRS1 serine kinase, so they are part of the fixed point; the NF-kB module does not depend on the
   others, so they settle in the first iteration);
