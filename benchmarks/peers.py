@@ -214,19 +214,23 @@ def after_study(reps: int) -> dict[str, float]:
     return out
 
 
-def _plain_roadrunner(path: Path, tol: tuple[float, float], max_steps: int):
-    """A plain RoadRunner of the SBML file ``path`` with ranklsim's CVODE settings ``tol``, ``max_steps``."""
+def _plain_roadrunner(path: Path, tol: tuple[float, float], max_steps: int, view: str):
+    """A plain RoadRunner of the SBML file ``path`` with ranklsim's CVODE settings ``tol``, ``max_steps``
+    and the maximum BDF order of ``view``."""
     import roadrunner
+
+    from ranklsim.simulate.solver import MAX_BDF_ORDER
 
     rr = roadrunner.RoadRunner(str(path))
     rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = tol
     rr.integrator.setValue("maximum_num_steps", max_steps)
+    rr.integrator.setValue("maximum_bdf_order", MAX_BDF_ORDER[view])
     return rr
 
 
 def roadrunner_runner(case: Case, ids: list[str], tol: tuple[float, float], path: Path,
                       max_steps: int) -> tuple[Run, Callable]:
-    rr = _plain_roadrunner(path, tol, max_steps)
+    rr = _plain_roadrunner(path, tol, max_steps, case.view)
     rr.timeCourseSelections = ["time", *ids]
     t_end = _t_model(case)
 
@@ -239,7 +243,7 @@ def roadrunner_runner(case: Case, ids: list[str], tol: tuple[float, float], path
 
 def roadrunner_steps(case: Case, tol: tuple[float, float], path: Path, max_steps: int) -> int:
     """CVODE steps roadrunner takes on ``case`` (one output row per step in variable-step mode)."""
-    rr = _plain_roadrunner(path, tol, max_steps)
+    rr = _plain_roadrunner(path, tol, max_steps, case.view)
     rr.integrator.setValue("variable_step_size", True)
     rr.timeCourseSelections = ["time"]
     return len(np.asarray(rr.simulate(0.0, _t_model(case)))) - 1

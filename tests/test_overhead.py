@@ -18,7 +18,7 @@ from ranklsim.models.ids import P, V
 from ranklsim.simulate.protocols import OralGlucose
 from ranklsim.simulate.results import Event, SimulationResult
 from ranklsim.simulate.simulator import DEFAULT_SELECTIONS
-from ranklsim.simulate.solver import TOLERANCES, CleanSlate
+from ranklsim.simulate.solver import MAX_BDF_ORDER, TOLERANCES, CleanSlate
 
 
 def _snapshot(rr) -> np.ndarray:
@@ -76,6 +76,7 @@ def test_simulate_is_bit_identical_to_the_plain_roadrunner_call(species, view, t
     rr = roadrunner.RoadRunner(build_sbml(species))
     rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES[view]
     rr.integrator.setValue("maximum_num_steps", model._rr.integrator.getValue("maximum_num_steps"))
+    rr.integrator.setValue("maximum_bdf_order", MAX_BDF_ORDER[view])
     rr.timeCourseSelections = ["time", *DEFAULT_SELECTIONS]
     rr.resetAll()
     for key, value in kw.get("overrides", {}).items():

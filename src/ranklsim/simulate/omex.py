@@ -34,10 +34,11 @@ from ranklsim.simulate.protocols import TEST_SELECTIONS, Clamp
 from ranklsim.simulate.runner import ArmRunner
 from ranklsim.simulate.scenario import Scenario
 from ranklsim.simulate.simulator import Event
-from ranklsim.simulate.solver import TOLERANCES
+from ranklsim.simulate.solver import MAX_BDF_ORDER, TOLERANCES
 
 #: KiSAO terms: CVODE, relative and absolute tolerance, maximum number of steps
 KISAO_CVODE, KISAO_RTOL, KISAO_ATOL, KISAO_MAX_STEPS = "KISAO:0000019", "KISAO:0000209", "KISAO:0000211", "KISAO:0000415"
+KISAO_MAX_BDF_ORDER = "KISAO:0000220"
 #: maximum number of CVODE steps between two output points (as the simulator)
 MAX_STEPS = 200000
 #: COMBINE format identifiers
@@ -205,7 +206,8 @@ def sedml_text(tasks: list[OmexTask]) -> str:
         alg = sim.createAlgorithm()
         alg.setKisaoID(KISAO_CVODE)
         rtol, atol = TOLERANCES[t.view]
-        for kisao, value in ((KISAO_RTOL, rtol), (KISAO_ATOL, atol), (KISAO_MAX_STEPS, MAX_STEPS)):
+        for kisao, value in ((KISAO_RTOL, rtol), (KISAO_ATOL, atol), (KISAO_MAX_STEPS, MAX_STEPS),
+                             (KISAO_MAX_BDF_ORDER, MAX_BDF_ORDER[t.view])):
             ap = alg.createAlgorithmParameter()
             ap.setKisaoID(kisao)
             ap.setValue(repr(value))

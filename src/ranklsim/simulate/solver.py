@@ -2,7 +2,7 @@
 
 A RoadRunner is compiled from the model's SBML once and its compiled state kept on disk
 (:func:`cache_dir`), so later processes load it instead of compiling again.  The view sets the
-solver tolerances (:data:`TOLERANCES`).  Also here: temporary solver settings, the size of solver
+solver tolerances (:data:`TOLERANCES`) and maximum BDF order (:data:`MAX_BDF_ORDER`).  Also here: temporary solver settings, the size of solver
 round-off (:func:`roundoff`) and a cheap reader of state values (:class:`StateReader`).
 """
 
@@ -23,6 +23,17 @@ from ranklsim.models.parameters import check_value
 
 #: solver tolerances (relative, absolute) per view
 TOLERANCES = {"acute": (1e-8, 1e-12), "chronic": (1e-7, 1e-12)}
+#: CVODE's maximum BDF order per view.  The chronic view is capped at 3: the hepatic NF-kB loop has weakly
+#: damped oscillatory eigenvalues close to the imaginary axis, outside BDF-5's A(alpha)-stability sector
+#: (51.8 deg; BDF-3's is 86.0 deg), so at order 5 the long steps of a chronic run are *stability*-limited:
+#: CVODE chatters around the steady state (relative amplitude ~1e-5 in nuclear NF-kB) and keeps short steps
+#: whatever the tolerance.  Measured 2026-12-06 on the mouse hepatocyte Rank-KO steady state (3-year
+#: relaxation): 566 ms at order 5, 114 ms at 4, 8 ms at 3, 15 ms at 2, and the order-3 state is the true
+#: steady state (nuclear NF-kB 0.07137940 against 0.07137963 with the order-5 chatter).  The cohort's first
+#: solver attempt uses the same cap (:data:`ranklsim.cohort.followup.SOLVER_ATTEMPTS`).  CVODE's own remedy,
+#: stability-limit detection (AMICI's default), is not exposed by libroadrunner.  The acute view's short
+#: steps stay far inside every sector, so it keeps CVODE's default, 5.
+MAX_BDF_ORDER = {"acute": 5, "chronic": 3}
 #: CVODE's internal steps allowed per output interval
 MAX_STEPS = 100000
 
@@ -85,6 +96,7 @@ def shared_runner(species: str, view: str):
     rr.integrator.relative_tolerance = rel
     rr.integrator.absolute_tolerance = abs_
     rr.integrator.setValue("maximum_num_steps", MAX_STEPS)
+    rr.integrator.setValue("maximum_bdf_order", MAX_BDF_ORDER[view])
     return rr
 
 
