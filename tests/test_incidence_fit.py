@@ -88,3 +88,21 @@ def test_incomplete_grids_are_refused():
         CountEmulator(table.drop(index=[2]))
     with pytest.raises(ValueError, match="lacks columns"):
         CountEmulator(table.drop(columns=["incidence"]))
+
+
+def test_shipped_population_defaults_are_the_recorded_fit():
+    """The defaults of ``PopulationSpec`` and ``FITTED_INTERVALS`` are the maximum-likelihood values and the
+    95 % profile intervals of the recorded calibration (``tools/calibrate_cohort.py --fit``, written to
+    docs/figures/cohort_calibration.json), to the digits the code states."""
+    import json
+    from pathlib import Path
+
+    from ranklsim.cohort.population import FITTED_INTERVALS
+
+    record = json.loads((Path(__file__).resolve().parents[1] / "docs/figures/cohort_calibration.json").read_text())
+    spec = PopulationSpec()
+    interval_digits = {"frag_median": 5e-4, "ir_drift_mean": 5e-5}  # half a unit of the last digit stated
+    for name, value in record["fitted"].items():
+        assert getattr(spec, name) == pytest.approx(value, abs=5e-5), name  # stated to 4 decimals
+        lo, hi = record["profile_95"][name]
+        assert FITTED_INTERVALS[name] == pytest.approx((lo, hi), abs=interval_digits[name]), name

@@ -112,10 +112,11 @@ TRAIT_COLUMNS = ("rankl_mult", "opg_mult", "z_ir", "z_beta", "frag_mult", "z_com
 COVARIATE_COLUMNS = ("age", "sex", "bmi", "height")
 _OPTIONAL = ("height", *TRAIT_COLUMNS)
 #: 95 % profile-likelihood intervals of the spec fields fitted to Bruneck's case counts
-#: (tools/calibrate_cohort.py --fit, 2026-12-06; docs/figures/cohort_calibration.json); the defaults
+#: (tools/calibrate_cohort.py --fit, 2026-12-06 18:31 UTC on the one-route model; docs/figures/cohort_calibration.json;
+#: tests/test_incidence_fit.py checks these numbers against that file); the defaults
 #: of :class:`PopulationSpec` are the maximum-likelihood values, the uncertainty analysis
 #: (:mod:`ranklsim.cohort.uncertainty`) samples these intervals
-FITTED_INTERVALS = {"frag_median": (0.450, 0.596), "ir_drift_mean": (0.0019, 0.0222)}
+FITTED_INTERVALS = {"frag_median": (0.458, 0.595), "ir_drift_mean": (0.0024, 0.0201)}
 #: the most people one population (and one cohort command) may hold (100,000 take ~10 min on 2
 #: workers; more is a cluster job split over seeds or chunks)
 MAX_PEOPLE = 10_000_000
@@ -155,10 +156,10 @@ class PopulationSpec:
     beta_fn_log_sd: float = 0.2  #: log-SD of beta-cell function per unit z_B (calibrated with set_sd: FPG spread, IFG/IGT)
     beta_fn_age_slope: float = 0.005  #: fractional decline of beta-cell function per year over 60
     rho_ir_beta: float = -0.2  #: correlation of z_IR and z_B (assumption)
-    frag_median: float = 0.5277  #: median beta-cell fragility (ML fit 2026-12-06, tools/calibrate_cohort.py --fit: 95 % PI 0.450-0.596)
+    frag_median: float = 0.5290  #: median beta-cell fragility (ML fit 2026-12-06, tools/calibrate_cohort.py --fit: 95 % PI 0.458-0.595)
     frag_log_sd: float = 0.3  #: log-SD of beta-cell fragility (assumption)
     frag_age_slope: float = 0.01  #: log fragility per year of age over 60 (assumption)
-    ir_drift_mean: float = 0.0102  #: mean yearly rise of log insulin resistance (ML fit 2026-12-06: 95 % PI 0.0019-0.0222)
+    ir_drift_mean: float = 0.0104  #: mean yearly rise of log insulin resistance (ML fit 2026-12-06: 95 % PI 0.0024-0.0201)
     ir_drift_sd: float = 0.02  #: its SD between people (assumption)
     ir_comp_median: float = 2.0554  #: median compensated insulin resistance at mean BMI (calibrated: HOMA-IR cut-off)
     ir_comp_log_sd: float = 0.3671  #: log-SD of ir_comp at given BMI (calibrated: HOMA-IR spread)
