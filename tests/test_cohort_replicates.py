@@ -66,6 +66,10 @@ def test_aggregates_of_a_synthetic_table(tmp_path):
     agg = aggregate(table, study)
     assert agg["median_cases"] == 79.0 and agg["share_ci_contains_4.06"] == 0.5
     assert agg["share_ci_excludes_1"] == 0.75 and agg["cases_quantiles"]["p50"] == 79.0
+    table["or_fpg"], table["or_homa"], table["or"] = [None, 30.0, 10.0, 2.0], [20.0, 20.0, 20.0, 20.0], 1.5
+    agg = aggregate(table, study)
+    assert agg["share_or_fpg_undefined"] == 0.25 and agg["share_fpg_or_at_least_homa"] == 0.5
+    assert agg["share_fpg_or_at_least_rankl"] == 1.0 and agg["or_fpg_tertile_defined"]["p50"] == 10.0
     assert plot_replicates(table, study.n, study.years, tmp_path / "r.png").get_axes()
     arms = pd.DataFrame({"seed": [1, 1, 2, 2], "arm": ["control", "ko"] * 2, "cases": [10, 5, 12, 4],
                          "n": 30, "n_errors": 0, "incidence_per_1000_py": [20.0, 10.0, 24.0, 8.0],

@@ -161,7 +161,20 @@ def aggregate(table: pd.DataFrame, study: ReplicateStudy) -> dict:
             "errors_total": int(table["n_errors"].sum()), "seconds_per_replicate": _median(table["seconds"]),
             "median_baseline_diabetes": _median(table["n_baseline_diabetes"]),
             "median_first_exam_ratio": _median(table["first_exam_ratio"]),
-            **{key: _quantiles(table[col]) for key, col in HOMA_READOUTS.items()}}
+            **{key: _quantiles(table[col]) for key, col in HOMA_READOUTS.items()},
+            **risk_structure(table)}
+
+
+def risk_structure(table: pd.DataFrame) -> dict:
+    """Baseline fasting glucose against HOMA-IR and sRANKL as predictors, over the replicates (issue 15:
+    FPG at least as strong as both, by tertile OR).  A replicate whose bottom FPG tertile has no case
+    has an undefined (infinite) FPG OR: it counts as the strongest, and the FPG quantiles are over the
+    defined ORs only, with the share undefined reported beside them."""
+    fpg, homa, rankl = (table[c].astype(float) for c in ("or_fpg", "or_homa", "or"))
+    undefined = fpg.isna()
+    return {"or_fpg_tertile_defined": _quantiles(fpg), "share_or_fpg_undefined": float(undefined.mean()),
+            "share_fpg_or_at_least_homa": float((undefined | (fpg >= homa)).mean()),
+            "share_fpg_or_at_least_rankl": float((undefined | (fpg >= rankl)).mean())}
 
 
 def aggregate_arms(table: pd.DataFrame, study: ReplicateStudy) -> dict:
