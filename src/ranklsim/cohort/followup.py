@@ -39,6 +39,7 @@ from ranklsim.models.ids import P, V
 from ranklsim.models.parameters import HOLD_BETA_CELL_MASS
 from ranklsim.simulate.protocols import OralGlucose
 from ranklsim.simulate.simulator import Event, Model, SimulationError, SimulationResult
+from ranklsim.simulate.solver import MAX_BDF_ORDER
 
 #: run-in before the baseline examination, days, and the time-scale factor of the slow beta-cell
 #: states during it (``beta_slow_on``)
@@ -92,8 +93,10 @@ class SolverAttempt:
 #: Outcomes are unchanged: on 1,000 + 300 people (seeds 11 and 7) no diagnosis flips and baseline
 #: to 15-year fasting glucose moves by at most 1.5e-4 mmol/L against the order-5 rtol 1e-7 runs.
 #: The quarterly output grid restarts CVODE's step budget every 91 days.
-#: The second attempt is order 5 at rtol 1e-7; the last two loosen the tolerances and refine the grid.
-SOLVER_ATTEMPTS = (SolverAttempt(1e-6, 1e-12, 20000, 91.25, 3), SolverAttempt(1e-7, 1e-12, 20000, 91.25, 5),
+#: Since 2026-12-06 the chronic view itself uses this cap (``simulate.solver.MAX_BDF_ORDER``, from which
+#: the first attempt takes it).  The second attempt is order 5 at rtol 1e-7; the last two loosen the tolerances and refine the grid.
+SOLVER_ATTEMPTS = (SolverAttempt(1e-6, 1e-12, 20000, 91.25, MAX_BDF_ORDER["chronic"]),
+                   SolverAttempt(1e-7, 1e-12, 20000, 91.25, 5),
                    SolverAttempt(1e-6, 1e-10, 20000, 30.0, 5), SolverAttempt(1e-5, 1e-8, 100000, 30.0, 5))
 #: a further attempt for runs with intervention events (``extra_events``): the loose attempts can
 #: fail with corrector-convergence errors right after a large dose is added to a depot (seen for
