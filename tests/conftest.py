@@ -56,17 +56,3 @@ def synthetic_human_problem():
     prob.measurement_df = meas
     return prob, x_true
 
-
-def beta_ref_for_fpg(fpg_mg_dl: float) -> float:
-    """``beta_ref`` of the ``diabetic`` subject (hepatic and peripheral insulin resistance, chronic view)
-    with a steady-state FPG of ``fpg_mg_dl`` (as in tools/calibrate_metformin_pd.py)."""
-    from scipy.optimize import brentq
-
-    from ranklsim.models.ids import P, V
-    from ranklsim.simulate import load_model
-    from ranklsim.simulate.catalog import SUBJECTS
-
-    model = load_model("human", "chronic")
-    ov = SUBJECTS["diabetic"].overrides
-    return float(brentq(lambda b: model.steady_state({**ov, P.beta_ref: b}, [V.G])[V.G] - fpg_mg_dl,
-                        ov[P.beta_ref], model.parameters[P.beta_ref].upper, xtol=1e-3))

@@ -15,17 +15,16 @@ chain's share, and hyperglycaemic subjects reach the basal EGP of tracer studies
 from __future__ import annotations
 
 import pytest
-from conftest import beta_ref_for_fpg
 
 import ranklsim
 from ranklsim.models.ids import P, V
-from ranklsim.simulate.catalog import SUBJECTS
+from ranklsim.simulate.catalog import SUBJECTS, beta_ref_for_fpg
 
 
 def _t2d_at(model, fpg_mmol: float) -> dict[str, float]:
     """The ``diabetic`` subject (hepatic and peripheral insulin resistance) with beta-cell function
     lowered until its steady-state FPG is ``fpg_mmol``."""
-    beta = beta_ref_for_fpg(fpg_mmol * model.parameter_value(P.mgdl_per_mM))
+    beta = beta_ref_for_fpg(model, "diabetic", fpg_mmol * model.parameter_value(P.mgdl_per_mM))
     return model.steady_state({**SUBJECTS["diabetic"].overrides, P.beta_ref: beta}, [V.G, V.EGP, V.I])
 
 

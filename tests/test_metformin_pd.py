@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import beta_ref_for_fpg
 
 from ranklsim.models.ids import P
 from ranklsim.models.parameters import parameter_table
+from ranklsim.simulate import load_model
+from ranklsim.simulate.catalog import beta_ref_for_fpg
 from ranklsim.simulate.library import builtin_names, load_scenario
 from ranklsim.simulate.runner import ArmRunner, run_scenario
 from ranklsim.simulate.scenario import Treatment, loads_scenario
@@ -79,7 +80,7 @@ def by_baseline():
     subject, from normoglycaemia to a virtual T2D at Stumvoll's baseline FPG of 220 mg/dL."""
     subjects = [("normoglycaemic", "normoglycaemic", ""), ("prediabetic", "prediabetic", ""),
                 ("diabetic", "diabetic", ""),
-                ("fpg220", "diabetic", f"overrides = {{ beta_ref = {beta_ref_for_fpg(220.0):.8g} }}\n")]
+                ("fpg220", "diabetic", f"overrides = {{ beta_ref = {beta_ref_for_fpg(load_model('human', 'chronic'), 'diabetic', 220.0):.8g} }}\n")]
     tr = 'treatments = [{ drug = "metformin", dose = 1000.0, unit = "mg", regimen = "bid", n_doses = 180 }]\n'
     text = 'name = "m"\nspecies = "human"\nduration_days = 90.0\n[[tests]]\nkind = "fasting"\n'
     for name, subject, ov in subjects:

@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import argparse
 
-from scipy.optimize import brentq
-
 from ranklsim.models.ids import P, V
 from ranklsim.simulate import load_model
-from ranklsim.simulate.catalog import SUBJECTS
+from ranklsim.simulate.catalog import beta_ref_for_fpg
 from ranklsim.simulate.runner import run_scenario
 from ranklsim.simulate.scenario import loads_scenario
 
@@ -43,20 +41,12 @@ HUNDAL_FPG = 228.0  # mg/dL: the double-route model's highest steady state (Hund
 _TREAT = 'treatments = [{ drug = "metformin", dose = 1000.0, unit = "mg", regimen = "bid", n_doses = 180 }]\n'
 
 
-def beta_ref_for_fpg(fpg_mg_dl: float) -> float:
-    """``beta_ref`` of the ``diabetic`` subject giving a steady-state fasting glucose of ``fpg_mg_dl``."""
-    model = load_model("human", "chronic")
-    ov = SUBJECTS["diabetic"].overrides
-    lo, hi = model.parameters[P.beta_ref].lower, model.parameters[P.beta_ref].upper
-    return float(brentq(lambda b: float(model.steady_state({**ov, P.beta_ref: b})[V.G]) - fpg_mg_dl,
-                        ov[P.beta_ref], hi if hi > lo else lo, xtol=1e-3))
-
-
 def _arms(g50: float) -> tuple[str, list[str]]:
+    chronic = load_model("human", "chronic")
     subjects = [("normoglycaemic", "normoglycaemic", {}), ("prediabetic", "prediabetic", {}),
                 ("diabetic", "diabetic", {}),
-                ("fpg220", "diabetic", {P.beta_ref: beta_ref_for_fpg(STUMVOLL_FPG)}),
-                ("fpg228", "diabetic", {P.beta_ref: beta_ref_for_fpg(HUNDAL_FPG)})]
+                ("fpg220", "diabetic", {P.beta_ref: beta_ref_for_fpg(chronic, "diabetic", STUMVOLL_FPG)}),
+                ("fpg228", "diabetic", {P.beta_ref: beta_ref_for_fpg(chronic, "diabetic", HUNDAL_FPG)})]
     text = ""
     for name, subject, extra in subjects:
         ov = ", ".join(f"{k} = {v:.8g}" for k, v in {**extra, P.met_G50_egp: g50}.items())

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ranklsim.constants import METFORMIN_HCL_MW
-from ranklsim.models.ids import P
+from ranklsim.models.ids import P, V
 from ranklsim.models.parameters import HOLD_BETA_CELL_MASS, parameter_table
 
 # ----------------------------------------------------------------------------- species
@@ -220,3 +220,15 @@ SUBJECTS: dict[str, SubjectSpec] = {
                     "docs/model.md Section 6); fragility chosen so FPG reaches 7 mmol/L after years of IFG"),
     )
 }
+
+
+def beta_ref_for_fpg(model, subject: str, fpg_mg_dl: float, xtol: float = 1e-3) -> float:
+    """``beta_ref`` (beta-cell function; larger = weaker) that gives virtual subject ``subject`` a
+    steady-state fasting glucose of ``fpg_mg_dl`` in ``model`` (a chronic-view
+    :class:`~ranklsim.simulate.simulator.Model`): Brent's method between the subject's own ``beta_ref``
+    and the table's upper bound (raises ``ValueError`` if that range does not reach the target)."""
+    from scipy.optimize import brentq  # lazy: scipy.optimize costs ~0.1 s to import
+
+    ov = SUBJECTS[subject].overrides
+    return float(brentq(lambda b: model.steady_state({**ov, P.beta_ref: b}, [V.G])[V.G] - fpg_mg_dl,
+                        ov[P.beta_ref], model.parameters[P.beta_ref].upper, xtol=xtol))
