@@ -22,6 +22,7 @@ import pandas as pd
 from ranklsim.constants import FAILED_VALUE
 from ranklsim.fitting import problems as C
 from ranklsim.fitting.petab_io import load_problem, model_ids, noise_value
+from ranklsim.models.build import compile_sbml
 from ranklsim.simulate.reference import Reference, ReferenceCache
 from ranklsim.simulate.simulator import relax
 from ranklsim.simulate.solver import TOLERANCES, CleanSlate, silence_sundials_loggers
@@ -113,7 +114,7 @@ class PetabObjective:
             # counted as failed evaluations, so keep the solver's error log quiet
             roadrunner.Logger.setLevel(roadrunner.Logger.LOG_CRITICAL)
             silence_sundials_loggers()
-            rr = roadrunner.RoadRunner(self._sbml)
+            rr = compile_sbml(self._sbml)
             rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES["acute"]
             rr.integrator.setValue("maximum_num_steps", 200000)
             self._slate = CleanSlate(rr)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from ranklsim.models.parameters import check_value
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class SimulationError(RuntimeError):
@@ -99,6 +101,8 @@ class SimulationResult:
     def frame(self) -> pd.DataFrame:
         """The time course as a DataFrame (built on first access, then kept)."""
         if self._frame is None:
+            import pandas as pd  # lazy: pandas costs ~0.2 s to import and a run builds its frame only when asked
+
             self._frame = pd.DataFrame(self.array, columns=list(self.columns), copy=False)
         return self._frame
 

@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from ranklsim.constants import MINUTES_PER_DAY, RELAX_DAYS
-from ranklsim.models.build import BUILD_REVISION, build_antimony, sbml_from_antimony
+from ranklsim.models.build import (
+    BUILD_REVISION,
+    JIT_BACKEND,
+    build_antimony,
+    compile_sbml,
+    sbml_from_antimony,
+)
 from ranklsim.models.parameters import check_value
 
 #: solver tolerances (relative, absolute) per view
@@ -47,13 +53,13 @@ def cache_dir() -> Path:
 def _compiled_runner(species: str):
     """A RoadRunner for ``species``, loaded from the on-disk compiled-state cache if present.
 
-    The cache key hashes the full Antimony text (modules, parameter table, initial state)
-    and the libroadrunner version, so any change to the model invalidates it.
+    The cache key hashes the full Antimony text (modules, parameter table, initial state),
+    the libroadrunner version and the LLVM back end, so any change to the model invalidates it.
     """
     import roadrunner  # lazy: libroadrunner costs ~0.2 s to import
 
     text = build_antimony(species)
-    key = hashlib.sha256((text + roadrunner.__version__ + BUILD_REVISION).encode()).hexdigest()[:20]
+    key = hashlib.sha256((text + roadrunner.__version__ + BUILD_REVISION + JIT_BACKEND).encode()).hexdigest()[:20]
     path = cache_dir() / f"{species}-{key}.rrstate"
     if path.exists():
         try:
@@ -62,7 +68,7 @@ def _compiled_runner(species: str):
             return rr
         except (RuntimeError, OSError, ValueError):
             pass  # unreadable cache: rebuild below
-    rr = roadrunner.RoadRunner(sbml_from_antimony(text, species))  # the SBML of the hashed text
+    rr = compile_sbml(sbml_from_antimony(text, species))  # the SBML of the hashed text
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         blob = rr.saveStateS()
