@@ -20,15 +20,18 @@ roadrunner = pytest.importorskip("roadrunner")
 CFG = roadrunner.Config
 
 
-@pytest.mark.parametrize("before", ["MCJIT", "LLJIT"])
-def test_compile_leaves_the_process_setting_as_it_was(before):
-    old = CFG.getValue(CFG.LLVM_BACKEND)
+@pytest.mark.parametrize(("before", "level"), [("MCJIT", 0), ("LLJIT", 2)])
+def test_compile_leaves_the_process_settings_as_they_were(before, level):
+    keys = (CFG.LLVM_BACKEND, CFG.LLJIT_OPTIMIZATION_LEVEL)
+    old = [CFG.getValue(k) for k in keys]
     try:
         CFG.setValue(CFG.LLVM_BACKEND, getattr(CFG, before))
+        CFG.setValue(CFG.LLJIT_OPTIMIZATION_LEVEL, level)
         compile_sbml(build_sbml("mouse"))
-        assert CFG.getValue(CFG.LLVM_BACKEND) == getattr(CFG, before)
+        assert [CFG.getValue(k) for k in keys] == [getattr(CFG, before), level]
     finally:
-        CFG.setValue(CFG.LLVM_BACKEND, old)
+        for k, v in zip(keys, old, strict=True):
+            CFG.setValue(k, v)
     assert JIT_BACKEND in ("LLJIT", "MCJIT")
 
 
@@ -48,7 +51,12 @@ def _runs(rr) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("species", ["human", "mouse"])
 def test_lljit_and_mcjit_give_bit_identical_trajectories(species):
     sbml = build_sbml(species)
-    fast = compile_sbml(sbml)
+    old = CFG.getValue(CFG.LLJIT_OPTIMIZATION_LEVEL)
+    try:
+        CFG.setValue(CFG.LLJIT_OPTIMIZATION_LEVEL, 2)  # the package's compile pins its own level
+        fast = compile_sbml(sbml)
+    finally:
+        CFG.setValue(CFG.LLJIT_OPTIMIZATION_LEVEL, old)
     old = CFG.getValue(CFG.LLVM_BACKEND)
     try:
         CFG.setValue(CFG.LLVM_BACKEND, CFG.MCJIT)

@@ -39,10 +39,13 @@ MODEL_ID = "ranklsim"
 BUILD_REVISION = "4: exact values, model-wide units, literal units"
 VIEWS = ("acute", "chronic")
 #: libRoadRunner's LLVM back end for every model the package compiles (:func:`compile_sbml`): ORC LLJIT.
-#: Measured 2026-12-06 on this 2-core VM (``benchmarks/jit_backend.py``): the human model compiles in
-#: 0.16-0.25 s with LLJIT against 0.83-1.46 s with libRoadRunner 2.10's default, MCJIT, and both give
-#: bit-identical trajectories (``tests/test_jit_backend.py``) at the same integration speed.
+#: Measured 2026-12-06 on this 2-core VM (``benchmarks/jit_backend.py``): the models compile in
+#: 0.16-0.20 s with LLJIT (optimisation level 0) against 0.84-0.97 s with libRoadRunner 2.10's default, MCJIT; both give
+#: bit-identical trajectories (``tests/test_jit_backend.py``); LLJIT's code integrates 0-5 % slower.
 JIT_BACKEND = "LLJIT"
+#: LLJIT's optimisation level, pinned so a compile does not depend on the process setting: levels 1-3
+#: compile 2.5-4x slower and change the trajectories' last digits
+JIT_OPTIMIZATION_LEVEL = 0
 
 #: states that are signed by definition: deviations from basal (Dalla Man 2007: remote insulin action
 #: X = I - Ib filtered, secretion above basal Y) and the clamp controller's integral term clamp_z;
@@ -322,15 +325,18 @@ def standalone_runner(modules: tuple[str, ...], species: str = "human", harness:
 def compile_sbml(sbml: str):
     """A RoadRunner compiled from ``sbml`` (an SBML string or file path) with :data:`JIT_BACKEND`.
 
-    libRoadRunner's back end is a process-wide setting; it is set for this compile only and put back
-    as it was, so other RoadRunners the caller makes are not affected.
+    libRoadRunner's back end and LLJIT optimisation level are process-wide settings; they are set for
+    this compile only and put back as they were, so other RoadRunners the caller makes are not affected.
     """
     import roadrunner  # lazy: libroadrunner is loaded only when a model is compiled
 
     cfg = roadrunner.Config
-    before = cfg.getValue(cfg.LLVM_BACKEND)
-    cfg.setValue(cfg.LLVM_BACKEND, getattr(cfg, JIT_BACKEND))
+    keys = (cfg.LLVM_BACKEND, cfg.LLJIT_OPTIMIZATION_LEVEL)
+    before = [cfg.getValue(k) for k in keys]
+    for k, v in zip(keys, (getattr(cfg, JIT_BACKEND), JIT_OPTIMIZATION_LEVEL), strict=True):
+        cfg.setValue(k, v)
     try:
         return roadrunner.RoadRunner(sbml)
     finally:
-        cfg.setValue(cfg.LLVM_BACKEND, before)
+        for k, v in zip(keys, before, strict=True):
+            cfg.setValue(k, v)

@@ -21,6 +21,7 @@ from ranklsim.constants import MINUTES_PER_DAY, RELAX_DAYS
 from ranklsim.models.build import (
     BUILD_REVISION,
     JIT_BACKEND,
+    JIT_OPTIMIZATION_LEVEL,
     build_antimony,
     compile_sbml,
     sbml_from_antimony,
@@ -54,12 +55,12 @@ def _compiled_runner(species: str):
     """A RoadRunner for ``species``, loaded from the on-disk compiled-state cache if present.
 
     The cache key hashes the full Antimony text (modules, parameter table, initial state),
-    the libroadrunner version and the LLVM back end, so any change to the model invalidates it.
+    the libroadrunner version and the LLVM back end and its optimisation level, so any change to the model invalidates it.
     """
     import roadrunner  # lazy: libroadrunner costs ~0.2 s to import
 
     text = build_antimony(species)
-    key = hashlib.sha256((text + roadrunner.__version__ + BUILD_REVISION + JIT_BACKEND).encode()).hexdigest()[:20]
+    key = hashlib.sha256((text + roadrunner.__version__ + BUILD_REVISION + JIT_BACKEND + str(JIT_OPTIMIZATION_LEVEL)).encode()).hexdigest()[:20]
     path = cache_dir() / f"{species}-{key}.rrstate"
     if path.exists():
         try:
