@@ -331,6 +331,8 @@ def compile_sbml(sbml: str):
     import roadrunner  # lazy: libroadrunner is loaded only when a model is compiled
 
     cfg = roadrunner.Config
+    if not all(hasattr(cfg, k) for k in ("LLVM_BACKEND", "LLJIT_OPTIMIZATION_LEVEL", JIT_BACKEND)):
+        return roadrunner.RoadRunner(sbml)  # a libroadrunner without these settings: its own back end
     keys = (cfg.LLVM_BACKEND, cfg.LLJIT_OPTIMIZATION_LEVEL)
     before = [cfg.getValue(k) for k in keys]
     for k, v in zip(keys, (getattr(cfg, JIT_BACKEND), JIT_OPTIMIZATION_LEVEL), strict=True):
