@@ -51,3 +51,42 @@ def test_order_cap_removes_the_stability_limited_steps_of_the_rank_ko_relaxation
     assert steps5 > 20 * steps3  # chatter: stability-limited, not accuracy-limited
     assert nfkb3 == pytest.approx(nfkb2, rel=1e-5)
     assert model.steady_state(KO, [V.NFkBn])[V.NFkBn] == pytest.approx(nfkb2, rel=1e-6)
+
+
+def test_cohort_falls_back_to_bdf2_where_order_3_chatters():
+    """Far below the reference hepatic IKK drive (seed 1, person 91 of 100: a woman with a low
+    inflammatory input, hepatocyte RANK blocked) the NF-kB eigenvalues leave BDF-3's sector too.  The
+    cohort's first attempt (order 3) exhausts its step budget and the order-2 attempt (A-stable) runs
+    the person; its examinations equal an order-3 run without the budget (which takes ~85x longer)."""
+    from dataclasses import replace
+
+    from ranklsim.cohort.arms import builtin_arm
+    from ranklsim.cohort.followup import (
+        _SELECTIONS,
+        DEFAULT_EXAMS,
+        ORDER3_STEP_BUDGET,
+        SOLVER_ATTEMPTS,
+        exam_schedule,
+        plan_follow_up,
+        simulate_plan,
+    )
+    from ranklsim.cohort.population import IR_DRIFT, PopulationSpec, generate_population, person_overrides
+    from ranklsim.cohort.runner import worker_model
+
+    assert SOLVER_ATTEMPTS[0].max_order == 3 and SOLVER_ATTEMPTS[0].max_steps == ORDER3_STEP_BUDGET
+    assert SOLVER_ATTEMPTS[1].max_order == 2 and SOLVER_ATTEMPTS[1].max_steps > ORDER3_STEP_BUDGET
+    model = worker_model()
+    row = generate_population(PopulationSpec(n=100, seed=1)).iloc[91]
+    ov = person_overrides(row)
+    plan = plan_follow_up(model, ov, exam_schedule(15.0, DEFAULT_EXAMS), float(row[IR_DRIFT]),
+                          extra_overrides=builtin_arm("rank_blockade").baseline_overrides(ov, model))
+    res, used = simulate_plan(model, plan, list(_SELECTIONS))
+    assert used == 1
+    unbudgeted = (replace(SOLVER_ATTEMPTS[0], max_steps=200000),)
+    ref, first = simulate_plan(model, plan, list(_SELECTIONS), attempts=unbudgeted)
+    assert first == 0
+    np.testing.assert_allclose(res.array, ref.array, rtol=1e-6, atol=1e-9)
+    # a control-arm person of the same population runs on the first attempt
+    _, used0 = simulate_plan(model, plan_follow_up(model, ov, exam_schedule(15.0, DEFAULT_EXAMS),
+                                                   float(row[IR_DRIFT])), list(_SELECTIONS))
+    assert used0 == 0
