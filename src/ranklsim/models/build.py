@@ -2,8 +2,9 @@
 
 ``build_antimony`` concatenates the module files in :data:`MODULES` order, then the
 parameter values of the table and the reference initial state; ``build_sbml`` converts
-that to SBML Level 3 and adds names, SBO terms and MIRIAM annotations.  Nothing here
-imports the simulator.
+that to SBML Level 3 and adds names, SBO terms and MIRIAM annotations; ``compile_sbml`` compiles an
+SBML text into a RoadRunner with the package's LLVM settings (every compile in the package goes
+through it).  Nothing here imports the simulator.
 """
 
 from __future__ import annotations
