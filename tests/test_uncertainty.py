@@ -154,6 +154,11 @@ def test_uncertainty_command(tmp_path, capsys):
     assert main(["uncertainty", "--study", "ensemble", "--members-file", str(out / "m.csv"), "--out", str(out)]) == 0
     meta = json.loads((out / "cohort_uncertainty.json").read_text())
     assert set(meta["studies"]) == {"screen", "ensemble"}  # the screen's record is kept
+    # ... and so are the factors it used, beside those of the later run (every default factor here)
+    ids = [f["id"] for f in meta["factors"]]
+    assert ids[:2] == ["f_rank_stim", "frag_median"] and len(ids) == len(set(ids)) > 2
+    assert meta["studies"]["screen"]["run"]["factor_ids"] == ["f_rank_stim", "frag_median"]
+    assert meta["studies"]["ensemble"]["run"]["n"] == 844
     rr = meta["studies"]["ensemble"]["bands_ratio_scale"]["consistent_with_cases"]["rr_a"]
     assert rr["median"] == pytest.approx(math.exp(-0.05)) and rr["share_lower"] == 0.5
     assert main(["uncertainty", "--factors", "nope", "--out", str(tmp_path / "v")]) == 2

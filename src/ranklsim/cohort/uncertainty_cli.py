@@ -96,10 +96,11 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     spec = PopulationSpec(n=args.n, seed=args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": datetime.date.today().isoformat(), "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
-            "n": args.n, "seed": args.seed, "years": args.years,
-            "factors": [{"id": f.id, "kind": f.kind, "low": f.low, "high": f.high, "log": f.log, "source": f.source}
-                        for f in factors], "studies": _earlier_studies(out)}
+    run = {"date": datetime.date.today().isoformat(), "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
+           "n": args.n, "seed": args.seed, "years": args.years, "factor_ids": [f.id for f in factors]}
+    earlier = _earlier_meta(out)
+    meta = {**run, "factors": _merged_factors(earlier.get("factors") or [], factors),
+            "studies": dict(earlier.get("studies") or {}), "_run": run}
     screen_arms, ens_arms = _arms(args, SCREEN_ARMS), _arms(args, ENSEMBLE_ARMS)
     with interruptible(), engine_from_args(args, 64) as engine, folder_lock(out):
         if args.study in ("screen", "all"):
@@ -120,16 +121,25 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     return 1 if any(s.get("n_failed") for s in meta["studies"].values()) else 0
 
 
-def _earlier_studies(out: Path) -> dict:
-    """The studies recorded in ``out``'s metadata by earlier runs (a study run now replaces its entry)."""
+def _earlier_meta(out: Path) -> dict:
+    """``out``'s metadata as earlier runs left it (a study run now replaces its own entry only)."""
     try:
-        return dict(json.loads((out / META).read_text()).get("studies") or {})
+        return dict(json.loads((out / META).read_text()))
     except (OSError, ValueError):
         return {}
 
 
+def _merged_factors(earlier: list[dict], factors) -> list[dict]:
+    """Every factor any recorded study used: the earlier list, with this run's factors replacing those of
+    the same id and new ones appended (each study's own ids are in its entry, ``run.factor_ids``)."""
+    merged = {f["id"]: f for f in earlier if isinstance(f, dict) and "id" in f}
+    merged.update({f.id: {"id": f.id, "kind": f.kind, "low": f.low, "high": f.high, "log": f.log, "source": f.source}
+                   for f in factors})
+    return list(merged.values())
+
+
 def _save_meta(out: Path, meta: dict) -> None:
-    atomic_write_text(out / META, json.dumps(json_ready(meta), indent=2))
+    atomic_write_text(out / META, json.dumps(json_ready({k: v for k, v in meta.items() if k != "_run"}), indent=2))
 
 
 def _write_table(df: pd.DataFrame, out: Path, stem: str, meta: dict, study: str, t0: float, **info) -> None:
@@ -140,7 +150,7 @@ def _write_table(df: pd.DataFrame, out: Path, stem: str, meta: dict, study: str,
     undefined = {o: int(g["n_failed"].max()) for o, g in df.groupby("output")}
     meta["studies"][study] = {"evaluations": int(df.attrs.get("n_evaluations", 0)),
                               "n_failed": int(df.attrs.get("n_errors", 0)), "undefined_readouts": undefined,
-                              "wall_s": round(time.perf_counter() - t0, 1), **info}
+                              "wall_s": round(time.perf_counter() - t0, 1), **info, "run": meta["_run"]}
     _save_meta(out, meta)
     print(f"{study}: {meta['studies'][study]['evaluations']} cohorts in {meta['studies'][study]['wall_s']} s; "
           f"wrote {out / stem}.csv/.png")
@@ -165,7 +175,7 @@ def _ensemble(args, spec, arms, out: Path, meta: dict, engine) -> None:
         info = {"members": args.members, "vary_seed": bool(args.vary_seed), "wall_s": round(time.perf_counter() - t0, 1)}
     _write_ensemble(bands, table, arms, out)
     meta["studies"]["ensemble"] = {**info, "arms": arms, "n_failed": len(failures), "failures": failures,
-                                   "bands_ratio_scale": _ratio_bands(bands)}
+                                   "bands_ratio_scale": _ratio_bands(bands), "run": meta["_run"]}
     _save_meta(out, meta)
     print(bands.to_string(index=False))
     print(f"ensemble: {len(table)} members; wrote {out}/cohort_ensemble_*")
