@@ -323,8 +323,9 @@ def standalone_runner(modules: tuple[str, ...], species: str = "human", harness:
     return compile_sbml(antimony.getSBMLString(f"{MODEL_ID}_standalone"))
 
 
-def compile_sbml(sbml: str):
-    """A RoadRunner compiled from ``sbml`` (an SBML string or file path) with :data:`JIT_BACKEND`.
+def compile_sbml(sbml: str, backend: str = JIT_BACKEND, optimization_level: int = JIT_OPTIMIZATION_LEVEL):
+    """A RoadRunner compiled from ``sbml`` (an SBML string or file path) with LLVM back end ``backend``
+    (``"LLJIT"`` or ``"MCJIT"``; default :data:`JIT_BACKEND`) at LLJIT ``optimization_level``.
 
     libRoadRunner's back end and LLJIT optimisation level are process-wide settings; they are set for
     this compile only and put back as they were, so other RoadRunners the caller makes are not affected.
@@ -332,11 +333,11 @@ def compile_sbml(sbml: str):
     import roadrunner  # lazy: libroadrunner is loaded only when a model is compiled
 
     cfg = roadrunner.Config
-    if not all(hasattr(cfg, k) for k in ("LLVM_BACKEND", "LLJIT_OPTIMIZATION_LEVEL", JIT_BACKEND)):
+    if not all(hasattr(cfg, k) for k in ("LLVM_BACKEND", "LLJIT_OPTIMIZATION_LEVEL", backend)):
         return roadrunner.RoadRunner(sbml)  # a libroadrunner without these settings: its own back end
     keys = (cfg.LLVM_BACKEND, cfg.LLJIT_OPTIMIZATION_LEVEL)
     before = [cfg.getValue(k) for k in keys]
-    for k, v in zip(keys, (getattr(cfg, JIT_BACKEND), JIT_OPTIMIZATION_LEVEL), strict=True):
+    for k, v in zip(keys, (getattr(cfg, backend), int(optimization_level)), strict=True):
         cfg.setValue(k, v)
     try:
         return roadrunner.RoadRunner(sbml)
