@@ -49,9 +49,13 @@ def test_a_remnant_restarts_as_zero(with_event):
 
 @pytest.mark.slow
 def test_the_late_denosumab_failure_is_gone():
-    """Seed 2, person 498, denosumab 60 mg q6mo: failed in every solver attempt in years 14-15."""
+    """Seed 2, person 498, denosumab 60 mg q6mo: failed in every solver attempt in years 14-15.
+
+    Now it runs at the cohort's tolerances: on the BDF-2 attempt (since 2026-12-06), because this woman's
+    low hepatic drive, lowered further by the drug, makes order 3 chatter (4.6 s unbudgeted against 0.7 s
+    at order 2, fasting glucose at year 15 equal to 1e-7; ``followup.ORDER3_STEP_BUDGET``)."""
     from ranklsim.cohort.arms import builtin_arm
-    from ranklsim.cohort.followup import BURN_IN, DEFAULT_EXAMS, exam_schedule, follow_person
+    from ranklsim.cohort.followup import BURN_IN, DEFAULT_EXAMS, SOLVER_ATTEMPTS, exam_schedule, follow_person
     from ranklsim.cohort.population import IR_DRIFT, PopulationSpec, generate_population, person_overrides
     from ranklsim.cohort.runner import worker_model
 
@@ -63,5 +67,6 @@ def test_the_late_denosumab_failure_is_gone():
     rec = follow_person(model, person, 15, exams, ir_drift=float(row[IR_DRIFT]),
                         extra_events=arm.events(BURN_IN, 15, exams, model=model, person=person),
                         visit_shifts=arm.visit_shifts(exams, 15))
-    assert rec["solver_attempt"] == 0
+    used = SOLVER_ATTEMPTS[rec["solver_attempt"]]
+    assert rec["solver_attempt"] == 1 and used.max_order == 2 and used.rtol == SOLVER_ATTEMPTS[0].rtol
     assert 4.5 < rec["fpg_y15"] < 7.0
