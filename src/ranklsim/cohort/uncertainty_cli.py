@@ -100,7 +100,7 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
            "n": args.n, "seed": args.seed, "years": args.years, "factor_ids": [f.id for f in factors]}
     earlier = _earlier_meta(out)
     meta = {**run, "factors": _merged_factors(earlier.get("factors") or [], factors),
-            "studies": dict(earlier.get("studies") or {}), "_run": run}
+            "studies": dict(earlier.get("studies") or {})}
     screen_arms, ens_arms = _arms(args, SCREEN_ARMS), _arms(args, ENSEMBLE_ARMS)
     with interruptible(), engine_from_args(args, 64) as engine, folder_lock(out):
         if args.study in ("screen", "all"):
@@ -138,8 +138,13 @@ def _merged_factors(earlier: list[dict], factors) -> list[dict]:
     return list(merged.values())
 
 
+def _run_record(meta: dict) -> dict:
+    """This run's settings (the top-level entries of ``meta`` other than the factors and studies)."""
+    return {k: v for k, v in meta.items() if k not in ("factors", "studies")}
+
+
 def _save_meta(out: Path, meta: dict) -> None:
-    atomic_write_text(out / META, json.dumps(json_ready({k: v for k, v in meta.items() if k != "_run"}), indent=2))
+    atomic_write_text(out / META, json.dumps(json_ready(meta), indent=2))
 
 
 def _write_table(df: pd.DataFrame, out: Path, stem: str, meta: dict, study: str, t0: float, **info) -> None:
@@ -150,7 +155,7 @@ def _write_table(df: pd.DataFrame, out: Path, stem: str, meta: dict, study: str,
     undefined = {o: int(g["n_failed"].max()) for o, g in df.groupby("output")}
     meta["studies"][study] = {"evaluations": int(df.attrs.get("n_evaluations", 0)),
                               "n_failed": int(df.attrs.get("n_errors", 0)), "undefined_readouts": undefined,
-                              "wall_s": round(time.perf_counter() - t0, 1), **info, "run": meta["_run"]}
+                              "wall_s": round(time.perf_counter() - t0, 1), **info, "run": _run_record(meta)}
     _save_meta(out, meta)
     print(f"{study}: {meta['studies'][study]['evaluations']} cohorts in {meta['studies'][study]['wall_s']} s; "
           f"wrote {out / stem}.csv/.png")
@@ -175,7 +180,7 @@ def _ensemble(args, spec, arms, out: Path, meta: dict, engine) -> None:
         info = {"members": args.members, "vary_seed": bool(args.vary_seed), "wall_s": round(time.perf_counter() - t0, 1)}
     _write_ensemble(bands, table, arms, out)
     meta["studies"]["ensemble"] = {**info, "arms": arms, "n_failed": len(failures), "failures": failures,
-                                   "bands_ratio_scale": _ratio_bands(bands), "run": meta["_run"]}
+                                   "bands_ratio_scale": _ratio_bands(bands), "run": _run_record(meta)}
     _save_meta(out, meta)
     print(bands.to_string(index=False))
     print(f"ensemble: {len(table)} members; wrote {out}/cohort_ensemble_*")
