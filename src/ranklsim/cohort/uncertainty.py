@@ -195,6 +195,17 @@ def sobol(readout: CohortReadouts, factors: Sequence[Factor], n_base: int = 32, 
                          num_resamples=num_resamples)
 
 
+def pce(readout: CohortReadouts, factors: Sequence[Factor], n_samples: int = 128, *, seed: int = 0,
+        engine: Engine | None = None, max_degree: int = 4, num_resamples: int = 200) -> pd.DataFrame:
+    """Sobol indices of every readout from a polynomial chaos expansion over ``factors``
+    (``n_samples`` cohorts on a scrambled Sobol design; :mod:`ranklsim.fitting.pce`)."""
+    from ranklsim.fitting.pce import pce_sobol_indices  # lazy: as the other studies
+
+    bounds, logs = _bounds(check_factors(factors))
+    return pce_sobol_indices(readout, bounds, n_samples=n_samples, seed=seed, log_scale=logs, engine=engine,
+                             chunk_size=1, max_degree=max_degree, num_resamples=num_resamples)
+
+
 def top_factors(morris: pd.DataFrame, factors: Sequence[Factor], k: int) -> tuple[Factor, ...]:
     """The ``k`` factors with the largest mu* relative to the largest mu* of the same readout,
     maximised over readouts (the screen's verdict on what a Sobol study needs)."""

@@ -3,7 +3,9 @@ headline numbers (:mod:`ranklsim.cohort.uncertainty`).
 
     ranklsim uncertainty --study all --n 844 --trajectories 8 --top 3 --n-base 32 --members 40 --vary-seed --out docs/figures
 
-Writes ``cohort_morris.{csv,png}``, ``cohort_sobol.{csv,png}``, ``cohort_ensemble_bands.csv``,
+Writes ``cohort_morris.{csv,png}``, ``cohort_sobol.{csv,png}``, ``cohort_pce.{csv,png}`` with
+``cohort_pce_design.csv`` (``--study pce``: Sobol indices from a polynomial chaos expansion, and every run
+of its design), ``cohort_ensemble_bands.csv``,
 ``cohort_ensemble_members.csv``, ``cohort_ensemble.png`` and ``cohort_uncertainty.json`` (factors with
 their sources, design, wall times, failures); each study's files are written as soon as it ends.
 """
@@ -33,6 +35,7 @@ from ranklsim.cohort.uncertainty import (
     draw_ensemble,
     ensemble,
     ensemble_bands,
+    pce,
     screen,
     sobol,
     top_factors,
@@ -40,7 +43,7 @@ from ranklsim.cohort.uncertainty import (
 from ranklsim.errors import UsageError
 from ranklsim.rundir import atomic_write_text, folder_lock, interruptible
 
-STUDIES = ("screen", "sobol", "ensemble", "all")
+STUDIES = ("screen", "sobol", "pce", "ensemble", "all")
 #: arms of the screen and the Sobol study (hepatocyte RANK knockout protection) and of the ensemble
 SCREEN_ARMS, ENSEMBLE_ARMS = ("rank_blockade",), ("rank_blockade", "metformin_mean", "lifestyle")
 META = "cohort_uncertainty.json"
@@ -64,6 +67,8 @@ def add_parser(sub) -> None:
     u.add_argument("--trajectories", type=bounded(int, low=2, high=1000), default=6, help="Morris trajectories")
     u.add_argument("--top", type=bounded(int, low=1, high=50), default=4, help="factors kept for Sobol (all)")
     u.add_argument("--n-base", type=bounded(int, low=2, high=4096), default=16, help="Saltelli base sample")
+    u.add_argument("--n-pce", type=bounded(int, low=8, high=65536), default=128, help="cohorts of the PCE study "
+                   "(scrambled Sobol design; a power of 2)")
     u.add_argument("--members", type=bounded(int, low=2, high=10000), default=40, help="ensemble members")
     u.add_argument("--vary-seed", action="store_true", help="one population seed per ensemble member "
                    "(seed, seed+1, ...): sampling and parameter uncertainty together")
@@ -118,6 +123,15 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
             df = sobol(readout, factors, args.n_base, engine=engine)
             _write_table(df, out, "cohort_sobol", meta, "sobol", t0, n_base=args.n_base, arms=screen_arms,
                          factors=[f.id for f in factors])
+        if args.study == "pce":
+            readout = CohortReadouts(spec, args.years, screen_arms)
+            t0 = time.perf_counter()
+            df = pce(readout, factors, args.n_pce, engine=engine)
+            df.attrs["design"].to_csv(out / "cohort_pce_design.csv", index=False)
+            surrogate = {o: {"degree": int(g["degree"].iloc[0]), "q2": float(g["q2"].iloc[0])}
+                         for o, g in df.groupby("output")}
+            _write_table(df, out, "cohort_pce", meta, "pce", t0, n_samples=args.n_pce, arms=screen_arms,
+                         factors=[f.id for f in factors], surrogate=surrogate)
     return 1 if any(s.get("n_failed") for s in meta["studies"].values()) else 0
 
 

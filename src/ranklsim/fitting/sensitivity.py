@@ -195,7 +195,8 @@ def plot_sobol(df: pd.DataFrame, path: str | Path) -> Path:
         ax.bar(x - 0.2, sub["S1"], 0.4, yerr=sub["S1_conf"], label="S1", capsize=2)
         ax.bar(x + 0.2, sub["ST"], 0.4, yerr=sub["ST_conf"], label="ST", capsize=2)
         ax.set_xticks(x, params, rotation=60, ha="right", fontsize=7)
-        ax.set_title(o, fontsize=9)
+        q2 = f" (PCE Q² {sub['q2'].iloc[0]:.2f})" if "q2" in sub else ""  # a PCE study: its surrogate's fit
+        ax.set_title(o + q2, fontsize=9)
         ax.set_ylim(min(0.0, float(np.nanmin(sub[["S1", "ST"]].to_numpy(), initial=0.0))), None)
     axes[0].legend(fontsize=7)
     ax = axes[len(outputs)]
