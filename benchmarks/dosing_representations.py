@@ -38,9 +38,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from dosing_steps import INTERVAL_DAYS, _dose_pmol, _windows  # noqa: E402
+from dosing_steps import INTERVAL_DAYS, _dose_pmol, _windows, step_rows  # noqa: E402
 
-from ranklsim.constants import MINUTES_PER_DAY  # noqa: E402
 from ranklsim.models.build import MODEL_ID, build_antimony, compile_sbml  # noqa: E402
 from ranklsim.models.ids import V  # noqa: E402
 from ranklsim.simulate.simulator import load_model  # noqa: E402
@@ -87,26 +86,14 @@ def _state_ids(rr) -> list[str]:
 
 def run(rr, x0: dict[str, float], log: bool, atol: dict[str, float], rtol: float = 1e-6, order: int = 3):
     """Rows (time, READOUTS) at every CVODE step of one dosed interval from ``x0``."""
-    rr.resetAll()
-    for k, v in x0.items():
-        if not (log and k in LOG_STATES):
-            rr[k] = v
-    integ = rr.integrator
-    integ.setValue("maximum_bdf_order", order)
-    integ.setValue("relative_tolerance", rtol)
-    integ.setValue("absolute_tolerance", 1e-12)
-    for sid, value in atol.items():
-        integ.setIndividualTolerance(sid, value)
-    integ.setValue("variable_step_size", True)
     dose = _dose_pmol()
-    if log:
-        rr[f"z_{V.Ab_sc}"] = float(np.log1p(dose / LOG_STATES[V.Ab_sc]))
+    if log:  # the log model's PK states are assignments of z_*; the dose goes into the depot's z
+        start = {k: v for k, v in x0.items() if k not in LOG_STATES}
+        at_zero = {f"z_{V.Ab_sc}": float(np.log1p(dose / LOG_STATES[V.Ab_sc]))}
     else:
-        rr[V.Ab_sc] = dose
-    try:
-        return np.asarray(rr.simulate(0.0, INTERVAL_DAYS * MINUTES_PER_DAY, selections=["time", *READOUTS]))
-    finally:
-        integ.setValue("variable_step_size", False)
+        start, at_zero = x0, {V.Ab_sc: dose}
+    rows, _ = step_rows(rr, start, at_zero, order, rtol, atol, selections=("time", *READOUTS))
+    return rows
 
 
 def study(factors: list[float]) -> dict:

@@ -69,23 +69,49 @@ class Interval:
         end_days: float = INTERVAL_DAYS,
         selections: tuple[str, ...] = ("time",),
     ) -> tuple[np.ndarray, float]:
-        rr = self.rr
-        rr.resetAll()
-        for k, v in self.overrides.items():
-            rr[k] = v
-        for k, v in self.x0.items():
-            rr[k] = v
-        rr.integrator.setValue("maximum_bdf_order", order)
-        rr.integrator.setValue("relative_tolerance", rtol)
-        rr.integrator.setValue("absolute_tolerance", 1e-12)
-        rr.integrator.setValue("variable_step_size", True)
-        rr[V.Ab_sc] = rr[V.Ab_sc] + dose
-        t0 = time.perf_counter()
-        try:
-            rows = np.asarray(rr.simulate(0.0, end_days * MINUTES_PER_DAY, selections=list(selections)))
-        finally:
-            rr.integrator.setValue("variable_step_size", False)
-        return rows, time.perf_counter() - t0
+        start = {**self.overrides, **self.x0}
+        return step_rows(
+            self.rr,
+            start,
+            {V.Ab_sc: start[V.Ab_sc] + dose},
+            order,
+            rtol,
+            end_days=end_days,
+            selections=selections,
+        )
+
+
+def step_rows(
+    rr,
+    start: dict[str, float],
+    dose: dict[str, float],
+    order: int,
+    rtol: float,
+    atol: dict[str, float] | None = None,
+    end_days: float = INTERVAL_DAYS,
+    selections: tuple[str, ...] = ("time",),
+) -> tuple[np.ndarray, float]:
+    """One row per CVODE step of ``rr`` from ``start`` (values set after ``resetAll``) with the ``dose``
+    values set at t = 0, at BDF order <= ``order``, ``rtol``, absolute tolerance 1e-12 or the per-state
+    ``atol``; and the integration's wall time."""
+    rr.resetAll()
+    for k, v in start.items():
+        rr[k] = v
+    integ = rr.integrator
+    integ.setValue("maximum_bdf_order", order)
+    integ.setValue("relative_tolerance", rtol)
+    integ.setValue("absolute_tolerance", 1e-12)  # resets any per-state tolerance set before
+    for sid, value in (atol or {}).items():
+        integ.setIndividualTolerance(sid, value)
+    integ.setValue("variable_step_size", True)
+    for k, v in dose.items():
+        rr[k] = v
+    t0 = time.perf_counter()
+    try:
+        rows = np.asarray(rr.simulate(0.0, end_days * MINUTES_PER_DAY, selections=list(selections)))
+    finally:
+        integ.setValue("variable_step_size", False)
+    return rows, time.perf_counter() - t0
 
 
 def _windows(t_min: np.ndarray) -> dict[str, int]:
