@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from numpy.polynomial import legendre
 
-from ranklsim.fitting.sensitivity import ModelFn, _column, _evaluate, _outputs_of, _saltelli_problem
+from ranklsim.fitting.sensitivity import ModelFn, evaluate_all, output_column, output_names, sampling_problem
 from ranklsim.parallel import Engine
 
 
@@ -116,16 +116,16 @@ def pce_sobol_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float
     output's surrogate.  ``df.attrs["design"]`` holds the parameter values and outputs of every run."""
     from scipy.stats import qmc  # lazy: scipy.stats costs ~0.3 s to import
 
-    problem, is_log = _saltelli_problem(bounds, log_scale)
+    problem, is_log = sampling_problem(bounds, log_scale)
     names, b = problem["names"], np.array(problem["bounds"], float)
     u = qmc.Sobol(len(names), scramble=True, seed=seed).random(int(n_samples))
     x = b[:, 0] + u * (b[:, 1] - b[:, 0])
     x[:, is_log] = 10.0 ** x[:, is_log]
     params = [dict(zip(names, map(float, row), strict=True)) for row in x]
-    evals = _evaluate(model_fn, params, engine, chunk_size)
+    evals = evaluate_all(model_fn, params, engine, chunk_size)
     rows, design = [], pd.DataFrame(x, columns=names)
-    for o in _outputs_of(evals):
-        y = _column(evals, o)
+    for o in output_names(evals):
+        y = output_column(evals, o)
         design[o] = y
         try:
             r = pce_sobol(u, y, max_degree=max_degree, num_resamples=num_resamples, seed=seed)

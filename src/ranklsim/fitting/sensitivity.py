@@ -42,7 +42,7 @@ def _chunk_task(model_fn: ModelFn, chunk: list[dict[str, float]]) -> list[dict[s
     return out
 
 
-def _saltelli_problem(bounds: Mapping[str, tuple[float, float]],
+def sampling_problem(bounds: Mapping[str, tuple[float, float]],
                       log_scale: Mapping[str, bool] | None) -> tuple[dict[str, Any], np.ndarray]:
     """SALib's problem dict (log10 bounds for log-scaled parameters) and the log flags."""
     names = list(bounds)
@@ -58,7 +58,7 @@ def _saltelli_problem(bounds: Mapping[str, tuple[float, float]],
     return {"num_vars": len(names), "names": names, "bounds": b.tolist()}, is_log
 
 
-def _evaluate(model_fn: ModelFn, params: list[dict[str, float]], engine: Engine | None,
+def evaluate_all(model_fn: ModelFn, params: list[dict[str, float]], engine: Engine | None,
               chunk_size: int) -> list[dict[str, float] | str]:
     """Every evaluation, in order: its outputs, or the error message of a failed one."""
     chunks = [params[i:i + chunk_size] for i in range(0, len(params), chunk_size)]
@@ -97,17 +97,17 @@ def sobol_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]], 
     for the analysis. Returns a tidy frame: output, parameter, S1, S1_conf, ST, ST_conf, n_failed.
     """
     sample, analyze = _import_salib()
-    problem, is_log = _saltelli_problem(bounds, log_scale)
+    problem, is_log = sampling_problem(bounds, log_scale)
     names = problem["names"]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*power of 2.*")
         X = sample.sample(problem, int(n_base), calc_second_order=False, scramble=True, seed=seed)
     X[:, is_log] = 10.0 ** X[:, is_log]
     params = [dict(zip(names, map(float, row), strict=True)) for row in X]
-    evals = _evaluate(model_fn, params, engine, chunk_size)
+    evals = evaluate_all(model_fn, params, engine, chunk_size)
     rows = []
-    for o in _outputs_of(evals):
-        y = _column(evals, o)
+    for o in output_names(evals):
+        y = output_column(evals, o)
         s1, s1c, st, stc = _indices(analyze, problem, y, num_resamples, seed)
         rows.extend({"output": o, "parameter": n, "S1": s1[j], "S1_conf": s1c[j], "ST": st[j],
                      "ST_conf": stc[j], "n_failed": int((~np.isfinite(y)).sum())} for j, n in enumerate(names))
@@ -117,14 +117,14 @@ def sobol_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]], 
     return df
 
 
-def _outputs_of(evals: list[dict[str, float] | str]) -> list[str]:
+def output_names(evals: list[dict[str, float] | str]) -> list[str]:
     outputs = list(dict.fromkeys(o for e in evals if isinstance(e, dict) for o in e))
     if not outputs:
         raise RuntimeError(f"every model evaluation failed; first error: {evals[0]}")
     return outputs
 
 
-def _column(evals: list[dict[str, float] | str], output: str) -> np.ndarray:
+def output_column(evals: list[dict[str, float] | str], output: str) -> np.ndarray:
     return np.array([e.get(output, math.nan) if isinstance(e, dict) else math.nan for e in evals], float)
 
 
@@ -143,16 +143,16 @@ def morris_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]],
     if trajectories < 2:
         raise ValueError(f"Morris screening needs at least 2 trajectories, got {trajectories}")
     sample, analyze = _import_salib("morris")
-    problem, is_log = _saltelli_problem(bounds, log_scale)
+    problem, is_log = sampling_problem(bounds, log_scale)
     X = sample.sample(problem, int(trajectories), num_levels=int(levels), seed=seed)
     X_lin = X.copy()
     X_lin[:, is_log] = 10.0 ** X_lin[:, is_log]
     names = problem["names"]
-    evals = _evaluate(model_fn, [dict(zip(names, map(float, row), strict=True)) for row in X_lin], engine,
+    evals = evaluate_all(model_fn, [dict(zip(names, map(float, row), strict=True)) for row in X_lin], engine,
                       chunk_size)
     rows = []
-    for o in _outputs_of(evals):
-        y = _column(evals, o)
+    for o in output_names(evals):
+        y = output_column(evals, o)
         filled = _imputed(y)
         keys = ("mu", "mu_star", "mu_star_conf", "sigma")
         r = {k: np.full(len(names), np.nan) for k in keys} if filled is None else analyze.analyze(
