@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from ranklsim.cohort import PopulationSpec, run_cohort, summary
-from ranklsim.cohort.arms import BUILTIN_ARMS, CohortArm, effect_site_for, resolve_arms
+from ranklsim.cohort.arms import BUILTIN_ARMS, CohortArm, resolve_arms
 from ranklsim.cohort.cli import add_parsers
+from ranklsim.cohort.metformin_exposure import effect_site_for
 from ranklsim.models.ids import P, V
 from ranklsim.parallel import ProcessPoolEngine
 from ranklsim.simulate import load_model
@@ -41,7 +42,12 @@ def test_resolve_builtin_and_scenario_arms(tmp_path):
     assert [a.name for a in arms] == ["control", "denosumab", "metformin", "rank_blockade", "rank_blockade50"]
     control, deno, met, ko, kd = arms
     assert control.is_control and not control.events(365.0, 15)
-    doses = [e for e in deno.events(365.0, 15) if e.target == V.Ab_sc]
+    # denosumab: the average (one event at baseline scaling sRANKL production), no dose in the person's run
+    average = deno.events(365.0, 15)
+    assert [(e.time, e.target) for e in average] == [(365.0, P.rankl_expr)] and 0.0 < average[0].value < 0.3
+    assert deno.antibody is not None and not deno.treatments
+    explicit = resolve_arms(["denosumab_explicit"])[0]
+    doses = [e for e in explicit.events(365.0, 15) if e.target == V.Ab_sc]
     assert len(doses) == 30 and doses[0].time == 365.0 and doses[-1].time == pytest.approx(365.0 + 29 * 182.5)
     assert doses[0].value == pytest.approx(60e-3 / 147_000.0 * 1e12)  # 60 mg in pmol
     # metformin 1000 mg bid: mean steady-state effects; the effect site held at the concentration of

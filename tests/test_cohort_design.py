@@ -225,7 +225,7 @@ def test_trough_visits_sit_just_before_an_injection():
     deno = builtin_arm("denosumab")
     exams = exam_schedule(15)
     shifts = deno.visit_shifts(exams, 15)
-    step = deno.treatments[0].interval_days
+    step = deno.antibody.treatment.interval_days
     assert shifts[0] == 0.0 and all(-step < d < 0.0 for d in shifts[1:])
     for y, d in zip(exams[1:], shifts[1:], strict=True):
         visit = y * DAYS_PER_YEAR + d

@@ -6,8 +6,12 @@ follow-up; the burn-in and the baseline exam are identical in every arm, so the 
 
 * ``control``: no intervention.
 * ``denosumab``: 60 mg SC every 182.5 days (catalogue default dose; Prolia label), from baseline
-  to the end of follow-up (15 years: 30 doses).  Dosed explicitly as events built by the scenario
-  runner (:meth:`ranklsim.simulate.runner.ArmRunner.events`), i.e. the model's antibody PK.
+  to the end of follow-up (15 years: 30 doses), given as its average effect on the liver between
+  examinations and read at each examination from a side run with the explicit injections
+  (:mod:`ranklsim.cohort.antibody_exposure`; ~2.6x the control arm's cost).
+* ``denosumab_explicit``: the same regimen dosed explicitly as events built by the scenario runner
+  (:meth:`ranklsim.simulate.runner.ArmRunner.events`), i.e. the model's antibody PK at every injection
+  (~30x the control arm's cost; the reference the average is tested against).
 * ``metformin``: 1000 mg twice daily (2000 mg/day, the top arm of the built-in ``human-metformin``
   scenario), the hepatic (EGP) effect only.  See "Metformin" below.
 * ``metformin+rankl``: as ``metformin`` with the named RANKL hypothesis on (metformin suppresses
@@ -60,34 +64,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ranklsim.cohort.antibody_exposure import AntibodyExposure
+from ranklsim.cohort.exam_window import ExamWindow
 from ranklsim.cohort.lifestyle import Lifestyle
-from ranklsim.cohort.metformin_exposure import (
-    EPS,
-    MetforminExposure,
-    chronic_model,
-    effect_site_for,
-    scenario_events,
-)
+from ranklsim.cohort.metformin_exposure import EPS, MetforminExposure, chronic_model, scenario_events
 from ranklsim.cohort.schedule import check_shifts, check_visits, trough_before
 from ranklsim.constants import DAYS_PER_YEAR
 from ranklsim.errors import unknown_name_message
-from ranklsim.models.ids import P, V
+from ranklsim.models.ids import P
 from ranklsim.simulate.catalog import DRUGS, GENOTYPES
 from ranklsim.simulate.scenario import Arm, DietPeriod, Treatment, load_scenario_file
 from ranklsim.simulate.scenario_parts import METFORMIN_SLOT
 from ranklsim.simulate.simulator import Event
 
-#: days of explicit metformin dosing before each examination (PK steady state: plasma half-life
-#: ~4.3 h, so 2 days = 11 half-lives)
-EXAM_WINDOW_DAYS = 2.0
-_MET_STATES = (V.Met_gut, V.Met_int, V.C_met, V.C_met_liv, V.C_met_eff)
 _DENOSUMAB = Treatment(drug="denosumab", dose=DRUGS["denosumab"].default_dose, route="sc", every_days=182.5)
 _METFORMIN = Treatment(drug="metformin", dose=1000.0, unit="mg", regimen="bid")
 _METFORMIN_RANKL = _METFORMIN.model_copy(update={"effects": ("egp", "rankl")})
 _RANK_KO = "hepatic_rank_ko"
 BUILTIN_ARMS = {
     "control": "no intervention",
-    "denosumab": "denosumab 60 mg SC every 182.5 days from baseline",
+    "denosumab": "denosumab 60 mg SC every 182.5 days from baseline: its average effect on the liver, each "
+                 "examination read with the explicit injections (cohort/antibody_exposure.py)",
+    "denosumab_explicit": "as denosumab, every injection integrated (the reference the average is tested "
+                          "against; ~30x the control arm's cost)",
     "metformin": "metformin 1000 mg bid from baseline (average steady-state effect; EGP effect only)",
     "metformin+rankl": "as metformin, with the named RANKL hypothesis on (metformin suppresses sRANKL production)",
     "metformin_mean": "as metformin, but exams read the average-effect state (daily-mean glucose, "
@@ -133,6 +132,8 @@ class CohortArm:
     overrides: Mapping[str, float] = field(default_factory=dict)
     treatments: tuple[Treatment, ...] = ()
     metformin: MetforminExposure | None = None
+    #: a RANKL antibody regimen given as its average effect with explicit windows before examinations
+    antibody: AntibodyExposure | None = None
     lifestyle: Lifestyle | None = None  #: weight loss and activity from baseline (person-specific values)
     diet: tuple[DietPeriod, ...] = ()
     source: str = "built-in"
@@ -142,7 +143,7 @@ class CohortArm:
 
     @property
     def is_control(self) -> bool:
-        return not (self.overrides or self.treatments or self.metformin or self.diet or self.lifestyle)
+        return not (self.overrides or self.treatments or self.metformin or self.antibody or self.diet or self.lifestyle)
 
     def baseline_overrides(self, person: Mapping[str, float], model=None) -> dict[str, float]:
         """Parameter values this arm sets at baseline for ``person`` (its parameter overrides):
@@ -160,16 +161,18 @@ class CohortArm:
                 "overrides": {k: float(v) for k, v in sorted(self.overrides.items())},
                 "treatments": [t.model_dump(mode="json") for t in self.treatments],
                 "metformin": self.metformin.to_dict() if self.metformin else None,
+                **({"antibody": self.antibody.to_dict()} if self.antibody else {}),
                 "diet": [d.model_dump(mode="json") for d in self.diet], "exam_window": self.exam_window,
                 **({"lifestyle": self.lifestyle.to_dict()} if self.lifestyle else {})}
 
     def events(self, offset: float, years: float, exam_years: Sequence[float] = (), *, model=None,
-               person: Mapping[str, float] | None = None) -> list[Event]:
+               person: Mapping[str, float] | None = None, constants: Mapping[str, float] | None = None) -> list[Event]:
         """Events (chronic clock, days) of this arm for a follow-up of ``years`` from ``offset``.
 
         ``offset`` is the baseline day (``BURN_IN``); ``exam_years`` the examinations (metformin's
         explicit pre-exam window); ``person``: the person's parameter overrides (body weight,
-        values the metformin approximation scales).  ``overrides`` are not included (see
+        values the metformin approximation scales); ``constants``: the cohort's model overrides (the
+        antibody average is computed under them).  ``overrides`` are not included (see
         :func:`~ranklsim.cohort.followup.follow_person`'s ``extra_overrides``).
         """
         model = model or chronic_model()
@@ -181,9 +184,26 @@ class CohortArm:
             arm = Arm(name=self.name, diet=self.diet, treatments=dosed)
             evs += [Event(offset + e.time, e.target, e.value, e.op)
                     for e in scenario_events(model, arm, end, person) if e.time < end - EPS]
+        values = {**person, **self.overrides}
         if self.metformin is not None:
-            evs += self._metformin_events(model, offset, end, exam_years, {**person, **self.overrides})
+            evs += self.metformin.events(model, offset, end, exam_years, values, self.exam_window)
+        if self.antibody is not None:
+            evs += self.antibody.events(model, offset, end, values, constants)
         return sorted(evs, key=lambda e: e.time)
+
+    def exam_windows(self, offset: float, years: float, exam_years: Sequence[float], *, model=None,
+                     person: Mapping[str, float] | None = None, visit_shifts: Sequence[float] = (),
+                     constants: Mapping[str, float] | None = None) -> tuple[ExamWindow | None, ...]:
+        """Side runs that read the examinations (one per examination, None where the person's run reads
+        it): an antibody given as its average effect is explicit before each examination after its
+        first injection (:meth:`AntibodyExposure.windows`); ``visit_shifts`` as :meth:`visit_shifts`."""
+        if self.antibody is None:
+            return ()
+        model = model or chronic_model()
+        shifts = tuple(visit_shifts) or (0.0,) * len(exam_years)
+        days = [float(y) * DAYS_PER_YEAR + d for y, d in zip(exam_years, shifts, strict=True)]
+        values = {**dict(person or {}), **self.overrides}
+        return tuple(self.antibody.windows(model, offset, float(years) * DAYS_PER_YEAR, days, values, constants))
 
     def visit_shifts(self, exam_years: Sequence[float], years: float, visits: str = "trough") -> tuple[float, ...]:
         """Days by which each examination of this arm moves (0 or negative; baseline never moves).
@@ -195,7 +215,8 @@ class CohortArm:
         """
         check_visits(visits)
         shifts = [0.0] * len(exam_years)
-        periodic = [t for t in (_extended(tr, float(years) * DAYS_PER_YEAR) for tr in self.treatments)
+        given = (*self.treatments, *((self.antibody.treatment,) if self.antibody else ()))
+        periodic = [t for t in (_extended(tr, float(years) * DAYS_PER_YEAR) for tr in given)
                     if t is not None and t.interval_days]
         if visits == "scheduled" or not periodic:
             return tuple(shifts)
@@ -210,37 +231,6 @@ class CohortArm:
                              "the previous one; use visits='scheduled' or examinations further apart than the "
                              "dosing interval") from None
         return tuple(shifts)
-
-    def _metformin_events(self, model, offset: float, end: float, exam_years: Sequence[float],
-                          values: Mapping[str, float]) -> list[Event]:
-        met = self.metformin
-        tr = met.treatment
-        base = {k: float(values.get(k, model.parameter_value(k))) for k in (P.met_ke0, P.rankl_expr)}
-        # the effect site held at the mean effect (met_ke0 = 0), the RANKL effect through rankl_expr
-        average = {P.met_ke0: 0.0, V.C_met_eff: effect_site_for(met.egp_effect, model),
-                   P.rankl_expr: base[P.rankl_expr] * (1.0 - met.rankl_effect)}
-        start, step = tr.start_day, tr.interval_days
-        if start >= end - EPS:
-            return []
-        evs = [Event(offset + start, k, v) for k, v in average.items()]
-        for y in (exam_years if self.exam_window else ()):
-            exam = float(y) * DAYS_PER_YEAR
-            first = exam - EXAM_WINDOW_DAYS
-            if exam <= start + EPS or exam > end + EPS:
-                continue
-            k0 = max(0, math.ceil((first - start) / step - EPS))  # regimen doses within the window
-            k1 = math.floor((exam - start) / step - EPS)  # the last dose strictly before the exam
-            if k1 < k0:
-                continue
-            window = tr.model_copy(update={"start_day": start + k0 * step, "n_doses": k1 - k0 + 1})
-            t0 = offset + window.start_day
-            evs += [Event(t0, k, v) for k, v in base.items()]  # explicit PK effects, not the average
-            evs.append(Event(t0, V.C_met_eff, met.effect_site_trough))  # the effect site at steady state
-            evs += [Event(offset + e.time, e.target, e.value, e.op)
-                    for e in scenario_events(model, Arm(name="w", treatments=(window,)), end, values)]
-            evs += [Event(offset + exam, s, 0.0) for s in _MET_STATES]  # after the exam reading
-            evs += [Event(offset + exam, k, v) for k, v in average.items()]
-        return evs
 
 
 # ----------------------------------------------------------------------------- registry
@@ -266,7 +256,9 @@ def builtin_arm(name: str) -> CohortArm:
     if name == "control":
         return CohortArm("control", BUILTIN_ARMS["control"])
     if name == "denosumab":
-        return CohortArm("denosumab", BUILTIN_ARMS["denosumab"], treatments=(_DENOSUMAB,))
+        return CohortArm(name, BUILTIN_ARMS[name], antibody=AntibodyExposure(_DENOSUMAB))
+    if name == "denosumab_explicit":
+        return CohortArm(name, BUILTIN_ARMS[name], treatments=(_DENOSUMAB,))
     if name == "metformin":
         return CohortArm("metformin", BUILTIN_ARMS["metformin"], overrides=_metformin_switches(_METFORMIN),
                          metformin=MetforminExposure.of(_METFORMIN))

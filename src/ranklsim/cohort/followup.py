@@ -33,13 +33,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ranklsim.cohort.exam_window import WINDOW_RTOL, ExamWindow, read_windows, rows_at
 from ranklsim.cohort.schedule import check_shifts, exam_schedule  # exam_schedule: re-exported
+from ranklsim.cohort.solver_attempts import (  # re-exported: the attempts are part of the follow-up's interface
+    DOSING_ATTEMPT,
+    ORDER3_STEP_BUDGET,  # noqa: F401
+    SOLVER_ATTEMPTS,
+    SolverAttempt,
+)
 from ranklsim.constants import DAYS_PER_YEAR, MINUTES_PER_DAY
 from ranklsim.models.ids import P, V
 from ranklsim.models.parameters import HOLD_BETA_CELL_MASS
 from ranklsim.simulate.protocols import OralGlucose
 from ranklsim.simulate.simulator import Event, Model, SimulationError, SimulationResult
-from ranklsim.simulate.solver import MAX_BDF_ORDER
 
 #: run-in before the baseline examination, days, and the time-scale factor of the slow beta-cell
 #: states during it (``beta_slow_on``)
@@ -64,60 +70,6 @@ _SELECTIONS = [V.G_mM, V.I, V.HOMA_IR, V.L, V.L_total, V.O_total, V.beta, V.M_he
 _EXAM_COLUMNS = (("fpg", V.G_mM), ("opg", V.O_total), ("beta", V.beta), ("rankl", V.L), ("mhep", V.M_hep))
 
 
-@dataclass(frozen=True)
-class SolverAttempt:
-    """One CVODE setting tried for a person (see :data:`SOLVER_ATTEMPTS`)."""
-
-    rtol: float  #: relative tolerance
-    atol: float  #: absolute tolerance
-    max_steps: int  #: maximum internal steps per output interval
-    grid_days: float | None  #: output grid in days, or None for the examination times only
-    max_order: int = 5  #: maximum BDF order
-
-    def output_times(self, times: Sequence[float]) -> list[float]:
-        """``times`` plus this attempt's output grid (the grid restarts CVODE's step budget)."""
-        if self.grid_days is None:
-            return list(times)
-        return sorted({*times, *(float(t) for t in np.arange(0.0, times[-1], self.grid_days))})
-
-
-#: solver attempts, in order; the attempt used is recorded per person (``solver_attempt``).
-#:
-#: The first attempt caps CVODE's BDF order at 3.  At order 5 (CVODE's default) about 7 % of people
-#: (those whose hepatic NF-kB module has weakly damped eigenvalues close to the imaginary axis) are
-#: *stability*-limited: the solver takes ~37,000 steps per simulated year whatever the tolerance
-#: (1e-5 to 1e-7 all the same), chattering around the steady state with a ~1.7 h period and a relative
-#: amplitude of 1e-5 -- the step count is the BDF-5 stability limit (its A(alpha) sector is 51 deg;
-#: BDF-3's is 86 deg), not the dynamics.  Capped at order 3 these people cost ~10 ms like everyone else,
-#: and the mean cost per person falls 3x (31.9 -> 10.8 ms on 1,000 people, benchmarks/README.md).
-#: Outcomes are unchanged: on 1,000 + 300 people (seeds 11 and 7) no diagnosis flips and baseline
-#: to 15-year fasting glucose moves by at most 1.5e-4 mmol/L against the order-5 rtol 1e-7 runs.
-#: The quarterly output grid restarts CVODE's step budget every 91 days.
-#: Since 2026-12-06 the chronic view itself uses this cap (``simulate.solver.MAX_BDF_ORDER``, from which
-#: the first attempt takes it).
-#:
-#: Order 3 is not enough for everyone: where the hepatic IKK drive is far below the reference (a woman
-#: with a low inflammatory input whose hepatocyte RANK is then blocked) the NF-kB module's eigenvalues
-#: come closer still to the imaginary axis, outside BDF-3's 86 deg sector too, and the same chatter
-#: returns (seed 1, person 91 of 100, RANK-blockade arm: 3.6 s at order 3 against 43 ms at order 2, BDF-2
-#: being A-stable; final states equal to 1e-8).  So the first attempt has a step budget,
-#: :data:`ORDER3_STEP_BUDGET` per quarterly output interval, that a chattering run exhausts within a
-#: few tens of milliseconds, and the second attempt is order 2.  Measured 2026-12-06 on 300 people of
-#: seed 1: the control arm never needs the second attempt (at a budget of 1,000 steps 13 of 300 would),
-#: the RANK-blockade arm 3 of 300, and that arm's cost fell from 47 to 15 ms per person (the control
-#: arm's is 7 ms); BDF-2 for everyone would cost 1.9x on the control arm.  The third attempt is order 5
-#: at rtol 1e-7; the last two loosen the tolerances and refine the grid.
-ORDER3_STEP_BUDGET = 3000
-SOLVER_ATTEMPTS = (SolverAttempt(1e-6, 1e-12, ORDER3_STEP_BUDGET, 91.25, MAX_BDF_ORDER["chronic"]),
-                   SolverAttempt(1e-6, 1e-12, 20000, 91.25, 2),
-                   SolverAttempt(1e-7, 1e-12, 20000, 91.25, 5),
-                   SolverAttempt(1e-6, 1e-10, 20000, 30.0, 5), SolverAttempt(1e-5, 1e-8, 100000, 30.0, 5))
-#: a further attempt for runs with intervention events (``extra_events``): the loose attempts can
-#: fail with corrector-convergence errors right after a large dose is added to a depot (seen for
-#: denosumab in people whose burn-in already needs the fallbacks); tight relative and absolute
-#: tolerances with a large step budget pass.  Not used without ``extra_events``, so control runs
-#: are unchanged.
-DOSING_ATTEMPT = SolverAttempt(1e-6, 1e-12, 100000, 91.25, 5)
 #: receptor expression switches whose receptor is conserved in states (free + bound), so the
 #: switch alone does nothing after t = 0: changed at baseline, these states are scaled with it
 CONSERVED_RECEPTORS = {P.rank_hep_expr: (V.Rh, V.LRh), P.rank_bone_expr: (V.Rb, V.LRb)}
@@ -135,6 +87,13 @@ class FollowUpPlan:
     times: tuple[float, ...]  #: 0 and the examination days
 
     slow: Mapping[str, float]  #: the slow time-scale switch from baseline on (real time)
+    #: per examination, a side run that reads it (:mod:`ranklsim.cohort.exam_window`) or None
+    windows: tuple[ExamWindow | None, ...] = ()
+
+    @property
+    def output_times(self) -> tuple[float, ...]:
+        """The examination days and the days the examination windows open (states read there)."""
+        return tuple(sorted({*self.times, *(w.start for w in self.windows if w is not None)}))
 
     @property
     def overrides(self) -> dict[str, float]:
@@ -194,7 +153,8 @@ def _receptor_scale(model: Model, person: Mapping[str, float], extra: Mapping[st
 
 def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[float, ...], ir_drift: float = 0.0,
                    extra_overrides: Mapping[str, float] | None = None,
-                   extra_events: Sequence[Event] = (), visit_shifts: Sequence[float] = ()) -> FollowUpPlan:
+                   extra_events: Sequence[Event] = (), visit_shifts: Sequence[float] = (),
+                   exam_windows: Sequence[ExamWindow | None] = ()) -> FollowUpPlan:
     """The run of one person (see :func:`follow_person` for the arguments); bad interventions raise."""
     person = dict(overrides)
     slow = {k: float(person.pop(k, model.parameter_value(k))) for k in _SLOW}
@@ -210,7 +170,20 @@ def plan_follow_up(model: Model, overrides: Mapping[str, float], exams: tuple[fl
     events += list(extra_events)  # simulate() sorts stably by time: these come last at equal times
     shifts = check_shifts(exams, visit_shifts)
     times = (0.0, *(BURN_IN + DAYS_PER_YEAR * y + d for y, d in zip(exams, shifts, strict=True)))
-    return FollowUpPlan(exams, person, extra, tuple(events), scale, times, slow)
+    windows = _check_windows(tuple(exam_windows), times[1:])
+    return FollowUpPlan(exams, person, extra, tuple(events), scale, times, slow, windows)
+
+
+def _check_windows(windows: tuple[ExamWindow | None, ...], exam_days: Sequence[float]) -> tuple[ExamWindow | None, ...]:
+    if not windows:
+        return ()
+    if len(windows) != len(exam_days):
+        raise ValueError(f"{len(windows)} examination windows for {len(exam_days)} examinations")
+    for w, day in zip(windows, exam_days, strict=True):
+        if w is not None and (abs(w.exam - day) > 1e-9 * max(1.0, day) or w.start < BURN_IN):
+            raise ValueError(f"an examination window for day {day:g} must end there and open after baseline "
+                             f"(day {BURN_IN:g}); got {w.start:g}-{w.exam:g}")
+    return windows
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -242,7 +215,7 @@ def _simulate_scaled(model: Model, times: list[float], overrides: dict, events: 
 
 def _run_once(model: Model, plan: FollowUpPlan, attempt: SolverAttempt, selections: list[str],
               quiet: bool) -> SimulationResult:
-    times = attempt.output_times(plan.times)
+    times = attempt.output_times(plan.output_times)
     with model.solver_settings(rtol=attempt.rtol, atol=attempt.atol, max_steps=attempt.max_steps,
                                max_order=attempt.max_order, quiet=quiet):
         if plan.scale:  # a receptor switch at baseline: restart from the scaled burn-in state
@@ -259,18 +232,33 @@ def simulate_plan(model: Model, plan: FollowUpPlan, selections: list[str],
 
     The rows are a :class:`SimulationResult` (``rows[id]`` is a NumPy array, ``rows.frame`` a
     DataFrame): the per-person path stays in NumPy (no DataFrame is built unless asked for)."""
+    windowed = any(w is not None for w in plan.windows)
+    if windowed:  # the side runs start from the person's full state
+        selections = list(dict.fromkeys([*selections, *model.state_ids]))
     for index, attempt in enumerate(attempts):
         try:  # quiet: a failure is either retried or raised with CVODE's message (and recorded)
             res = _run_once(model, plan, attempt, selections, quiet=True)
+            if windowed:
+                array = _read_windows(model, plan, res, selections, attempt)
             break
         except SimulationError:
             if index == len(attempts) - 1:
                 raise
-    array = res.array
+    if not windowed:
+        array = res.array
     if len(array) != len(plan.times):  # keep the examination rows of a gridded run
-        array = array[np.isin(array[:, 0], plan.times)]
+        array = array[rows_at(array[:, 0], plan.times)]
     return SimulationResult(None, res.units, res.time_unit, res.species, res.view, res.overrides,
                             array=array[1:], columns=res.columns), index
+
+
+def _read_windows(model: Model, plan: FollowUpPlan, res: SimulationResult, selections: list[str],
+                  attempt: SolverAttempt) -> np.ndarray:
+    """The run's rows with each windowed examination replaced by its side run's reading (the attempt's
+    solver settings, relative tolerance at most loosened to :data:`~ranklsim.cohort.exam_window.WINDOW_RTOL`)."""
+    with model.solver_settings(rtol=max(attempt.rtol, WINDOW_RTOL), atol=attempt.atol, max_steps=attempt.max_steps,
+                               max_order=attempt.max_order, quiet=True):
+        return read_windows(model, res, plan.times[1:], plan.windows, plan.overrides, plan.events, selections)
 
 
 # ----------------------------------------------------------------------------- the record
@@ -331,7 +319,8 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
                   exam_years: Sequence[float] | None = None, ir_drift: float = 0.0, *,
                   extra_overrides: Mapping[str, float] | None = None,
                   extra_events: Sequence[Event] = (), ogtt_model: Model | None = None,
-                  criteria: str | None = None, visit_shifts: Sequence[float] = ()) -> dict:
+                  criteria: str | None = None, visit_shifts: Sequence[float] = (),
+                  exam_windows: Sequence[ExamWindow | None] = ()) -> dict:
     """Simulate one person and return the study record (a flat dict; see :func:`result_columns`).
 
     ``overrides`` are the person's parameter values (e.g. from
@@ -351,13 +340,16 @@ def follow_person(model: Model, overrides: Mapping[str, float], years: float = 1
     else "fpg"; the 2-h criteria need ``ogtt_model``.  ``visit_shifts``: days by which each examination is
     taken earlier than scheduled (0 at baseline; e.g. the trough before an injection,
     :meth:`~ranklsim.cohort.arms.CohortArm.visit_shifts`); the record keeps the scheduled years.
+    ``exam_windows``: per examination (baseline first), a side run that reads it or None
+    (:mod:`~ranklsim.cohort.exam_window`; e.g. :meth:`~ranklsim.cohort.arms.CohortArm.exam_windows`).
     """
     criteria = check_criteria(criteria, ogtt_model is not None)
     if criteria != "fpg" and ogtt_model is None:
         raise ValueError(f"criteria {criteria!r} needs an OGTT at the examinations (ogtt_model)")
     exams = exam_schedule(years, exam_years)
-    plan = plan_follow_up(model, overrides, exams, ir_drift, extra_overrides, extra_events, visit_shifts)
-    attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events else SOLVER_ATTEMPTS
+    plan = plan_follow_up(model, overrides, exams, ir_drift, extra_overrides, extra_events, visit_shifts,
+                          exam_windows)
+    attempts = (*SOLVER_ATTEMPTS, DOSING_ATTEMPT) if extra_events or plan.windows else SOLVER_ATTEMPTS
     states = list(model.state_ids) if ogtt_model is not None else []
     rows, attempt = simulate_plan(model, plan, list(dict.fromkeys([*_SELECTIONS, *states])), attempts)
     g2h = None

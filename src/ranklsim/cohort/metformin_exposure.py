@@ -4,12 +4,14 @@ effect-site concentration that gives a mean effect, and the steady-state pre-dos
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
+from ranklsim.constants import DAYS_PER_YEAR
 from ranklsim.models.ids import P, V
 from ranklsim.simulate import load_model
 from ranklsim.simulate.catalog import DRUGS
@@ -20,6 +22,11 @@ from ranklsim.simulate.simulator import Event, Model
 
 #: tolerance on event and dose times, days
 EPS = 1e-9
+#: days of explicit metformin dosing before each examination (PK steady state: plasma half-life
+#: ~4.3 h, so 2 days = 11 half-lives)
+EXAM_WINDOW_DAYS = 2.0
+#: metformin states, cleared after each examination window
+MET_STATES = (V.Met_gut, V.Met_int, V.C_met, V.C_met_liv, V.C_met_eff)
 
 
 @cache
@@ -105,3 +112,36 @@ class MetforminExposure:
     def to_dict(self) -> dict:
         return {"treatment": self.treatment.model_dump(mode="json"), "mean_E_met_egp": self.egp_effect,
                 "mean_E_met_rankl": self.rankl_effect}
+
+    def events(self, model: Model, offset: float, end: float, exam_years: Sequence[float],
+               values: Mapping[str, float], exam_window: bool = True) -> list[Event]:
+        """Events (chronic clock: ``offset`` is baseline) of the average effect from the treatment start
+        and, with ``exam_window``, of the explicit doses before each examination (``exam_years``)
+        up to ``end`` (days from baseline); ``values``: the person's and the arm's parameter values."""
+        tr = self.treatment
+        base = {k: float(values.get(k, model.parameter_value(k))) for k in (P.met_ke0, P.rankl_expr)}
+        # the effect site held at the mean effect (met_ke0 = 0), the RANKL effect through rankl_expr
+        average = {P.met_ke0: 0.0, V.C_met_eff: effect_site_for(self.egp_effect, model),
+                   P.rankl_expr: base[P.rankl_expr] * (1.0 - self.rankl_effect)}
+        start, step = tr.start_day, tr.interval_days
+        if start >= end - EPS:
+            return []
+        evs = [Event(offset + start, k, v) for k, v in average.items()]
+        for y in (exam_years if exam_window else ()):
+            exam = float(y) * DAYS_PER_YEAR
+            first = exam - EXAM_WINDOW_DAYS
+            if exam <= start + EPS or exam > end + EPS:
+                continue
+            k0 = max(0, math.ceil((first - start) / step - EPS))  # regimen doses within the window
+            k1 = math.floor((exam - start) / step - EPS)  # the last dose strictly before the exam
+            if k1 < k0:
+                continue
+            window = tr.model_copy(update={"start_day": start + k0 * step, "n_doses": k1 - k0 + 1})
+            t0 = offset + window.start_day
+            evs += [Event(t0, k, v) for k, v in base.items()]  # explicit PK effects, not the average
+            evs.append(Event(t0, V.C_met_eff, self.effect_site_trough))  # the effect site at steady state
+            evs += [Event(offset + e.time, e.target, e.value, e.op)
+                    for e in scenario_events(model, Arm(name="w", treatments=(window,)), end, values)]
+            evs += [Event(offset + exam, s, 0.0) for s in MET_STATES]  # after the exam reading
+            evs += [Event(offset + exam, k, v) for k, v in average.items()]
+        return evs

@@ -165,7 +165,10 @@ def _follow_row(model: Model, acute: Model | None, context: RunContext, arm: Coh
     extra: dict = {}
     if arm is not None:
         extra = {"extra_overrides": arm.baseline_overrides(ov, model),
-                 "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov),
+                 "extra_events": arm.events(BURN_IN, context.years, exams, model=model, person=ov,
+                                           constants=context.model_overrides),
+                 "exam_windows": arm.exam_windows(BURN_IN, context.years, exams, model=model, person=ov,
+                                                  visit_shifts=shifts, constants=context.model_overrides),
                  "visit_shifts": shifts}
     drift = float(row[IR_DRIFT]) if IR_DRIFT in row and np.isfinite(row[IR_DRIFT]) else context.ir_drift
     return follow_person(model, ov, context.years, exams, ir_drift=drift, ogtt_model=acute,

@@ -25,6 +25,7 @@ from ranklsim.models.parameters import HUMAN, MOUSE
 from ranklsim.simulate.catalog import DIETS, DRUGS, GENOTYPES, METFORMIN_REGIMENS, TEST_KINDS
 
 METFORMIN_SLOT = "metformin"  # drugs in this PK slot take ``regimen`` and ``effects``
+ANTIBODY_SLOT = "antibody"  # RANKL antibodies (the model's Ab_sc/Dg/Ab_per PK)
 METFORMIN_EFFECTS = ("egp", "rankl")
 #: effects of metformin unless a treatment names them: the hepatic (EGP) effect only; the RANKL
 #: effect is a named hypothesis, switched on by ``effects = ["egp", "rankl"]`` (e.g. "+rankl" arms)
