@@ -62,15 +62,23 @@ def test_resolve_builtin_and_scenario_arms(tmp_path):
     assert hyp.overrides == {P.met_egp_on: 1.0, P.met_rankl_on: 1.0}
     evs = met.events(365.0, 15, exam_years=(0, 5, 10, 15))
     hold = [e for e in evs if e.target == P.met_ke0]
-    assert hold[0].time == 365.0 and hold[0].value == 0.0 and len(hold) == 1 + 2 * 3  # + restore/hold per exam
+    assert [(e.time, e.value) for e in hold] == [(365.0, 0.0)]  # the person's run stays on the average
     site = [e for e in evs if e.target == V.C_met_eff and e.time == 365.0]
     assert len(site) == 1 and site[0].value == pytest.approx(effect_site_for(met.metformin.egp_effect))
     emax, ec50 = (load_model("human", "chronic").parameter_value(k) for k in (P.met_Emax_egp, P.met_EC50_egp))
     assert emax * site[0].value / (ec50 + site[0].value) == pytest.approx(met.metformin.egp_effect, rel=1e-12)
-    assert len([e for e in evs if e.target == V.Met_gut and e.op == "add"]) == 3 * 4  # 4 doses before 3 exams
-    # each pre-exam window starts the effect site at its steady-state pre-dose value (~44 uM)
-    eff = [e for e in evs if e.target == V.C_met_eff and e.value == met.metformin.effect_site_trough]
-    assert len(eff) == 3 and all(e.value == pytest.approx(met.metformin.effect_site_trough) for e in eff)
+    assert not [e for e in evs if e.target == V.Met_gut]
+    # each examination after baseline is read from a side run over the last dosing interval: the evening
+    # dose 12 h before, the metformin states starting at their steady-state pre-dose values (effect site
+    # ~44 uM), the explicit PK effects
+    windows = met.exam_windows(365.0, 15, (0, 5, 10, 15))
+    assert windows[0] is None and len(windows) == 4
+    for y, w in zip((5, 10, 15), windows[1:], strict=True):
+        assert w.exam == 365.0 + 365.0 * y and w.exam - w.start == pytest.approx(0.5)
+        assert [(e.target, e.time) for e in w.events] == [(V.Met_gut, w.start)]
+        assert w.states == met.metformin.trough_states and w.states[V.C_met_eff] == met.metformin.effect_site_trough
+        assert w.parameters[P.met_ke0] > 0.0 and w.parameters[P.rankl_expr] == 1.0
+    assert resolve_arms(["metformin_mean"])[0].exam_windows(365.0, 15, (0, 5, 10, 15)) == ()
     assert 30.0 < met.metformin.effect_site_trough < 60.0
     assert ko.overrides == {P.rank_hep_expr: 0.0} and kd.overrides == {P.rank_hep_expr: 0.5}
     # a scenario file: its first non-control arm

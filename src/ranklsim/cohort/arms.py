@@ -46,14 +46,13 @@ swings a little (bid 1000 mg: E_met_egp 0.54-0.56 through the effect compartment
 glucose with it: the average effect reproduces the *daily mean* glucose,
 free sRANKL and hepatic NF-kB tone of explicit dosing (tests: within 0.1 mmol/L and 1 % after
 90 days), which is what drives the slow beta-cell dynamics, but not the morning trough at which
-fasting glucose is measured.  So before every examination after the treatment start the arm
-switches back to explicit doses for :data:`EXAM_WINDOW_DAYS` (the regimen's last doses before the
-exam, the last one a dosing interval before it, e.g. the evening dose 12 h before a morning exam
-for bid): the exam reads the trough fasting glucose of the explicitly dosed regimen (test: within
-0.05 mmol/L of the scenario runner's day-90 fasting value); at the exam the metformin states are
-cleared and the average effect resumes.  The effect site (``C_met_eff``, half-life ~16 h) is set
-at the window's first dose to its steady-state pre-dose value (:func:`~ranklsim.cohort.metformin_exposure.metformin_effect_site_trough`),
-so the two-day window reads the steady-state trough.
+fasting glucose is measured.  So every examination after the treatment start is read from a side run
+(:mod:`~ranklsim.cohort.exam_window`) over the regimen's last dosing interval before it (e.g. from the
+evening dose 12 h before a morning exam for bid), with that dose explicit and the metformin states (gut,
+plasma, liver, effect site) starting from their steady-state pre-dose values
+(:func:`~ranklsim.cohort.metformin_exposure.metformin_trough_states`): the exam reads the trough fasting
+glucose of the explicitly dosed regimen (test: within 0.05 mmol/L of the scenario runner's day-90
+fasting value); the person's own run stays on the average effect throughout.
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ranklsim.cohort.antibody_exposure import AntibodyExposure
-from ranklsim.cohort.exam_window import ExamWindow
+from ranklsim.cohort.exam_window import ExamWindow, merge_windows
 from ranklsim.cohort.lifestyle import Lifestyle
 from ranklsim.cohort.metformin_exposure import EPS, MetforminExposure, chronic_model, scenario_events
 from ranklsim.cohort.schedule import check_shifts, check_visits, trough_before
@@ -186,7 +185,7 @@ class CohortArm:
                     for e in scenario_events(model, arm, end, person) if e.time < end - EPS]
         values = {**person, **self.overrides}
         if self.metformin is not None:
-            evs += self.metformin.events(model, offset, end, exam_years, values, self.exam_window)
+            evs += self.metformin.events(model, offset, end, values)
         if self.antibody is not None:
             evs += self.antibody.events(model, offset, end, values, constants)
         return sorted(evs, key=lambda e: e.time)
@@ -195,23 +194,28 @@ class CohortArm:
                      person: Mapping[str, float] | None = None, visit_shifts: Sequence[float] = (),
                      constants: Mapping[str, float] | None = None) -> tuple[ExamWindow | None, ...]:
         """Side runs that read the examinations (one per examination, None where the person's run reads
-        it): an antibody given as its average effect is explicit before each examination after its
-        first injection (:meth:`AntibodyExposure.windows`); ``visit_shifts`` as :meth:`visit_shifts`."""
-        if self.antibody is None:
+        it): a regimen given as its average effect is explicit before each examination after its start
+        (:meth:`AntibodyExposure.windows`, :meth:`MetforminExposure.windows` unless ``exam_window`` is
+        False); ``visit_shifts`` as :meth:`visit_shifts`."""
+        met = self.metformin if self.exam_window else None
+        if self.antibody is None and met is None:
             return ()
         model = model or chronic_model()
         shifts = tuple(visit_shifts) or (0.0,) * len(exam_years)
         days = [float(y) * DAYS_PER_YEAR + d for y, d in zip(exam_years, shifts, strict=True)]
         values = {**dict(person or {}), **self.overrides}
-        return tuple(self.antibody.windows(model, offset, float(years) * DAYS_PER_YEAR, days, values, constants))
+        end = float(years) * DAYS_PER_YEAR
+        parts = [w for w in (self.antibody and self.antibody.windows(model, offset, end, days, values, constants),
+                             met and met.windows(model, offset, end, days, values)) if w]
+        return tuple(merge_windows(*ws) for ws in zip(*parts, strict=True))
 
     def visit_shifts(self, exam_years: Sequence[float], years: float, visits: str = "trough") -> tuple[float, ...]:
         """Days by which each examination of this arm moves (0 or negative; baseline never moves).
 
         With ``visits="trough"`` and repeated injections (``every_days``), a follow-up examination on a
         dosing visit is taken just before that injection, at the trough
-        (:func:`~ranklsim.cohort.schedule.trough_before`); other examinations keep their day.  Metformin arms sample their own pre-dose window (``exam_window``).
-        Raises ValueError when two visits would collide.
+        (:func:`~ranklsim.cohort.schedule.trough_before`); other examinations keep their day.  Metformin
+        arms sample their own pre-dose window (``exam_window``).  Raises ValueError when two visits would collide.
         """
         check_visits(visits)
         shifts = [0.0] * len(exam_years)

@@ -5,7 +5,8 @@ read each examination where trials sample (e.g. the trough before an injection).
 last weeks before the examination with the explicit regimen in a separate run of the same model: it
 starts from the person's full state at ``start`` (an output of the person's run), sets ``states`` (the
 drug's states), runs with the parameter values in force in the person's run at ``start`` plus
-``parameters``, applies ``events`` (doses inside the window) and reports the examination at ``exam``.
+``parameters``, applies ``events`` (doses inside the window) and the person's own events inside the
+window (those that do not touch the window's states and parameters), and reports the examination at ``exam``.
 The person's run continues on the average: the slow layers see the average, the examination the
 explicit regimen, and the run is not restarted for the window (each restart of CVODE costs ~100 steps).
 """
@@ -42,6 +43,20 @@ class ExamWindow:
             raise ValueError("events of an examination window must lie in [start, exam)")
 
 
+def merge_windows(*windows: ExamWindow | None) -> ExamWindow | None:
+    """One window for several regimens read at the same examination: it opens at the earliest start and
+    sets every regimen's states and parameters (None if none has a window)."""
+    given = [w for w in windows if w is not None]
+    if len(given) <= 1:
+        return given[0] if given else None
+    if len({w.exam for w in given}) > 1:
+        raise ValueError("windows of one examination must end at the same time")
+    return ExamWindow(min(w.start for w in given), given[0].exam,
+                      {k: v for w in given for k, v in w.states.items()},
+                      {k: v for w in given for k, v in w.parameters.items()},
+                      tuple(sorted((e for w in given for e in w.events), key=lambda e: e.time)))
+
+
 def values_at(model: Model, overrides: Mapping[str, float], events: Sequence[Event], t: float) -> dict[str, float]:
     """Parameter values in force at time ``t`` of a run with ``overrides`` and ``events`` (events at ``t``
     included, as a segment starting at ``t`` sees them)."""
@@ -61,7 +76,10 @@ def read_window(model: Model, window: ExamWindow, state: Mapping[str, float], ru
     (the run's parameter values and events give the values in force there)."""
     values = {**values_at(model, run_overrides, run_events, window.start), **window.parameters}
     initial = {**state, **window.states}
-    events = [Event(e.time - window.start, e.target, e.value, e.op) for e in window.events]
+    own = set(window.parameters) | set(window.states)  # the window's settings win over the run's
+    inside = [e for e in run_events if window.start < e.time < window.exam and e.target not in own]
+    events = [Event(e.time - window.start, e.target, e.value, e.op)
+              for e in sorted([*inside, *window.events], key=lambda e: e.time)]
     res: SimulationResult = model.simulate(times=[0.0, window.exam - window.start], overrides=values,
                                            initial=initial, events=events, selections=selections)
     row = res.array[-1].copy()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
 
-from ranklsim.constants import DAYS_PER_YEAR
+from ranklsim.cohort.exam_window import ExamWindow
 from ranklsim.models.ids import P, V
 from ranklsim.simulate import load_model
 from ranklsim.simulate.catalog import DRUGS
@@ -22,10 +22,8 @@ from ranklsim.simulate.simulator import Event, Model
 
 #: tolerance on event and dose times, days
 EPS = 1e-9
-#: days of explicit metformin dosing before each examination (PK steady state: plasma half-life
-#: ~4.3 h, so 2 days = 11 half-lives)
-EXAM_WINDOW_DAYS = 2.0
-#: metformin states, cleared after each examination window
+#: metformin's states (gut, plasma, liver, effect site): set to their steady-state pre-dose values at the
+#: start of an examination window
 MET_STATES = (V.Met_gut, V.Met_int, V.C_met, V.C_met_liv, V.C_met_eff)
 
 
@@ -43,7 +41,7 @@ def scenario_events(model: Model, arm: Arm, duration_days: float, overrides: Map
 @cache
 def _steady_interval(dose_mg: float, interval_days: float, body_weight_kg: float | None, steady_days: float,
                      points: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Grid and ``E_met_egp``, ``E_met_rankl``, ``C_met_eff`` over the last dosing interval (effects on)
+    """Grid and ``E_met_egp``, ``E_met_rankl`` and the metformin states over the last dosing interval (effects on)
     of explicit doses every ``interval_days`` for ``steady_days`` (human chronic model)."""
     model = chronic_model()
     tr = Treatment(drug="metformin", dose=dose_mg, unit="mg", every_days=interval_days,
@@ -52,7 +50,7 @@ def _steady_interval(dose_mg: float, interval_days: float, body_weight_kg: float
     evs = scenario_events(model, Arm(name="pk", treatments=(tr,)), tr.last_day + interval_days, ov)
     t1 = tr.last_day
     grid = np.linspace(t1 - interval_days, t1, points)
-    sel = [V.E_met_egp, V.E_met_rankl, V.C_met_eff]
+    sel = [V.E_met_egp, V.E_met_rankl, *MET_STATES]
     res = model.simulate(times=[0.0, *grid], overrides={**ov, P.met_egp_on: 1.0, P.met_rankl_on: 1.0},
                          events=[e for e in evs if e.time < t1 - EPS], selections=sel)
     return grid, {k: res.frame[k].to_numpy()[1:] for k in sel}
@@ -87,6 +85,13 @@ def metformin_effect_site_trough(dose_mg: float, interval_days: float, body_weig
     return float(_steady_interval(dose_mg, interval_days, body_weight_kg, steady_days, points)[1][V.C_met_eff][-1])
 
 
+def metformin_trough_states(dose_mg: float, interval_days: float, body_weight_kg: float | None = None,
+                            steady_days: float = 8.0, points: int = 721) -> dict[str, float]:
+    """Steady-state values of the metformin states just before a dose."""
+    f = _steady_interval(dose_mg, interval_days, body_weight_kg, steady_days, points)[1]
+    return {s: float(f[s][-1]) for s in MET_STATES}
+
+
 @dataclass(frozen=True)
 class MetforminExposure:
     """A metformin regimen given as its average steady-state effect (module docstring)."""
@@ -94,7 +99,9 @@ class MetforminExposure:
     treatment: Treatment
     egp_effect: float  #: mean E_met_egp (0 with the EGP effect off)
     rankl_effect: float  #: mean E_met_rankl (0 with the RANKL effect off)
-    effect_site_trough: float = 0.0  #: steady-state pre-dose C_met_eff (uM), set at each exam window
+    effect_site_trough: float = 0.0  #: steady-state pre-dose C_met_eff (uM)
+    #: steady-state pre-dose values of the metformin states, set at each examination window's start
+    trough_states: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, tr: Treatment, body_weight_kg: float | None = None) -> MetforminExposure:
@@ -106,42 +113,47 @@ class MetforminExposure:
         bw = None if body_weight_kg is None else float(body_weight_kg)
         dose = tr.dose_mg(bw if bw is not None else chronic_model().parameter_value(P.BW))
         egp, rankl = metformin_mean_effects(float(dose), float(tr.interval_days), bw)
-        trough = metformin_effect_site_trough(float(dose), float(tr.interval_days), bw)
-        return cls(tr, egp if "egp" in tr.effects else 0.0, rankl if "rankl" in tr.effects else 0.0, trough)
+        states = metformin_trough_states(float(dose), float(tr.interval_days), bw)
+        return cls(tr, egp if "egp" in tr.effects else 0.0, rankl if "rankl" in tr.effects else 0.0,
+                   states[V.C_met_eff], states)
 
     def to_dict(self) -> dict:
         return {"treatment": self.treatment.model_dump(mode="json"), "mean_E_met_egp": self.egp_effect,
                 "mean_E_met_rankl": self.rankl_effect}
 
-    def events(self, model: Model, offset: float, end: float, exam_years: Sequence[float],
-               values: Mapping[str, float], exam_window: bool = True) -> list[Event]:
-        """Events (chronic clock: ``offset`` is baseline) of the average effect from the treatment start
-        and, with ``exam_window``, of the explicit doses before each examination (``exam_years``)
-        up to ``end`` (days from baseline); ``values``: the person's and the arm's parameter values."""
-        tr = self.treatment
+    def _values(self, model: Model, values: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+        """The explicit values of the parameters the average replaces, and the average's values."""
         base = {k: float(values.get(k, model.parameter_value(k))) for k in (P.met_ke0, P.rankl_expr)}
         # the effect site held at the mean effect (met_ke0 = 0), the RANKL effect through rankl_expr
         average = {P.met_ke0: 0.0, V.C_met_eff: effect_site_for(self.egp_effect, model),
                    P.rankl_expr: base[P.rankl_expr] * (1.0 - self.rankl_effect)}
-        start, step = tr.start_day, tr.interval_days
-        if start >= end - EPS:
+        return base, average
+
+    def events(self, model: Model, offset: float, end: float, values: Mapping[str, float]) -> list[Event]:
+        """The average effect from the treatment start (chronic clock: ``offset`` is baseline) to ``end``
+        (days from baseline); ``values``: the person's and the arm's parameter values."""
+        if self.treatment.start_day >= end - EPS:
             return []
-        evs = [Event(offset + start, k, v) for k, v in average.items()]
-        for y in (exam_years if exam_window else ()):
-            exam = float(y) * DAYS_PER_YEAR
-            first = exam - EXAM_WINDOW_DAYS
+        return [Event(offset + self.treatment.start_day, k, v) for k, v in self._values(model, values)[1].items()]
+
+    def windows(self, model: Model, offset: float, end: float, exam_days: Sequence[float],
+                values: Mapping[str, float]) -> list[ExamWindow | None]:
+        """One side run per examination at ``exam_days`` (days from baseline): from the regimen's last dose
+        strictly before it, explicit, the metformin states at their steady-state pre-dose values (none
+        before the first dose), so the examination reads the steady-state trough (None before the start)."""
+        tr = self.treatment
+        base, _ = self._values(model, values)
+        start, step = tr.start_day, tr.interval_days
+        out: list[ExamWindow | None] = []
+        for exam in (float(d) for d in exam_days):
             if exam <= start + EPS or exam > end + EPS:
+                out.append(None)
                 continue
-            k0 = max(0, math.ceil((first - start) / step - EPS))  # regimen doses within the window
-            k1 = math.floor((exam - start) / step - EPS)  # the last dose strictly before the exam
-            if k1 < k0:
-                continue
-            window = tr.model_copy(update={"start_day": start + k0 * step, "n_doses": k1 - k0 + 1})
-            t0 = offset + window.start_day
-            evs += [Event(t0, k, v) for k, v in base.items()]  # explicit PK effects, not the average
-            evs.append(Event(t0, V.C_met_eff, self.effect_site_trough))  # the effect site at steady state
-            evs += [Event(offset + e.time, e.target, e.value, e.op)
-                    for e in scenario_events(model, Arm(name="w", treatments=(window,)), end, values)]
-            evs += [Event(offset + exam, s, 0.0) for s in MET_STATES]  # after the exam reading
-            evs += [Event(offset + exam, k, v) for k, v in average.items()]
-        return evs
+            k = math.floor((exam - start) / step - EPS)  # the last dose strictly before the exam
+            dose = tr.model_copy(update={"start_day": start + k * step, "n_doses": 1, "every_days": None,
+                                         "regimen": None})
+            events = [Event(offset + e.time, e.target, e.value, e.op)
+                      for e in scenario_events(model, Arm(name="w", treatments=(dose,)), end, values)]
+            states = dict(self.trough_states) if k > 0 else {}
+            out.append(ExamWindow(offset + dose.start_day, offset + exam, states, base, tuple(events)))
+        return out
