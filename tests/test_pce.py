@@ -74,7 +74,7 @@ def test_uncertainty_command_pce_study(tmp_path):
     meta = json.loads((out / "cohort_uncertainty.json").read_text())
     study = meta["studies"]["pce"]
     assert study["evaluations"] == 8 and study["n_samples"] == 8 and study["factors"] == ["frag_median", "w_tol"]
-    assert set(study["surrogate"]) == {CASES, LOG_OR, LOG_RR + "rank_blockade"}
+    assert set(study["surrogate"]) == {CASES, LOG_OR, LOG_RR + "rank_blockade", LOG_RR + "denosumab"}
     assert study["surrogate"][CASES]["degree"] >= 1  # 12 people, 5 years: cases defined, the OR may not be
     design = pd.read_csv(out / "cohort_pce_design.csv")
     assert len(design) == 8 and {"frag_median", "w_tol", "cases"} <= set(design.columns)

@@ -44,8 +44,10 @@ from ranklsim.errors import UsageError
 from ranklsim.rundir import atomic_write_text, folder_lock, interruptible
 
 STUDIES = ("screen", "sobol", "pce", "ensemble", "all")
-#: arms of the screen and the Sobol study (hepatocyte RANK knockout protection) and of the ensemble
-SCREEN_ARMS, ENSEMBLE_ARMS = ("rank_blockade",), ("rank_blockade", "metformin_mean", "lifestyle")
+#: arms of the screen and the Sobol/PCE studies (hepatocyte RANK knockout protection, the denosumab
+#: effect) and of the ensemble
+SCREEN_ARMS = ("rank_blockade", "denosumab")
+ENSEMBLE_ARMS = ("rank_blockade", "denosumab", "metformin_mean", "lifestyle")
 META = "cohort_uncertainty.json"
 
 
@@ -62,8 +64,8 @@ def add_parser(sub) -> None:
     u.add_argument("--seed", type=seed_int, default=1, help="population seed (common to every evaluation)")
     u.add_argument("--years", type=bounded(float, low=1.0, high=30.0), default=15.0, help="follow-up years")
     u.add_argument("--factors", type=_ids, default=None, help="subset of the default factors (comma-separated)")
-    u.add_argument("--arms", type=_ids, default=None, help="arms besides control (default: rank_blockade for "
-                   "screen/Sobol, rank_blockade,metformin_mean,lifestyle for the ensemble)")
+    u.add_argument("--arms", type=_ids, default=None, help="arms besides control (default: rank_blockade,denosumab "
+                   "for screen/Sobol/PCE, rank_blockade,denosumab,metformin_mean,lifestyle for the ensemble)")
     u.add_argument("--trajectories", type=bounded(int, low=2, high=1000), default=6, help="Morris trajectories")
     u.add_argument("--top", type=bounded(int, low=1, high=50), default=4, help="factors kept for Sobol (all)")
     u.add_argument("--n-base", type=bounded(int, low=2, high=4096), default=16, help="Saltelli base sample")
