@@ -221,16 +221,14 @@ class AntibodyExposure:
         m = min(max(production_multiple(model, values), PRODUCTION_GRID[0]), PRODUCTION_GRID[-1])
         courses = _grid(tr, constants_key(constants))
         out: list[ExamWindow | None] = []
-        previous = start
         for exam in (float(d) for d in exam_days):
             if exam <= start + EPS or exam > end + EPS:
                 out.append(None)
                 continue
-            first = max(exam - width, previous, start)
+            first = max(exam - width, start)  # side runs are independent: windows may overlap
             states = {s: _interp(m, [c.state_at(first - start)[s] for c in courses]) for s in DRUG_STATES}
             out.append(ExamWindow(offset + first, offset + exam, states, {P.rankl_expr: base},
                                   tuple(self._doses_within(model, first, exam, values, offset))))
-            previous = exam
         return out
 
     def _doses_within(self, model: Model, first: float, exam: float, values: Mapping[str, float],
