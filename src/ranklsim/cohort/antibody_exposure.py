@@ -40,7 +40,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ranklsim.cohort.exam_window import ExamWindow
-from ranklsim.cohort.metformin_exposure import EPS, chronic_model, scenario_events
+from ranklsim.cohort.metformin_exposure import EPS, chronic_model, doses_in, scenario_events
 from ranklsim.constants import MINUTES_PER_DAY
 from ranklsim.models.ids import P, V
 from ranklsim.simulate.catalog import DRUGS
@@ -228,17 +228,5 @@ class AntibodyExposure:
             first = max(exam - width, start)  # side runs are independent: windows may overlap
             states = {s: _interp(m, [c.state_at(first - start)[s] for c in courses]) for s in DRUG_STATES}
             out.append(ExamWindow(offset + first, offset + exam, states, {P.rankl_expr: base},
-                                  tuple(self._doses_within(model, first, exam, values, offset))))
+                                  tuple(doses_in(model, tr, first, exam, values, offset))))
         return out
-
-    def _doses_within(self, model: Model, first: float, exam: float, values: Mapping[str, float],
-                      offset: float) -> list[Event]:
-        """Injections of the regimen on days in [first, exam) as explicit dose events (chronic clock)."""
-        tr, step = self.treatment, self.treatment.interval_days
-        k0 = max(0, math.ceil((first - tr.start_day) / step - EPS))
-        k1 = math.floor((exam - tr.start_day) / step - EPS)
-        if k1 < k0:
-            return []
-        window = tr.model_copy(update={"start_day": tr.start_day + k0 * step, "n_doses": k1 - k0 + 1})
-        return [Event(offset + e.time, e.target, e.value, e.op)
-                for e in scenario_events(model, Arm(name="w", treatments=(window,)), exam, values)]

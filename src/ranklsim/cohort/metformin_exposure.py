@@ -38,6 +38,19 @@ def scenario_events(model: Model, arm: Arm, duration_days: float, overrides: Map
     return dosing_events(arm, float(duration_days), model.parameters, dict(overrides))
 
 
+def doses_in(model: Model, tr: Treatment, first: float, last: float, values: Mapping[str, float],
+             offset: float = 0.0) -> list[Event]:
+    """Dose events (clock shifted by ``offset``) of the repeated regimen ``tr`` on days in [first, last)."""
+    step = tr.interval_days
+    k0 = max(0, math.ceil((first - tr.start_day) / step - EPS))
+    k1 = math.floor((last - tr.start_day) / step - EPS)
+    if k1 < k0:
+        return []
+    window = tr.model_copy(update={"start_day": tr.start_day + k0 * step, "n_doses": k1 - k0 + 1})
+    return [Event(offset + e.time, e.target, e.value, e.op)
+            for e in scenario_events(model, Arm(name="w", treatments=(window,)), last, values)]
+
+
 @cache
 def _steady_interval(dose_mg: float, interval_days: float, body_weight_kg: float | None, steady_days: float,
                      points: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -77,12 +90,6 @@ def effect_site_for(effect: float, model: Model | None = None) -> float:
     if not 0.0 <= effect < emax:
         raise ValueError(f"a mean EGP effect of {effect} is outside [0, met_Emax_egp = {emax})")
     return ec50 * (effect / (emax - effect)) ** (1.0 / n) if effect > 0.0 else 0.0
-
-
-def metformin_effect_site_trough(dose_mg: float, interval_days: float, body_weight_kg: float | None = None,
-                                 steady_days: float = 8.0, points: int = 721) -> float:
-    """Steady-state effect-site concentration ``C_met_eff`` (uM) just before a dose."""
-    return float(_steady_interval(dose_mg, interval_days, body_weight_kg, steady_days, points)[1][V.C_met_eff][-1])
 
 
 def metformin_trough_states(dose_mg: float, interval_days: float, body_weight_kg: float | None = None,
@@ -150,10 +157,8 @@ class MetforminExposure:
                 out.append(None)
                 continue
             k = math.floor((exam - start) / step - EPS)  # the last dose strictly before the exam
-            dose = tr.model_copy(update={"start_day": start + k * step, "n_doses": 1, "every_days": None,
-                                         "regimen": None})
-            events = [Event(offset + e.time, e.target, e.value, e.op)
-                      for e in scenario_events(model, Arm(name="w", treatments=(dose,)), end, values)]
+            first = start + k * step
+            events = doses_in(model, tr, first, exam, values, offset)
             states = dict(self.trough_states) if k > 0 else {}
-            out.append(ExamWindow(offset + dose.start_day, offset + exam, states, base, tuple(events)))
+            out.append(ExamWindow(offset + first, offset + exam, states, base, tuple(events)))
         return out
