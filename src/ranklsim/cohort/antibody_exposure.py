@@ -82,15 +82,11 @@ class Course:
         t = self.phase(day)
         return {s: float(np.interp(t, self.days, v)) for s, v in self.states.items()}
 
-    def mean_ratio(self, end_day: float) -> float:
-        """Time-average of the free sRANKL ratio from the first injection to ``end_day``."""
-        return self.mean(self.free_ratio, end_day)
-
     def mean(self, values: np.ndarray, end_day: float) -> float:
         """Time-average of ``values`` (on :attr:`days`) from the first injection to ``end_day``."""
         cum = np.concatenate([[0.0], np.cumsum(np.diff(self.days) * (values[1:] + values[:-1]) / 2)])
 
-        def integral(t: float) -> float:  # of the ratio from 0 to t, the second interval repeated
+        def integral(t: float) -> float:  # of values from 0 to t, the second interval repeated
             if t <= 2.0 * self.interval:
                 return float(np.interp(t, self.days, cum))
             first, period = float(np.interp(self.interval, self.days, cum)), float(cum[-1])
