@@ -149,3 +149,29 @@ def test_average_arm_acts_only_through_the_hepatic_link():
         # equal to the side runs' tolerance (exam_window.WINDOW_RTOL = 1e-5)
         np.testing.assert_allclose(d[f"fpg_y{y}"], c[f"fpg_y{y}"], rtol=1e-4)
         assert (d[f"rankl_y{y}"] < c[f"rankl_y{y}"]).all()  # the drug still binds sRANKL
+
+
+def test_two_regimens_read_one_examination_from_one_merged_window(deno):
+    """An arm with denosumab and metformin, both as average effects: one side run per examination, opening
+    at the earlier start (the antibody's 35 days) and setting both drugs' states; the cohort runs it."""
+    from ranklsim.cohort.arms import CohortArm
+    from ranklsim.cohort.exam_window import merge_windows
+
+    met = builtin_arm("metformin")
+    both = CohortArm("deno_met", overrides=met.overrides, metformin=met.metformin, antibody=deno.antibody)
+    exams = exam_schedule(15)
+    shifts = both.visit_shifts(exams, 15)
+    merged = both.exam_windows(BURN_IN, 15, exams, visit_shifts=shifts)
+    alone = (deno.exam_windows(BURN_IN, 15, exams, visit_shifts=shifts),
+             met.exam_windows(BURN_IN, 15, exams, visit_shifts=shifts))
+    for w, a, m in zip(merged[1:], *(x[1:] for x in alone), strict=True):
+        assert w.start == a.start < m.start and w.exam == a.exam == m.exam
+        assert w.states == {**a.states, **m.states} and w.parameters == {**a.parameters, **m.parameters}
+        assert [e.target for e in w.events] == [V.Met_gut]  # the evening metformin dose; no injection
+    assert merge_windows(None, None) is None and merge_windows(None, merged[1]) is merged[1]
+    with pytest.raises(ValueError, match="same time"):
+        merge_windows(merged[1], ExamWindow(merged[1].start, merged[1].exam + 1.0, {}, {}))
+    res = run_cohort(PopulationSpec(n=2, seed=3), years=5, arms=["control", both]).people
+    assert res["error"].isna().all()
+    c, d = (res[res["arm"] == a].set_index("person_id") for a in ("control", "deno_met"))
+    assert (d["fpg_y5"] < c["fpg_y5"]).all() and (d["rankl_y5"] < c["rankl_y5"]).all()
