@@ -32,7 +32,7 @@ from ranklsim.cli_options import (
     seed_int,
 )
 from ranklsim.cohort.analysis import json_ready, summary
-from ranklsim.cohort.arms import CohortArm, check_arm_names, resolve_arms, visit_schedule
+from ranklsim.cohort.arms import BUILTIN_ARMS, CohortArm, check_arm_names, resolve_arms, visit_schedule
 from ranklsim.cohort.ensemble import check_ensemble, cohort_ensemble, load_ensemble
 from ranklsim.cohort.followup import CRITERIA, check_criteria, exam_schedule
 from ranklsim.cohort.plots import plot_forest, plot_incidence_by_tertile
@@ -69,9 +69,8 @@ def _arm_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-_ARMS_HELP = ("intervention arms, comma-separated: control, denosumab, lifestyle, metformin (EGP effect), metformin+rankl "
-              "(with the RANKL hypothesis), metformin_mean, rank_blockade, rank_blockade:FRACTION or a scenario "
-              ".toml file (its first non-control arm)")
+_ARMS_HELP = (f"intervention arms, comma-separated: {', '.join(BUILTIN_ARMS)}, rank_blockade:FRACTION or a "
+              "scenario .toml file (its first non-control arm); the arms are described in ranklsim.cohort.arms")
 
 
 people_count = bounded(int, low=1, high=MAX_PEOPLE)
