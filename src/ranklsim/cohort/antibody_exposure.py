@@ -118,33 +118,38 @@ def _course(tr: Treatment, multiple: float, constants: Constants) -> Course:
                   np.asarray(res[V.L], dtype=float) / start[V.L], np.asarray(res[V.ser_kinase], dtype=float))
 
 
+#: smallest relative change of an output between no sRANKL and untreated (reference person) for it to
+#: count as depending on sRANKL; below it for ``ser_kinase`` the average matches free sRANKL instead (the hepatic link is off, e.g. ``ikk_irs_on`` = 0 or
+#: ``f_rank_stim`` = 0: the drug then changes nothing in the liver, and free sRANKL is what is left to read)
+KINASE_SENSITIVITY = 1e-9
+
+
 def production_factor(target: float, output: str = V.ser_kinase, constants: Mapping[str, float] | None = None,
-                      model: Model | None = None) -> float:
+                      model: Model | None = None) -> float | None:
     """The ``rankl_expr`` at which the reference person's steady ``output`` equals ``target`` (clamped to
     [0, 1]: the average never removes more than all sRANKL nor adds any); ``output`` is the IRS1 serine
-    kinase drive ``ser_kinase`` or the free sRANKL ratio ``L`` (relative to untreated)."""
+    kinase drive ``ser_kinase`` or the free sRANKL ratio ``L`` (relative to untreated).  None if
+    ``output`` does not depend on sRANKL (changes by at most :data:`KINASE_SENSITIVITY` relative
+    between no sRANKL and untreated)."""
     model = model or chronic_model()
     ov = dict(constants or {})
     scale = model.steady_state(ov, selections=[V.L])[V.L] if output == V.L else 1.0
 
-    def gap(expr: float) -> float:
-        return model.steady_state({**ov, P.rankl_expr: expr}, selections=[output])[output] / scale - target
+    def value(expr: float) -> float:
+        return model.steady_state({**ov, P.rankl_expr: expr}, selections=[output])[output] / scale
 
-    lo, hi = gap(0.0), gap(1.0)
+    v0, v1 = value(0.0), value(1.0)
+    if abs(v1 - v0) <= KINASE_SENSITIVITY * abs(v1):
+        return None
+    lo, hi = v0 - target, v1 - target
     if lo >= 0.0 or hi <= 0.0:
         return 0.0 if lo >= 0.0 else 1.0
-    return float(brentq(gap, 0.0, 1.0, xtol=1e-10))
+    return float(brentq(lambda e: value(e) - target, 0.0, 1.0, xtol=1e-10))
 
 
 @cache
 def _grid(tr: Treatment, constants: Constants) -> tuple[Course, ...]:
     return tuple(_course(tr, m, constants) for m in PRODUCTION_GRID)
-
-
-#: smallest relative change of the reference ``ser_kinase`` between no sRANKL and untreated below which
-#: the average matches free sRANKL instead (the hepatic link is off, e.g. ``ikk_irs_on`` = 0 or
-#: ``f_rank_stim`` = 0: the drug then changes nothing in the liver, and free sRANKL is what is left to read)
-KINASE_SENSITIVITY = 1e-9
 
 
 @cache
@@ -153,12 +158,11 @@ def _factor(tr: Treatment, days: float, constants: Constants) -> float:
     equals its time-average under explicit dosing (the quantity the liver passes on); free sRANKL
     when the kinase does not depend on sRANKL."""
     reference = _grid(tr, constants)[PRODUCTION_GRID.index(1.0)]
-    model = chronic_model()
     ov = dict(constants)
-    k0, k1 = (model.steady_state({**ov, P.rankl_expr: e}, selections=[V.ser_kinase])[V.ser_kinase] for e in (0.0, 1.0))
-    if abs(k1 - k0) <= KINASE_SENSITIVITY * abs(k1):
-        return production_factor(reference.mean(reference.free_ratio, days), V.L, ov)
-    return production_factor(reference.mean(reference.kinase, days), V.ser_kinase, ov)
+    factor = production_factor(reference.mean(reference.kinase, days), V.ser_kinase, ov)
+    if factor is None:  # the hepatic link is off: match what is left, free sRANKL
+        factor = production_factor(reference.mean(reference.free_ratio, days), V.L, ov)
+    return float(factor)
 
 
 def production_multiple(model: Model, values: Mapping[str, float]) -> float:

@@ -65,8 +65,7 @@ def values_at(model: Model, overrides: Mapping[str, float], events: Sequence[Eve
         if ev.time > t:
             break
         if ev.target in model.parameters:
-            old = out.get(ev.target, model.parameter_value(ev.target))
-            out[ev.target] = ev.value if ev.op == "set" else old + ev.value
+            out[ev.target] = ev.applied(out.get(ev.target, model.parameter_value(ev.target)))
     return out
 
 

@@ -42,6 +42,10 @@ class Event:
             raise ValueError(f"event op must be 'set' or 'add', got {self.op!r}")
         check_value(f"event value for {self.target}", self.value, allow_negative=self.op == "add")
 
+    def applied(self, old: float) -> float:
+        """The target's value after this event, given its value ``old`` before it."""
+        return self.value if self.op == "set" else old + self.value
+
 
 class SimulationResult:
     """A time course in wide form with units: one column per id, plus ``time`` (the view's unit).

@@ -88,10 +88,7 @@ class InputChecks:
                 if ev.target not in self.state_ids:
                     raise unknown_id_error("event target", ev.target, self.ids)
                 continue
-            if ev.op == "set":
-                value = ev.value
-            else:
-                value = values.get(ev.target, overrides.get(ev.target, self._table_values[ev.target])) + ev.value
+            value = ev.applied(values.get(ev.target, overrides.get(ev.target, self._table_values[ev.target])))
             values[ev.target] = value
             if value < 0 or out_of_bounds(self.parameters, {ev.target: value}):
                 if not allow_out_of_bounds:
