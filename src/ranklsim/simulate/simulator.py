@@ -8,6 +8,7 @@ a NumPy array (DataFrame on demand); ``benchmarks/peers.py`` measures the overhe
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import pairwise
@@ -64,6 +65,8 @@ class _Selection(NamedTuple):
     units: dict[str, str]
 
 
+#: evenly spaced output grids a model keeps
+GRID_CACHE_SIZE = 16
 #: solver settings of the second attempt of a failed relaxation (stricter)
 RELAX_RETRY = {"rtol": 1e-8, "max_order": 5}
 
@@ -95,9 +98,13 @@ class Model(InputChecks):
         self._slate = CleanSlate(self._rr)
         #: held: each ``rr.integrator`` makes a new proxy, and the shared runner's integrator is never replaced
         self._integrator = self._rr.integrator
+        #: held for the same reason (``rr.model`` makes a new proxy; the shared runner is never reloaded)
+        self._exe = self._rr.model
         self._tiny = roundoff(self._rr, self._integrator)
         #: per selection: its columns, their positions, its non-negative quantities and units (:meth:`_selection`)
         self._selections: dict[tuple[str, ...], _Selection] = {}
+        #: evenly spaced output grids by (t_end, n_points) (:meth:`_grid`)
+        self._grids: dict[tuple[float, int], tuple[np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ properties
     @property
@@ -175,7 +182,7 @@ class Model(InputChecks):
         sel = self.check_selections(selections)
         evs, outside = self._check_events(events, ov, allow_out_of_bounds)
         outside = {**out_of_bounds(self.parameters, ov), **outside}
-        out_t = output_times(t_end, times, n_points)
+        out_t, t_model = self._grid(t_end, times, n_points)
         warn_out_of_bounds(f"{self.species}/{self.view}", outside)
         ref = self.reference(ov)
         self._prepare(*ref.apply(ov, ini))
@@ -185,7 +192,6 @@ class Model(InputChecks):
         if self._rr.timeCourseSelections != picked.columns_list:  # reading costs 1 us, setting 30 us
             self._rr.timeCourseSelections = picked.columns_list
         f = _TIME_FACTOR[self.view]
-        t_model = out_t * f
         if times is None or len(out_t) < 2 or np.all(np.diff(out_t) > 0):
             rows = self._run_segments(t_model, evs, sel, ov, uniform=times is None)
         else:  # repeated output times: integrate to each once, report it as often as asked
@@ -198,6 +204,21 @@ class Model(InputChecks):
         rows[:, 0] = out_t  # the requested times, in the view's unit
         return SimulationResult._of_run(rows, picked.columns, picked.index, dict(picked.units), self.time_unit,
                                         self.species, self.view, ov, outside, dict(ref.derived))
+
+    def _grid(self, t_end: float | None, times: Sequence[float] | None, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+        """The output times in the view's unit and in model minutes; evenly spaced grids are kept
+        (read-only, the last :data:`GRID_CACHE_SIZE`), as inner loops repeat the same ``t_end`` and ``n_points``."""
+        key = (t_end, n_points) if times is None and type(t_end) in (int, float) and type(n_points) is int else None
+        if key is not None and (hit := self._grids.get(key)) is not None:
+            return hit
+        out_t = output_times(t_end, times, n_points)
+        t_model = out_t * _TIME_FACTOR[self.view]
+        if key is not None:
+            out_t.flags.writeable = t_model.flags.writeable = False
+            self._grids[key] = (out_t, t_model)
+            if len(self._grids) > GRID_CACHE_SIZE:
+                del self._grids[next(iter(self._grids))]
+        return out_t, t_model
 
     def reference(self, overrides: Mapping[str, float]) -> Reference:
         """The reference person of validated ``overrides``: derived normalisers and reference state
@@ -218,10 +239,10 @@ class Model(InputChecks):
         """Raise :class:`OutOfDomainError` if a non-negative state is negative beyond round-off now.
         ``restart``: an integration starts from here, so set remnants (magnitude below
         :data:`~ranklsim.simulate.solver.UNDERFLOW`) to 0 (one read of the states serves both)."""
-        values = self._states.values(self._rr)
+        values = self._states.values(self._exe)
         if not values.min() >= -self._tiny:  # also catches NaN
             i = int(np.argmin(np.nan_to_num(values, nan=-np.inf)))
-            raise self._domain_error(self._states.ids[i], float(values[i]), self._rr.model.getTime(), overrides)
+            raise self._domain_error(self._states.ids[i], float(values[i]), self._exe.getTime(), overrides)
         if restart:
             self._states.flush(self._rr, values)
 
@@ -266,18 +287,19 @@ class Model(InputChecks):
         pending = [e for e in evs if e.time * f <= t_model[-1]]
         if len(t_model) > 1 and t_model[0] == 0.0 and all(e.time <= 0.0 for e in pending):
             return self._one_segment(t_model, pending, overrides, uniform)
-        bounds = [0.0, *(e.time * f for e in pending), t_model[-1]]
+        bounds = [0.0, *(e.time * f for e in pending), float(t_model[-1])]
+        grid = t_model.tolist()  # bisected per segment (cheaper than np.searchsorted on a few values)
         pieces = []
         for t0, t1 in pairwise(bounds):
             while pending and pending[0].time * f <= t0:
                 self._apply(pending.pop(0))
             if t1 > t0:  # each segment starts remnant-free: the state check at the end of the last one
-                pieces.append(self._segment(t_model, t0, t1, t1 == bounds[-1], overrides))
+                pieces.append(self._segment(grid, t0, t1, t1 == bounds[-1], overrides))
         for ev in pending:  # events at the final time
             self._apply(ev)
         if not pieces:  # a single output time: report the state there
             return np.array([[t_model[-1], *(self._rr[k] for k in sel)]])
-        return np.vstack(pieces)
+        return np.concatenate(pieces)
 
     def _one_segment(self, t_model: np.ndarray, events: list[Event], overrides: dict[str, float],
                      uniform: bool) -> np.ndarray:
@@ -289,15 +311,16 @@ class Model(InputChecks):
         self._check_state(overrides)
         return rows
 
-    def _segment(self, t_model: np.ndarray, t0: float, t1: float, last: bool,
+    def _segment(self, grid: list[float], t0: float, t1: float, last: bool,
                  overrides: dict[str, float]) -> np.ndarray:
         """Rows of the output times in [t0, t1) (and t1 if ``last``) from one integration t0 -> t1; t0
-        is reported here (after the events at t0), t1 by the next segment unless this is the last."""
-        lo, hi = np.searchsorted(t_model, t0, "right"), np.searchsorted(t_model, t1, "left")
-        seg_t = [t0, *t_model[lo:hi].tolist(), t1]
+        is reported here (after the events at t0), t1 by the next segment unless this is the last.
+        ``grid``: the sorted, distinct output times (model minutes)."""
+        lo, hi = bisect_right(grid, t0), bisect_left(grid, t1)
+        seg_t = [t0, *grid[lo:hi], t1]
         rows = self._integrate(t0, t1, seg_t, overrides)
         self._check_state(overrides, restart=not last)
-        first = 0 if lo > 0 and t_model[lo - 1] == t0 else 1
+        first = 0 if lo > 0 and grid[lo - 1] == t0 else 1
         return rows[first:len(seg_t) if last else len(seg_t) - 1]
 
     def _apply(self, ev: Event) -> None:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-import numpy as np
-
 from ranklsim.errors import unknown_id_error
 from ranklsim.models.build import SIGNED_STATES
 from ranklsim.models.parameters import Parameter, bounds_error, check_value, out_of_bounds
 from ranklsim.simulate.results import Event
-from ranklsim.simulate.solver import flush_underflow, roundoff
+from ranklsim.simulate.solver import REAL_TYPES, flush_underflow, roundoff
 
 #: fasting readouts reported by default
 DEFAULT_SELECTIONS = ("G", "I", "EGP", "NFkBn", "IKKa", "theta_hep", "L", "O", "gng_index",
@@ -61,7 +59,7 @@ class InputChecks:
             if key not in self.state_ids:
                 raise unknown_id_error("state", key, self.state_ids)
             signed = key in SIGNED_STATES
-            if not signed and isinstance(value, int | float | np.floating) and -tiny <= value < 0.0:
+            if not signed and isinstance(value, REAL_TYPES) and -tiny <= value < 0.0:
                 value = 0.0  # solver round-off of a state that is zero in exact arithmetic
             value = flush_underflow(value)
             out[key] = check_value(key, value, allow_negative=signed)
