@@ -173,3 +173,24 @@ def test_results_share_no_mutable_state():
     second = model.simulate(60, n_points=7, selections=[V.G, V.I], overrides={P.diet_fat: 0.5})
     assert second.units[V.G] == "mg_per_dL" and "x" not in second.overrides and "y" not in second.derived
     assert second.frame.columns.tolist() == ["time", V.G, V.I]
+
+
+def test_kept_output_grids_are_shared_by_no_result():
+    """Evenly spaced grids are kept per (t_end, n_points): read-only, copied into each result, the
+    same times whether kept or not, and bounded in number."""
+    from ranklsim.simulate.simulator import GRID_CACHE_SIZE
+
+    model = ranklsim.load_model("human", "chronic")
+    first = model.simulate(365.0, n_points=13, selections=[V.G])
+    first.array[:, 0] = -1.0  # a caller writing into its result
+    second = model.simulate(365.0, n_points=13, selections=[V.G])
+    np.testing.assert_array_equal(second.time, np.linspace(0.0, 365.0, 13))
+    np.testing.assert_array_equal(second[V.G], first[V.G])
+    out_t, t_model = model._grid(365.0, None, 13)
+    assert not out_t.flags.writeable and not t_model.flags.writeable
+    np.testing.assert_array_equal(t_model, out_t * 1440.0)
+    for k in range(GRID_CACHE_SIZE + 5):
+        model.simulate(1.0 + k, n_points=3, selections=[V.G])
+    assert len(model._grids) <= GRID_CACHE_SIZE
+    explicit = model.simulate(times=np.linspace(0.0, 365.0, 13), selections=[V.G])
+    np.testing.assert_array_equal(explicit.array, second.array)
