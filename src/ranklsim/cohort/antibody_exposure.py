@@ -119,8 +119,9 @@ def _course(tr: Treatment, multiple: float, constants: Constants) -> Course:
 
 
 #: smallest relative change of an output between no sRANKL and untreated (reference person) for it to
-#: count as depending on sRANKL; below it for ``ser_kinase`` the average matches free sRANKL instead (the hepatic link is off, e.g. ``ikk_irs_on`` = 0 or
-#: ``f_rank_stim`` = 0: the drug then changes nothing in the liver, and free sRANKL is what is left to read)
+#: count as depending on sRANKL; below it for ``ser_kinase`` the average matches free sRANKL instead (the
+#: hepatic link is off, e.g. ``ikk_irs_on`` = 0 or ``f_rank_stim`` = 0: the drug then changes nothing in
+#: the liver, and free sRANKL is what is left to read)
 KINASE_SENSITIVITY = 1e-9
 
 

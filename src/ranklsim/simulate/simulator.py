@@ -324,6 +324,8 @@ class Model(InputChecks):
         return rows[first:len(seg_t) if last else len(seg_t) - 1]
 
     def _apply(self, ev: Event) -> None:
+        """Apply ``ev`` to the RoadRunner now (:meth:`Event.applied`'s rule, inlined so that a ``set``
+        never reads its target: this runs between segments on every call with events)."""
         rr = self._rr
         rr[ev.target] = flush_underflow(ev.value if ev.op == "set" else rr[ev.target] + ev.value)
 
