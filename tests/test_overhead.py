@@ -88,6 +88,37 @@ def test_simulate_is_bit_identical_to_the_plain_roadrunner_call(species, view, t
     np.testing.assert_allclose(res.time * factor, plain[:, 0], rtol=1e-15)  # days -> minutes: one rounding
 
 
+@pytest.mark.parametrize("species", ["human", "mouse"])
+def test_events_and_initial_states_equal_plain_roadrunner_item_access(species):
+    """Events, initial states and overrides are written on the executable model (cheaper than
+    ``rr[id]``); a run with an override, an initial state and an OGTT mid-run (an ``add`` on a state, a
+    ``set`` on a parameter) equals, bit for bit, a plain RoadRunner run set up with ``rr[id] = value``
+    and integrated in two ``simulate`` calls.  (Overrides that enter initial assignments:
+    ``test_clean_slate_overrides_reach_initial_assignments``.)"""
+    import roadrunner
+
+    model = ranklsim.load_model(species)
+    ov = {P.diet_fat: 1.0}
+    events = OralGlucose(time=90.0).events(species)
+    assert {ev.op for ev in events} == {"set", "add"}
+    res = model.simulate(240, n_points=17, overrides=ov, initial={V.Qsto2: 1.0}, events=events)
+    rr = roadrunner.RoadRunner(build_sbml(species))
+    rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES["acute"]
+    rr.integrator.setValue("maximum_num_steps", model._rr.integrator.getValue("maximum_num_steps"))
+    rr.integrator.setValue("maximum_bdf_order", MAX_BDF_ORDER["acute"])
+    rr.timeCourseSelections = ["time", *DEFAULT_SELECTIONS]
+    rr.resetAll()
+    for key, value in ov.items():
+        rr[key] = value
+    rr.reset()
+    rr[V.Qsto2] = 1.0
+    first = np.asarray(rr.simulate(0.0, 90.0, 7))
+    for ev in events:
+        rr[ev.target] = ev.applied(rr[ev.target])
+    second = np.asarray(rr.simulate(90.0, 240.0, 11))
+    np.testing.assert_array_equal(res.array, np.vstack([first[:-1], second]))
+
+
 def test_one_segment_path_equals_the_segmented_path():
     """A run without events (one segment, evenly spaced grid) equals an explicit list of the same
     times and the same run with a do-nothing event at t = 0 (applied before the one segment); a

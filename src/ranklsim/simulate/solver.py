@@ -227,13 +227,17 @@ class CleanSlate:
                              dtype=np.int32)
         rr.resetAll()
         self._values = np.array(model.getGlobalParameterValues(self._idx), dtype=float)
+        self._model = model  # held: each ``rr.model`` makes a new proxy (a RoadRunner keeps its model until reloaded)
 
     def restore(self, rr, overrides: Mapping[str, float] | None = None) -> None:
         """Table parameter values, then ``overrides`` (parameter id -> value), then states reset with
-        the initial assignments evaluated under them; time 0."""
-        rr.model.setGlobalParameterValues(self._idx, self._values)
+        the initial assignments evaluated under them; time 0.  ``rr``: the RoadRunner this slate was
+        made from.  Values are set on its executable model (``rr[id]`` parses the id on every call, and
+        ``reset`` follows)."""
+        model = self._model
+        model.setGlobalParameterValues(self._idx, self._values)
         for key, value in (overrides or {}).items():
-            rr[key] = value
+            model.setValue(key, value)
         rr.reset()
 
 
