@@ -1,7 +1,8 @@
 """ranklsim next to its peers on its own exported SBML: plain libRoadRunner, COPASI and AMICI.
 
     python benchmarks/peers.py [--species human,mouse] [--cases acute_fasting,...] [--reps 20]
-                               [--simulators ranklsim,roadrunner,copasi,amici] [--out FILE.json]
+                               [--simulators ranklsim,roadrunner,roadrunner_jit,copasi,amici]
+                               [--out FILE.json]
 
 One process, one run: every number in the tables is measured here, so the ratios compare like with
 like on this machine at this moment.  Three phases:
@@ -17,11 +18,15 @@ like on this machine at this moment.  Three phases:
 3. **Timing** at ranklsim's default tolerances (ranklsim and plain roadrunner taken in turn, each peer
    on its own): the median of ``--reps`` calls after one warm-up of
    ranklsim's ``Model.simulate`` (default readouts), the plain RoadRunner call it wraps
-   (``resetAll(); simulate(0, T, n)`` with the same selections), COPASI's ``run_time_course`` and
+   (``resetAll(); simulate(0, T, n)`` with the same selections) compiled with libRoadRunner's default
+   LLVM back end (``roadrunner``) and with ranklsim's own (``roadrunner_jit``: the same
+   :func:`~ranklsim.models.build.compile_sbml`, so the difference to ranklsim is ranklsim's work, not
+   the JIT's code), COPASI's ``run_time_course`` and
    AMICI's ``run_simulation`` (whole call and its own core CVODE time, ``cpu_time``).  Reported:
    ranklsim's overhead, the time a ``Model.simulate`` call spends outside the RoadRunner calls it
    makes (:class:`_ClockedRoadRunner`; target <= 0.2 ms), the plain difference ranklsim - roadrunner
-   (noisy: it is the difference of two integrations, and on cases with events ranklsim integrates
+   and ranklsim - roadrunner_jit (noisy: each is the difference of two integrations, and on cases with
+   events ranklsim integrates
    segment by segment where roadrunner handles SBML events), and ratios to each peer.
 
 Peers that are not installed are reported as such and skipped: COPASI is the ``copasi`` extra,
@@ -55,7 +60,9 @@ FLOOR = 1e-6
 ABS_FLOOR = 1e-9
 #: target of the per-call overhead over plain roadrunner (issue 13), ms
 OVERHEAD_TARGET_MS = 0.2
-SIMULATORS = ("ranklsim", "roadrunner", "copasi", "amici")
+SIMULATORS = ("ranklsim", "roadrunner", "roadrunner_jit", "copasi", "amici")
+#: the plain RoadRunners timed in turn with ranklsim (the calls it wraps)
+PLAIN = ("roadrunner", "roadrunner_jit")
 #: CVODE statistics AMICI reports (cumulative at the last output time)
 CVODE_STATS = ("numsteps", "num_rhs_evals", "num_err_test_fails", "num_non_lin_solv_conv_fails")
 
@@ -214,14 +221,16 @@ def after_study(reps: int) -> dict[str, float]:
     return out
 
 
-def _plain_roadrunner(path: Path, tol: tuple[float, float], max_steps: int, view: str):
+def _plain_roadrunner(path: Path, tol: tuple[float, float], max_steps: int, view: str, same_jit: bool = False):
     """A plain RoadRunner of the SBML file ``path`` with ranklsim's CVODE settings ``tol``, ``max_steps``
-    and the maximum BDF order of ``view``."""
+    and the maximum BDF order of ``view``; compiled with libRoadRunner's default LLVM back end, or with
+    ranklsim's (``same_jit``)."""
     import roadrunner
 
+    from ranklsim.models.build import compile_sbml
     from ranklsim.simulate.solver import MAX_BDF_ORDER
 
-    rr = roadrunner.RoadRunner(str(path))
+    rr = compile_sbml(str(path)) if same_jit else roadrunner.RoadRunner(str(path))
     rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = tol
     rr.integrator.setValue("maximum_num_steps", max_steps)
     rr.integrator.setValue("maximum_bdf_order", MAX_BDF_ORDER[view])
@@ -229,8 +238,8 @@ def _plain_roadrunner(path: Path, tol: tuple[float, float], max_steps: int, view
 
 
 def roadrunner_runner(case: Case, ids: list[str], tol: tuple[float, float], path: Path,
-                      max_steps: int) -> tuple[Run, Callable]:
-    rr = _plain_roadrunner(path, tol, max_steps, case.view)
+                      max_steps: int, same_jit: bool = False) -> tuple[Run, Callable]:
+    rr = _plain_roadrunner(path, tol, max_steps, case.view, same_jit)
     rr.timeCourseSelections = ["time", *ids]
     t_end = _t_model(case)
 
@@ -430,8 +439,8 @@ def run_case(case: Case, sims: list[str], args, tmp: Path, builds: dict) -> dict
             try:
                 if sim == "ranklsim":
                     runner = ranklsim_runner(case, ids, tight if phase == "agree" else None)
-                elif sim == "roadrunner":
-                    runner = roadrunner_runner(case, ids, tol, path, MAX_STEPS)
+                elif sim in PLAIN:
+                    runner = roadrunner_runner(case, ids, tol, path, MAX_STEPS, same_jit=sim == "roadrunner_jit")
                 elif sim == "copasi":
                     runner = copasi_runner(case, ids, tol, path, MAX_STEPS)
                 else:
@@ -447,9 +456,9 @@ def run_case(case: Case, sims: list[str], args, tmp: Path, builds: dict) -> dict
                     row["agree"][sim] = max_rel_diff(ref, data)
             except Exception as exc:  # one failed peer must not lose the others
                 row["errors"][f"{sim}/{phase}"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-    # ranklsim and the plain RoadRunner call it wraps, in turn; then each peer on its own (a
+    # ranklsim and the plain RoadRunner calls it wraps, in turn; then each peer on its own (a
     # peer's call between two ranklsim calls evicts ranklsim's Python code from the CPU caches)
-    pair = {k: timers[k][0] for k in ("ranklsim", "roadrunner") if k in timers}
+    pair = {k: timers[k][0] for k in ("ranklsim", *PLAIN) if k in timers}
     row["ms"] = interleaved(pair, dict.fromkeys(pair, args.reps))
     for sim in timers.keys() - pair.keys():
         n = args.copasi_reps if sim == "copasi" else args.reps
@@ -513,21 +522,22 @@ CASE_LABELS = {"acute_fasting": "24 h fasting", "acute_ogtt0": "OGTT at 0",
 def readme_table(res: dict) -> str:
     """The README's table of a run (``--out`` JSON): one row per case, peers' agreement compacted."""
     head = ("| case | worst rel. diff: roadrunner / COPASI / AMICI | ranklsim ms | plain roadrunner ms | "
-            "ranklsim outside roadrunner, ms median (min) | ranklsim - plain ms | COPASI / ranklsim | "
-            "ranklsim / AMICI core | ranklsim / AMICI dense core |")
+            "ranklsim outside roadrunner, ms median (min) | ranklsim - plain ms | ranklsim - plain, same JIT ms | "
+            "COPASI / ranklsim | ranklsim / AMICI core | ranklsim / AMICI dense core |")
     lines = [f"Run {res['date']} ({res['machine']['cpu_count']} cores, Python {res['machine']['python']}, "
-             f"libRoadRunner {res['machine']['roadrunner']}).", "", head, "|" + "---|" * 9]
+             f"libRoadRunner {res['machine']['roadrunner']}).", "", head, "|" + "---|" * 10]
     for name, row in res["cases"].items():
         species, case = name.split("/")
         agree = " / ".join(_f(row["agree"][p][0], "{:.0e}") if p in row["agree"] else "-"
                            for p in ("roadrunner", "copasi", "amici"))
         ms, core = row["ms"], row["core_ms"]
-        r, plain = ms.get("ranklsim"), ms.get("roadrunner")
+        r, plain, same = ms.get("ranklsim"), ms.get("roadrunner"), ms.get("roadrunner_jit")
         dense = row.get("integrator", {}).get("amici_dense", {}).get("core_ms")
         lines.append(
             f"| {species} {CASE_LABELS.get(case, case)} | {agree} | {_f(r, '{:.2f}')} | {_f(plain, '{:.2f}')} | "
             f"{_f(row.get('python_side_ms'), '{:.2f}')} ({_f(row.get('python_side_min_ms'), '{:.2f}')}) | "
             f"{_f(r - plain if r and plain else None, '{:+.2f}')} | "
+            f"{_f(r - same if r and same else None, '{:+.2f}')} | "
             f"{_f(ms['copasi'] / r if r and ms.get('copasi') else None, '{:.1f}')} | "
             f"{_f(r / core['amici'] if r and core.get('amici') else None, '{:.2f}')} | "
             f"{_f(r / dense if r and dense else None, '{:.2f}')} |")
@@ -549,22 +559,23 @@ def markdown(res: dict) -> str:
         lines.append(f"- {sim}: skipped, {why}")
     lines += ["", "| case | max rel. diff vs ranklsim (rtol 1e-8) | ranklsim ms | plain roadrunner ms | "
               f"ranklsim outside roadrunner ms, median (min) (target ≤ {OVERHEAD_TARGET_MS}) | ranklsim - plain ms | "
-              "COPASI / ranklsim | AMICI / ranklsim (whole) | ranklsim / AMICI core |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "ranklsim - plain, same JIT ms | COPASI / ranklsim | AMICI / ranklsim (whole) | ranklsim / AMICI core |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in res["cases"].items():
         ms, core = row["ms"], row["core_ms"]
         agree = "; ".join(f"{s} {d:.1e} ({k})" for s, (d, k) in row["agree"].items()) or "-"
         r = ms.get("ranklsim")
         over = r - ms["roadrunner"] if r is not None and "roadrunner" in ms else None
+        over_jit = r - ms["roadrunner_jit"] if r is not None and "roadrunner_jit" in ms else None
         cop = ms["copasi"] / r if r and "copasi" in ms else None
         ami = ms["amici"] / r if r and "amici" in ms else None
         ami_core = r / core["amici"] if r and core.get("amici") else None
         lines.append(f"| {name} | {agree} | {_f(r)} | {_f(ms.get('roadrunner'))} | "
                      f"{_f(row.get('python_side_ms'), '{:.3f}')} ({_f(row.get('python_side_min_ms'), '{:.3f}')}) | "
-                     f"{_f(over, '{:+.3f}')} | "
+                     f"{_f(over, '{:+.3f}')} | {_f(over_jit, '{:+.3f}')} | "
                      f"{_f(cop, '{:.2f}')} | {_f(ami, '{:.2f}')} | {_f(ami_core, '{:.2f}')} |")
         for what, err in row["errors"].items():
-            lines.append(f"|  ↳ {what} failed: {err} | | | | | | | | |")
+            lines.append(f"|  ↳ {what} failed: {err} | | | | | | | | | |")
     study = {k: r["integrator"] for k, r in res["cases"].items() if r.get("integrator", {}).get("amici_klu")}
     if study:
         lines += ["", "CVODE work per case (ranklsim's default tolerances): roadrunner's steps, AMICI's steps, "
