@@ -373,11 +373,15 @@ def max_rel_diff(ref: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> tu
 
 
 def interleaved(runs: dict[str, Run], reps: dict[str, int]) -> dict[str, float]:
-    """Median wall time (ms) of each run, the runs taken in turn (A, B, C, A, B, C, ...) so that a
-    slow spell of the machine falls on all of them alike."""
+    """Median wall time (ms) of each run, the runs taken in turn so that a slow spell of the machine
+    falls on all of them alike; the order rotates every round (A, B, C, then B, C, A, then C, A, B, ...)
+    so that each run follows each other run equally often (a run right after another RoadRunner's
+    integration starts with cold CPU caches)."""
     times: dict[str, list[float]] = {k: [] for k in runs}
+    names = list(runs)
     for i in range(max(reps.values(), default=0)):
-        for k, run in runs.items():
+        for k in names[i % len(names):] + names[:i % len(names)]:
+            run = runs[k]
             if i < reps[k]:
                 t0 = time.perf_counter()
                 run()
