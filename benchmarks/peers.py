@@ -20,8 +20,8 @@ like on this machine at this moment.  Three phases:
    ranklsim's ``Model.simulate`` (default readouts), the plain RoadRunner call it wraps
    (``resetAll(); simulate(0, T, n)`` with the same selections) compiled with libRoadRunner's default
    LLVM back end (``roadrunner``) and with ranklsim's own (``roadrunner_jit``: the same
-   :func:`~ranklsim.models.build.compile_sbml`, so the difference to ranklsim is ranklsim's work, not
-   the JIT's code), COPASI's ``run_time_course`` and
+   :func:`~ranklsim.models.build.compile_sbml`, so that the JIT back end is not in the difference),
+   COPASI's ``run_time_course`` and
    AMICI's ``run_simulation`` (whole call and its own core CVODE time, ``cpu_time``).  Reported:
    ranklsim's overhead, the time a ``Model.simulate`` call spends outside the RoadRunner calls it
    makes (:class:`_ClockedRoadRunner`; target <= 0.2 ms), the plain difference ranklsim - roadrunner
