@@ -311,6 +311,37 @@ def test_sobol_ranks_parameters(tmp_path):
     assert (tmp_path / "sobol.png").stat().st_size > 0
 
 
+def test_sobol_indices_are_recomputed_from_the_saved_design(tmp_path):
+    """Every run of the design is kept (parameters on their linear scale, then the outputs, failed runs
+    NaN); the indices recomputed from it, also after a CSV round trip, equal the study's."""
+    pytest.importorskip("SALib")
+    from ranklsim.fitting.sensitivity import sobol_from_design, sobol_indices
+
+    def model(params: dict[str, float]) -> dict[str, float]:
+        if params["b"] > 9.0:
+            raise RuntimeError("simulation failed")
+        return {"y": 5 * math.log10(params["a"]) + math.log10(params["b"]), "z": params["a"]}
+
+    bounds = {"a": (0.1, 10.0), "b": (0.1, 10.0)}
+    df = sobol_indices(model, bounds, n_base=64, seed=3, log_scale={"a": True})
+    design = df.attrs["design"]
+    assert list(design.columns) == ["a", "b", "y", "z"] and len(design) == 64 * 4 == df.attrs["n_evaluations"]
+    ok = design["b"] <= 9.0
+    assert design["a"].between(0.1, 10.0).all() and (design["z"][ok] == design["a"][ok]).all()
+    assert design.loc[~ok, ["y", "z"]].isna().all().all()
+    assert design["y"].isna().sum() == df["n_failed"].iloc[0] > 0
+    design.to_csv(tmp_path / "design.csv", index=False)
+    again = sobol_from_design(pd.read_csv(tmp_path / "design.csv"), ["a", "b"], seed=3)
+    pd.testing.assert_frame_equal(again, df, check_exact=False, rtol=1e-12)
+    other_seed = sobol_from_design(design, ["a", "b"], seed=4)
+    np.testing.assert_array_equal(other_seed["ST"], df["ST"])  # the bootstrap moves, the indices do not
+    assert not np.array_equal(other_seed["ST_conf"], df["ST_conf"])
+    with pytest.raises(ValueError, match="multiple of 4"):
+        sobol_from_design(design.iloc[:-1], ["a", "b"])
+    with pytest.raises(ValueError, match="no column"):
+        sobol_from_design(design, ["a", "c"])
+
+
 def test_plots_are_headless(fitted, tmp_path):
     import matplotlib.pyplot as plt
 

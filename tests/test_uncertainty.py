@@ -141,6 +141,23 @@ def test_ensemble_keeps_members_when_one_fails_and_varies_seeds():
         ensemble(readout, members, seeds=[1])
 
 
+def test_uncertainty_command_sobol_study_keeps_its_design(tmp_path):
+    pytest.importorskip("SALib")
+    from ranklsim.fitting.sensitivity import sobol_from_design
+
+    out = tmp_path / "s"
+    assert main(["uncertainty", "--study", "sobol", "--n", "12", "--years", "5", "--factors", "frag_median,w_tol",
+                 "--n-base", "2", "--arms", "rank_blockade", "--workers", "1", "--out", str(out)]) == 0
+    meta = json.loads((out / "cohort_uncertainty.json").read_text())
+    assert meta["studies"]["sobol"]["evaluations"] == 2 * (2 + 2)
+    design = pd.read_csv(out / "cohort_sobol_design.csv")
+    assert list(design.columns) == ["frag_median", "w_tol", CASES, LOG_OR, LOG_RR + "rank_blockade"]
+    assert len(design) == 8 and design[CASES].notna().all()
+    table = pd.read_csv(out / "cohort_sobol.csv")
+    again = sobol_from_design(design, ["frag_median", "w_tol"], num_resamples=200)
+    np.testing.assert_allclose(again["ST"], table["ST"], rtol=1e-9, equal_nan=True)
+
+
 def test_uncertainty_command(tmp_path, capsys):
     out = tmp_path / "u"
     assert main(["uncertainty", "--study", "screen", "--n", "12", "--years", "5", "--factors",

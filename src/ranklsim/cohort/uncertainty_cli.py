@@ -3,7 +3,9 @@ headline numbers (:mod:`ranklsim.cohort.uncertainty`).
 
     ranklsim uncertainty --study all --n 844 --trajectories 8 --top 3 --n-base 32 --members 40 --vary-seed --out docs/figures
 
-Writes ``cohort_morris.{csv,png}``, ``cohort_sobol.{csv,png}``, ``cohort_pce.{csv,png}`` with
+Writes ``cohort_morris.{csv,png}``, ``cohort_sobol.{csv,png}`` with ``cohort_sobol_design.csv`` (every
+run of the Saltelli design; :func:`ranklsim.fitting.sensitivity.sobol_from_design` recomputes the indices
+from it), ``cohort_pce.{csv,png}`` with
 ``cohort_pce_design.csv`` (``--study pce``: Sobol indices from a polynomial chaos expansion, and every run
 of its design), ``cohort_ensemble_bands.csv``,
 ``cohort_ensemble_members.csv``, ``cohort_ensemble.png`` and ``cohort_uncertainty.json`` (factors with
@@ -123,6 +125,7 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
             readout = CohortReadouts(spec, args.years, screen_arms)
             t0 = time.perf_counter()
             df = sobol(readout, factors, args.n_base, engine=engine)
+            df.attrs["design"].to_csv(out / "cohort_sobol_design.csv", index=False)
             _write_table(df, out, "cohort_sobol", meta, "sobol", t0, n_base=args.n_base, arms=screen_arms,
                          factors=[f.id for f in factors])
         if args.study == "pce":

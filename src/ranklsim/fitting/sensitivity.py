@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +94,11 @@ def sobol_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]], 
     ``bounds`` are linear-scale ranges; parameters flagged in ``log_scale`` are sampled uniformly in
     log10 (their indices refer to that space). ``n_base`` should be a power of 2 (``n_base * (d + 2)``
     evaluations). Failed evaluations are NaN, counted in ``n_failed`` and imputed with the output mean
-    for the analysis. Returns a tidy frame: output, parameter, S1, S1_conf, ST, ST_conf, n_failed.
+    for the analysis. Returns a tidy frame: output, parameter, S1, S1_conf, ST, ST_conf, n_failed;
+    ``df.attrs["design"]`` holds every run (parameter values, linear scale, then one column per output,
+    in the sampler's order), from which :func:`sobol_from_design` recomputes the indices.
     """
-    sample, analyze = _import_salib()
+    sample, _ = _import_salib()
     problem, is_log = sampling_problem(bounds, log_scale)
     names = problem["names"]
     with warnings.catch_warnings():
@@ -105,15 +107,38 @@ def sobol_indices(model_fn: ModelFn, bounds: Mapping[str, tuple[float, float]], 
     X[:, is_log] = 10.0 ** X[:, is_log]
     params = [dict(zip(names, map(float, row), strict=True)) for row in X]
     evals = evaluate_all(model_fn, params, engine, chunk_size)
-    rows = []
+    design = pd.DataFrame(X, columns=names)
     for o in output_names(evals):
-        y = output_column(evals, o)
+        design[o] = output_column(evals, o)
+    df = sobol_from_design(design, names, seed=seed, num_resamples=num_resamples)
+    df.attrs["n_errors"] = sum(isinstance(e, str) for e in evals)
+    df.attrs["design"] = design
+    return df
+
+
+def sobol_from_design(design: pd.DataFrame, parameters: Sequence[str], *, seed: int = 0,
+                      num_resamples: int = 100) -> pd.DataFrame:
+    """Sobol indices from the runs of a saved design (``sobol_indices``' ``df.attrs["design"]``, e.g. a
+    ``cohort_sobol_design.csv``): the ``parameters`` columns, then every other column an output, rows in
+    the sampler's order (``n_base * (len(parameters) + 2)`` of them).  The bootstrap intervals depend
+    on ``seed``, ``num_resamples`` and the SALib version; the indices do not."""
+    _, analyze = _import_salib()
+    names = list(parameters)
+    missing = [n for n in names if n not in design.columns]
+    if missing:
+        raise ValueError(f"design has no column for parameters {missing}")
+    if len(design) == 0 or len(design) % (len(names) + 2):
+        raise ValueError(f"a Sobol design over {len(names)} parameters has a multiple of {len(names) + 2} rows, "
+                         f"got {len(design)}")
+    problem = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
+    rows = []
+    for o in (c for c in design.columns if c not in names):
+        y = design[o].to_numpy(dtype=float)
         s1, s1c, st, stc = _indices(analyze, problem, y, num_resamples, seed)
         rows.extend({"output": o, "parameter": n, "S1": s1[j], "S1_conf": s1c[j], "ST": st[j],
                      "ST_conf": stc[j], "n_failed": int((~np.isfinite(y)).sum())} for j, n in enumerate(names))
     df = pd.DataFrame(rows)
-    df.attrs["n_evaluations"] = len(params)
-    df.attrs["n_errors"] = sum(isinstance(e, str) for e in evals)
+    df.attrs["n_evaluations"] = len(design)
     return df
 
 
