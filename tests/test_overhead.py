@@ -60,6 +60,20 @@ def test_clean_slate_overrides_reach_initial_assignments():
     np.testing.assert_array_equal(_snapshot(rr), expected)
 
 
+def _plain_runner(model):
+    """A plain RoadRunner of ``model``'s exported SBML with its solver settings and the default
+    selections, freshly reset."""
+    import roadrunner
+
+    rr = roadrunner.RoadRunner(build_sbml(model.species))
+    rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES[model.view]
+    rr.integrator.setValue("maximum_num_steps", model._rr.integrator.getValue("maximum_num_steps"))
+    rr.integrator.setValue("maximum_bdf_order", MAX_BDF_ORDER[model.view])
+    rr.timeCourseSelections = ["time", *DEFAULT_SELECTIONS]
+    rr.resetAll()
+    return rr
+
+
 @pytest.mark.parametrize(("species", "view", "t_end", "n", "kw"), [
     ("human", "acute", 1440.0, 241, {}),
     ("human", "chronic", 15 * 365.0, 181, {}),
@@ -69,16 +83,9 @@ def test_clean_slate_overrides_reach_initial_assignments():
 def test_simulate_is_bit_identical_to_the_plain_roadrunner_call(species, view, t_end, n, kw):
     """``Model.simulate`` on an evenly spaced grid returns exactly the numbers of a RoadRunner built
     from the exported SBML and run with ``resetAll(); simulate(0, T, n)``."""
-    import roadrunner
-
     model = ranklsim.load_model(species, view)
     res = model.simulate(t_end, n_points=n, **kw)
-    rr = roadrunner.RoadRunner(build_sbml(species))
-    rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES[view]
-    rr.integrator.setValue("maximum_num_steps", model._rr.integrator.getValue("maximum_num_steps"))
-    rr.integrator.setValue("maximum_bdf_order", MAX_BDF_ORDER[view])
-    rr.timeCourseSelections = ["time", *DEFAULT_SELECTIONS]
-    rr.resetAll()
+    rr = _plain_runner(model)
     for key, value in kw.get("overrides", {}).items():
         rr[key] = value
     rr.reset()
@@ -95,19 +102,12 @@ def test_events_and_initial_states_equal_plain_roadrunner_item_access(species):
     ``set`` on a parameter) equals, bit for bit, a plain RoadRunner run set up with ``rr[id] = value``
     and integrated in two ``simulate`` calls.  (Overrides that enter initial assignments:
     ``test_clean_slate_overrides_reach_initial_assignments``.)"""
-    import roadrunner
-
     model = ranklsim.load_model(species)
     ov = {P.diet_fat: 1.0}
     events = OralGlucose(time=90.0).events(species)
     assert {ev.op for ev in events} == {"set", "add"}
     res = model.simulate(240, n_points=17, overrides=ov, initial={V.Qsto2: 1.0}, events=events)
-    rr = roadrunner.RoadRunner(build_sbml(species))
-    rr.integrator.relative_tolerance, rr.integrator.absolute_tolerance = TOLERANCES["acute"]
-    rr.integrator.setValue("maximum_num_steps", model._rr.integrator.getValue("maximum_num_steps"))
-    rr.integrator.setValue("maximum_bdf_order", MAX_BDF_ORDER["acute"])
-    rr.timeCourseSelections = ["time", *DEFAULT_SELECTIONS]
-    rr.resetAll()
+    rr = _plain_runner(model)
     for key, value in ov.items():
         rr[key] = value
     rr.reset()

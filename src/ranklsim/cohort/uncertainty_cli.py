@@ -125,14 +125,12 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
             readout = CohortReadouts(spec, args.years, screen_arms)
             t0 = time.perf_counter()
             df = sobol(readout, factors, args.n_base, engine=engine)
-            df.attrs["design"].to_csv(out / "cohort_sobol_design.csv", index=False)
             _write_table(df, out, "cohort_sobol", meta, "sobol", t0, n_base=args.n_base, arms=screen_arms,
                          factors=[f.id for f in factors])
         if args.study == "pce":
             readout = CohortReadouts(spec, args.years, screen_arms)
             t0 = time.perf_counter()
             df = pce(readout, factors, args.n_pce, engine=engine)
-            df.attrs["design"].to_csv(out / "cohort_pce_design.csv", index=False)
             surrogate = {o: {"degree": int(g["degree"].iloc[0]), "q2": float(g["q2"].iloc[0])}
                          for o, g in df.groupby("output")}
             _write_table(df, out, "cohort_pce", meta, "pce", t0, n_samples=args.n_pce, arms=screen_arms,
@@ -170,6 +168,8 @@ def _write_table(df: pd.DataFrame, out: Path, stem: str, meta: dict, study: str,
     from ranklsim.fitting.sensitivity import plot_morris, plot_sobol  # lazy: matplotlib
 
     df.to_csv(out / f"{stem}.csv", index=False)
+    if "design" in df.attrs:  # every run of a Sobol or PCE design
+        df.attrs["design"].to_csv(out / f"{stem}_design.csv", index=False)
     (plot_morris if study == "screen" else plot_sobol)(df, out / f"{stem}.png")
     undefined = {o: int(g["n_failed"].max()) for o, g in df.groupby("output")}
     meta["studies"][study] = {"evaluations": int(df.attrs.get("n_evaluations", 0)),
